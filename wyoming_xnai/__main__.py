@@ -1,0 +1,5 @@
+import sys
+
+from wyoming_xnai.cli import main
+
+sys.exit(main())

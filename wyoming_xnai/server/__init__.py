@@ -1,0 +1,1 @@
+"""Plumbing shared by every service: framing guards, bootstrap, zeroconf, metrics, logging."""

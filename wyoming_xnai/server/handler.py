@@ -1,0 +1,148 @@
+"""The event handler every service builds on: it guards the framing and answers `describe`.
+
+wyoming's `async_read_event` reads a frame exactly as the protocol says, but it trusts the header:
+it will read a payload of any announced size into memory, and it turns a malformed frame into a
+silent EOF or an exception that kills the handler task. `GuardedReader` checks each header before
+wyoming reads the rest, so a bad frame becomes a clear `error` event and closes only that connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from wyoming.error import Error
+from wyoming.event import Event, async_read_event
+from wyoming.info import Describe, Info
+from wyoming.server import AsyncEventHandler
+
+from wyoming_xnai.server.metrics import CONNECTIONS, ERRORS
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class FrameError(Exception):
+    """The client sent something that is not a valid Wyoming frame."""
+
+    def __init__(self, code: str, text: str) -> None:
+        super().__init__(text)
+        self.code = code
+        self.text = text
+
+
+class GuardedReader:
+    """A StreamReader stand-in that validates what wyoming's reader is about to consume."""
+
+    def __init__(self, reader: asyncio.StreamReader, max_bytes: int) -> None:
+        self._reader = reader
+        self._max_bytes = max_bytes
+        self._expect_data: int | None = None
+
+    async def readline(self) -> bytes:
+        try:
+            line = await self._reader.readline()
+        except ValueError:  # asyncio's line limit (64 KiB) overrun
+            raise FrameError("header-too-large", "event header line is longer than 64 KiB") from None
+        if not line:
+            return line
+        if not line.endswith(b"\n"):
+            raise FrameError("truncated-frame", "connection closed in the middle of an event header")
+        try:
+            header = json.loads(line)
+        except ValueError:
+            raise FrameError("malformed-header", "event header is not valid UTF-8 JSON") from None
+        if not isinstance(header, dict) or not isinstance(header.get("type"), str):
+            raise FrameError("malformed-header", "event header must be a JSON object with a string 'type'")
+        if not isinstance(header.get("data", {}), dict):
+            raise FrameError("malformed-header", "'data' must be a JSON object")
+        for key in ("data_length", "payload_length"):
+            value = header.get(key)
+            if value is None:
+                continue
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise FrameError("malformed-header", f"'{key}' must be a non-negative integer")
+            if value > self._max_bytes:
+                raise FrameError(
+                    "payload-too-large", f"'{key}' of {value} bytes is over the limit of {self._max_bytes}"
+                )
+        self._expect_data = header.get("data_length") or None
+        return line
+
+    async def readexactly(self, n: int) -> bytes:
+        try:
+            block = await self._reader.readexactly(n)
+        except asyncio.IncompleteReadError:
+            raise FrameError("truncated-frame", "connection closed in the middle of an event") from None
+        if self._expect_data is not None and n == self._expect_data:
+            self._expect_data = None
+            try:
+                if not isinstance(json.loads(block), dict):
+                    raise ValueError
+            except ValueError:
+                raise FrameError("malformed-data", "event data block is not a JSON object") from None
+        return block
+
+
+class ServiceHandler(AsyncEventHandler):
+    """One client connection. Subclasses implement `handle` for their events."""
+
+    service = "base"
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, info: Info, max_bytes: int) -> None:
+        super().__init__(reader, writer)
+        self.info = info
+        self._guarded = GuardedReader(reader, max_bytes)
+
+    async def handle(self, event: Event) -> bool:
+        """Handle one non-describe event; return False to close the connection."""
+        return True
+
+    async def handle_event(self, event: Event) -> bool:
+        if Describe.is_type(event.type):
+            await self.write_event(self.info.event())
+            return True
+        return await self.handle(event)
+
+    async def send_error(self, code: str, text: str) -> None:
+        """Tell the client what went wrong; a client that already left is not an error of ours."""
+        ERRORS.labels(self.service, code).inc()
+        _LOGGER.info("%s: %s (%s)", self.service, text, code)
+        try:
+            await self.write_event(Error(text=text, code=code).event())
+        except (ConnectionError, RuntimeError):
+            pass
+
+    async def run(self) -> None:
+        CONNECTIONS.labels(self.service).inc()
+        try:
+            while True:
+                try:
+                    event = await async_read_event(self._guarded)  # type: ignore[arg-type]
+                except FrameError as err:
+                    await self.send_error(err.code, err.text)
+                    break
+                if event is None:
+                    break
+                if not await self.handle_event(event):
+                    break
+        except (ConnectionError, asyncio.IncompleteReadError):
+            _LOGGER.debug("%s: client went away", self.service)
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:  # a bug in one connection must not take the server down
+            _LOGGER.exception("%s: unexpected error", self.service)
+            await self.send_error("internal-error", f"internal error: {type(err).__name__}")
+        finally:
+            CONNECTIONS.labels(self.service).dec()
+            try:
+                await self.disconnect()
+            finally:
+                self.writer.close()
+
+
+def event_data(event: Event, key: str, expected: type, default: Any = None) -> Any:
+    """A data field of the expected type, or `default`: clients send all sorts of JSON."""
+    value = event.data.get(key, default)
+    return value if isinstance(value, expected) else default

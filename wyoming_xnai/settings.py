@@ -1,0 +1,102 @@
+"""The one settings model shared by every service.
+
+Every field is an environment variable (`XNAI_<FIELD>`, also read from `.env`) and a CLI flag.
+Service-specific fields carry the service name as prefix (`asr_model` -> `XNAI_ASR_MODEL`);
+the single-service subcommands expose them without it (`xnai asr --model`), `xnai serve` with it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MiB = 1024 * 1024
+
+
+def default_data_dir() -> Path:
+    return Path.home() / ".local" / "share" / "xnai"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="XNAI_", env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # --- common to every service -------------------------------------------------------------
+    debug: bool = Field(False, description="Log DEBUG messages")
+    log_format: Literal["text", "json"] = Field("text", description="Log line format")
+    data_dir: Path = Field(default_factory=default_data_dir, description="Where indexes and assembled models live")
+    zeroconf: str | None = Field(
+        None, description="Advertise over zeroconf (_wyoming._tcp.local.), optionally with this instance name"
+    )
+    zeroconf_host: str | None = Field(
+        None, description="Address to advertise over zeroconf (default: the LAN address of this host)"
+    )
+    metrics_host: str = Field("0.0.0.0", description="Bind address of the /metrics and /healthz endpoint")
+    metrics_port: int | None = Field(None, description="Port of the /metrics and /healthz endpoint (off if unset)")
+    max_payload_bytes: int = Field(
+        4 * MiB, description="Largest data block or payload one event may carry; bigger frames are refused"
+    )
+    otlp_endpoint: str | None = Field(
+        None, description="OTLP/HTTP traces endpoint; traces stay in-process unless this is set"
+    )
+
+    # --- ASR ---------------------------------------------------------------------------------
+    asr_uri: str = Field("tcp://0.0.0.0:10300", description="Where the ASR server listens")
+    asr_model: str = Field("tiny.en", description="Whisper model: bundled 'tiny.en', a CTranslate2 model dir")
+    asr_language: str | None = Field(None, description="Default language when the client does not ask for one")
+    asr_beam_size: int = Field(1, ge=1, le=10, description="Beam size (1 = greedy, fastest)")
+    asr_compute_type: str = Field("int8", description="CTranslate2 compute type (int8, int8_float32, float32)")
+    asr_cpu_threads: int = Field(2, ge=0, description="CPU threads per transcription (0 = library default)")
+    asr_initial_prompt: str | None = Field(None, description="Text that primes the decoder (names, jargon)")
+    asr_max_concurrent: int = Field(1, ge=1, description="Transcriptions that may run at the same time")
+    asr_max_queue: int = Field(16, ge=0, description="Utterances that may wait for a transcription slot")
+    asr_max_seconds: float = Field(120.0, gt=0, description="Longest utterance accepted, in seconds of audio")
+    asr_vad_endpointing: float | None = Field(
+        None, description="End the utterance after this many seconds of silence (server-side endpointing)"
+    )
+
+    # --- TTS ---------------------------------------------------------------------------------
+    tts_uri: str = Field("tcp://0.0.0.0:10200", description="Where the TTS server listens")
+    tts_voice: str = Field("en_US-joe-medium", description="Default Piper voice name or .onnx path")
+    tts_voice_dir: list[Path] = Field(
+        default_factory=list, description="Folders with extra Piper voices (.onnx + .onnx.json)"
+    )
+    tts_speaker: str | None = Field(None, description="Default speaker name or id for multi-speaker voices")
+    tts_length_scale: float | None = Field(None, gt=0, description="Speaking rate (bigger is slower)")
+    tts_noise_scale: float | None = Field(None, ge=0, description="Generator noise")
+    tts_noise_w_scale: float | None = Field(None, ge=0, description="Phoneme width noise")
+    tts_sentence_silence: float = Field(0.2, ge=0, description="Seconds of silence between sentences")
+    tts_max_text_chars: int = Field(20_000, ge=1, description="Longest text accepted for one request")
+    tts_max_concurrent: int = Field(1, ge=1, description="Syntheses that may run at the same time")
+    tts_cpu_threads: int = Field(1, ge=0, description="onnxruntime threads per synthesis (0 = library default)")
+
+    # --- handle ------------------------------------------------------------------------------
+    handle_uri: str = Field("tcp://0.0.0.0:10600", description="Where the handle server listens")
+    handle_model: str = Field("gemma3-270m", description="GGUF model: bundled 'gemma3-270m' or a .gguf path")
+    handle_embedder: Literal["onnx", "sentence-transformers"] = Field(
+        "onnx", description="Embedding backend (sentence-transformers needs the extra)"
+    )
+    handle_threads: int = Field(2, ge=1, description="LLM threads")
+    handle_context_size: int = Field(2048, ge=256, description="LLM context size in tokens")
+    handle_max_tokens: int = Field(64, ge=1, description="Longest answer in tokens")
+    handle_mlock: bool = Field(False, description="Lock the LLM in RAM")
+    handle_f16_kv: bool = Field(True, description="Keep the KV cache in f16")
+    handle_top_k: int = Field(4, ge=1, description="Passages retrieved per question")
+    handle_llm_timeout: float = Field(20.0, gt=0, description="Seconds an LLM stage may take before falling back")
+    handle_max_queue: int = Field(8, ge=0, description="Requests that may wait for the LLM")
+    handle_max_text_chars: int = Field(2000, ge=1, description="Longest transcript accepted")
+
+    # --- all-in-one --------------------------------------------------------------------------
+    serve_services: list[Literal["asr", "tts", "handle"]] = Field(
+        default_factory=lambda: ["asr", "tts", "handle"], description="Services `xnai serve` runs"
+    )
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
