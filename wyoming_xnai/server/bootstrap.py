@@ -112,10 +112,10 @@ async def serve(services: Sequence[Service], settings: Settings) -> None:
         async with anyio.create_task_group() as tg:
             if settings.metrics_port is not None:
                 await tg.start(serve_http, settings.metrics_host, settings.metrics_port, services)
-            if settings.zeroconf is not None:
-                advertiser = await _advertise(services, servers, settings)
             for service in services:
                 tg.start_soon(service.load_in_background)
+            if settings.zeroconf is not None:
+                advertiser = await _advertise(services, servers, settings)
             with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
                 async for signum in signals:
                     _LOGGER.info("received %s, stopping", signal.Signals(signum).name)
