@@ -17,8 +17,8 @@ from pathlib import Path
 
 import anyio
 import pytest
-
-from wyoming_xnai.health import describe
+from wyoming.event import read_event, write_event
+from wyoming.info import Describe, Info
 
 LOOPBACK = "127.0.0.1"
 
@@ -27,6 +27,17 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind((LOOPBACK, 0))
         return sock.getsockname()[1]
+
+
+def describe_sync(port: int, timeout: float = 1.0) -> Info:
+    """Blocking describe (usable from inside async tests, where anyio.run is not)."""
+    with socket.create_connection((LOOPBACK, port), timeout=timeout) as sock, sock.makefile("rwb") as stream:
+        write_event(Describe().event(), stream)
+        stream.flush()
+        while (event := read_event(stream)) is not None:
+            if Info.is_type(event.type):
+                return Info.from_event(event)
+    raise ConnectionError("closed before info")
 
 
 class ServerProcess:
@@ -50,7 +61,7 @@ class ServerProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.output()}")
             try:
-                anyio.run(describe, self.uri, 1.0, backend="asyncio")
+                describe_sync(self.port)
                 return
             except (OSError, TimeoutError):
                 if time.monotonic() > deadline:
@@ -58,7 +69,8 @@ class ServerProcess:
                 time.sleep(0.1)
 
     def output(self) -> str:
-        self._log_file.flush()
+        if not self._log_file.closed:
+            self._log_file.flush()
         return self.log.read_text(errors="replace")
 
     def stop(self) -> int:
@@ -73,30 +85,53 @@ class ServerProcess:
         return self.proc.returncode
 
 
-@pytest.fixture
-def xnai_env(tmp_path: Path) -> dict[str, str]:
+def server_env(data_dir: Path) -> dict[str, str]:
     """Environment for server processes: private data dir, no inherited XNAI_* settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("XNAI_")}
-    env["XNAI_DATA_DIR"] = str(tmp_path / "data")
+    env["XNAI_DATA_DIR"] = str(data_dir)
     return env
 
 
-@pytest.fixture
-def start_server(tmp_path: Path, xnai_env: dict[str, str]) -> Iterator:
-    """`start_server("asr", "--beam-size", "1")` -> a running ServerProcess, stopped after the test."""
-    started: list[ServerProcess] = []
+class Launcher:
+    """Starts servers and stops them all at teardown."""
 
-    def _start(command: str, *args: str, env: dict[str, str] | None = None, wait: bool = True) -> ServerProcess:
-        log = tmp_path / f"{command}-{len(started)}.log"
-        server = ServerProcess(command, list(args), {**xnai_env, **(env or {})}, log)
-        started.append(server)
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.env = server_env(workdir / "data")
+        self.started: list[ServerProcess] = []
+
+    def __call__(self, command: str, *args: str, env: dict[str, str] | None = None, wait: bool = True) -> ServerProcess:
+        log = self.workdir / f"{command}-{len(self.started)}.log"
+        server = ServerProcess(command, list(args), {**self.env, **(env or {})}, log)
+        self.started.append(server)
         if wait:
             server.wait_describe()
         return server
 
-    yield _start
-    for server in started:
-        server.stop()
+    def stop_all(self) -> None:
+        for server in self.started:
+            server.stop()
+
+
+@pytest.fixture
+def xnai_env(tmp_path: Path) -> dict[str, str]:
+    return server_env(tmp_path / "data")
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator[Launcher]:
+    """`start_server("asr", "--beam-size", "1")` -> a running ServerProcess, stopped after the test."""
+    launcher = Launcher(tmp_path)
+    yield launcher
+    launcher.stop_all()
+
+
+@pytest.fixture(scope="module")
+def module_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Launcher]:
+    """Like `start_server`, but the servers live for the whole test module (model loads are not free)."""
+    launcher = Launcher(tmp_path_factory.mktemp("servers"))
+    yield launcher
+    launcher.stop_all()
 
 
 @contextmanager
@@ -127,3 +162,54 @@ def speech(text: str, rate: int = 16000, channels: int = 1, width: int = 2) -> b
 
 def silence(seconds: float, rate: int = 16000, width: int = 2, channels: int = 1) -> bytes:
     return bytes(int(seconds * rate) * width * channels)
+
+
+async def read_until(client, *types: str, timeout: float = 60.0) -> list:
+    """Read events until one of `types` (or an error) arrives; returns all events read."""
+    events = []
+    with anyio.fail_after(timeout):
+        while True:
+            event = await client.read_event()
+            if event is None:
+                raise ConnectionError(f"connection closed after {[e.type for e in events]}")
+            events.append(event)
+            if event.type in types or event.type == "error":
+                return events
+
+
+async def transcribe(
+    uri: str,
+    pcm: bytes,
+    rate: int = 16000,
+    width: int = 2,
+    channels: int = 1,
+    language: str | None = None,
+    audio_start: bool = True,
+    audio_stop: bool = True,
+    chunk_bytes: int = 2048,
+) -> list:
+    """Send one utterance as Home Assistant does; return the events up to transcript-stop (or error)."""
+    from wyoming.asr import Transcribe
+    from wyoming.audio import AudioChunk, AudioStart, AudioStop
+    from wyoming.client import AsyncClient
+
+    async with AsyncClient.from_uri(uri) as client:
+        await client.write_event(Transcribe(language=language).event())
+        if audio_start:
+            await client.write_event(AudioStart(rate=rate, width=width, channels=channels).event())
+        for i in range(0, len(pcm), chunk_bytes):
+            chunk = AudioChunk(rate=rate, width=width, channels=channels, audio=pcm[i : i + chunk_bytes])
+            await client.write_event(chunk.event())
+        if audio_stop:
+            await client.write_event(AudioStop().event())
+        return await read_until(client, "transcript-stop")
+
+
+def transcript_text(events: list) -> str:
+    texts = [e.data["text"] for e in events if e.type == "transcript"]
+    assert len(texts) == 1, f"expected exactly one transcript, got {[e.type for e in events]}"
+    return texts[0]
+
+
+def words(text: str) -> set[str]:
+    return {w.strip(".,!?;:'\"").lower() for w in text.split()}

@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     asr_vad_endpointing: float | None = Field(
         None, description="End the utterance after this many seconds of silence (server-side endpointing)"
     )
+    asr_vad_no_speech_seconds: float = Field(
+        8.0, gt=0, description="With endpointing: give up (empty transcript) if nobody speaks for this long"
+    )
 
     # --- TTS ---------------------------------------------------------------------------------
     tts_uri: str = Field("tcp://0.0.0.0:10200", description="Where the TTS server listens")

@@ -1,0 +1,1 @@
+"""Speech-to-text: the Wyoming `asr` service on faster-whisper."""

@@ -1,0 +1,207 @@
+"""`xnai asr`: the Wyoming speech-to-text service.
+
+One utterance is transcribe? -> audio-start? -> audio-chunk* -> audio-stop -> exactly one transcript
+(WYOMING_PROTOCOL.md 4.2). With `--vad-endpointing` the transcript goes out as soon as the speaker
+stops, and the rest of that utterance's audio is dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import time
+
+import anyio
+from wyoming.asr import Transcribe, Transcript, TranscriptChunk, TranscriptStart, TranscriptStop
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.event import Event
+from wyoming.info import AsrModel, AsrProgram, Attribution, Info
+
+from wyoming_xnai import __version__
+from wyoming_xnai.asr.audio import BYTES_PER_SECOND, BadAudio, ToWhisperFormat
+from wyoming_xnai.asr.endpoint import Endpointer
+from wyoming_xnai.asr.transcriber import Transcriber
+from wyoming_xnai.models import whisper_model
+from wyoming_xnai.server.bootstrap import ModelUnavailable, Service, run
+from wyoming_xnai.server.handler import ServiceHandler, event_data
+from wyoming_xnai.server.metrics import LATENCY, REQUESTS
+from wyoming_xnai.server.queue import Busy, WorkQueue
+from wyoming_xnai.settings import Settings
+
+_LOGGER = logging.getLogger(__name__)
+XNAI = Attribution(name="xnai", url="")
+WHISPER = Attribution(name="OpenAI Whisper via faster-whisper", url="https://github.com/SYSTRAN/faster-whisper")
+
+
+class AsrService(Service):
+    name = "asr"
+
+    def __init__(self, settings: Settings, uri: str) -> None:
+        super().__init__(settings, uri)
+        self.transcriber = Transcriber(whisper_model(settings.asr_model), settings)
+        self.queue = WorkQueue(self.name, settings.asr_max_concurrent, settings.asr_max_queue)
+        self._info = self._build_info()
+
+    @property
+    def model_name(self) -> str:
+        return self.transcriber.ref.name
+
+    def _build_info(self) -> Info:
+        model = AsrModel(
+            name=self.transcriber.ref.name,
+            description=f"Whisper {self.transcriber.ref.name}",
+            attribution=WHISPER,
+            installed=True,
+            version=None,
+            languages=self.transcriber.languages,
+        )
+        program = AsrProgram(
+            name="xnai-asr",
+            description="xnai speech-to-text (faster-whisper)",
+            attribution=XNAI,
+            installed=True,
+            version=__version__,
+            models=[model],
+            supports_transcript_streaming=True,
+            requires_external_vad=self.settings.asr_vad_endpointing is None,
+        )
+        return Info(asr=[program])
+
+    def info(self) -> Info:
+        return self._info
+
+    def load(self) -> None:
+        self.transcriber.load()
+
+    def default_language(self) -> str | None:
+        if self.settings.asr_language:
+            return self.settings.asr_language
+        return "en" if self.transcriber.languages == ["en"] else None
+
+    def handler(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> AsrHandler:
+        return AsrHandler(reader, writer, self)
+
+
+class AsrHandler(ServiceHandler):
+    service = "asr"
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, svc: AsrService) -> None:
+        super().__init__(reader, writer, svc.info(), svc.settings.max_payload_bytes)
+        self.svc = svc
+        self.language = svc.default_language()
+        self.sensitivity = "default"
+        self._max_bytes = int(svc.settings.asr_max_seconds * BYTES_PER_SECOND)
+        self._new_utterance()
+
+    def _new_utterance(self) -> None:
+        self.audio = bytearray()
+        self.converter = ToWhisperFormat()
+        self.answered = False  # the transcript for this utterance was sent (endpoint or cap)
+        settings = self.svc.settings
+        self.endpointer = (
+            Endpointer(settings.asr_vad_endpointing, settings.asr_vad_no_speech_seconds, self.sensitivity)
+            if settings.asr_vad_endpointing is not None
+            else None
+        )
+
+    async def handle(self, event: Event) -> bool:
+        if Transcribe.is_type(event.type):
+            return await self._on_transcribe(event)
+        if AudioStart.is_type(event.type):
+            self._new_utterance()
+            return True
+        if AudioChunk.is_type(event.type):
+            return await self._on_chunk(event)
+        if AudioStop.is_type(event.type):
+            if not self.answered:
+                await self._answer("audio-stop")
+            self._new_utterance()
+            return True
+        return True  # unknown events are dropped, as the protocol expects
+
+    async def _on_transcribe(self, event: Event) -> bool:
+        language = event_data(event, "language", str)
+        if language:
+            code = language.replace("_", "-").split("-")[0].lower()
+            if code not in self.svc.transcriber.languages:
+                await self.send_error(
+                    "unsupported-language",
+                    f"language '{language}' is not supported by model {self.svc.model_name} "
+                    f"(supported: {', '.join(self.svc.transcriber.languages[:10])})",
+                )
+                return True
+            self.language = code
+        self.sensitivity = event_data(event, "vad_sensitivity", str, "default")
+        if not self.audio:
+            self._new_utterance()  # picks up the sensitivity
+        return True
+
+    async def _on_chunk(self, event: Event) -> bool:
+        if self.answered:
+            return True  # speech already ended (endpointing); the client is still streaming
+        try:
+            pcm = self.converter.convert(
+                event.data.get("rate"), event.data.get("width"), event.data.get("channels"), event.payload
+            )
+        except BadAudio as err:
+            await self.send_error("bad-audio", str(err))
+            return False
+        room = self._max_bytes - len(self.audio)
+        self.audio += pcm[:room]
+        if len(self.audio) >= self._max_bytes:
+            _LOGGER.warning(
+                "utterance reached --max-seconds (%.0f s): transcribing it now", self.svc.settings.asr_max_seconds
+            )
+            await self._answer("max-seconds")
+        elif self.endpointer is not None and self.endpointer.feed(pcm):
+            await self._answer("endpoint")
+        return True
+
+    async def _answer(self, reason: str) -> None:
+        """Send exactly one transcript for the utterance, with the streaming events around it."""
+        self.answered = True
+        started = time.perf_counter()
+        if self.endpointer is not None and not self.endpointer.speech_started:
+            pcm = b""  # the VAD heard no speech at all: don't let Whisper hallucinate words from noise
+        else:
+            pcm = bytes(self.audio)
+        self.audio = bytearray()
+        REQUESTS.labels("asr", reason).inc()
+        if not pcm:
+            await self._send_transcript("")
+            return
+        try:
+            await self.svc.wait_ready()
+            async with self.svc.queue.slot():
+                await self.write_event(TranscriptStart(language=self.language).event())
+                model_started = time.perf_counter()
+                text = await anyio.to_thread.run_sync(self.svc.transcriber.transcribe, pcm, self.language, self._chunk)
+                LATENCY.labels("asr", "transcribe").observe(time.perf_counter() - model_started)
+        except ModelUnavailable as err:
+            await self.send_error("model-unavailable", str(err))
+            return
+        except Busy as err:
+            await self.send_error("busy", str(err))
+            return
+        await self._send_transcript(text, streaming_started=True)
+        LATENCY.labels("asr", "end_to_transcript").observe(time.perf_counter() - started)
+        _LOGGER.debug("transcript (%s, %.1f s audio): %s", reason, len(pcm) / BYTES_PER_SECOND, text)
+
+    def _chunk(self, text: str) -> None:
+        """Called from the worker thread for every decoded segment."""
+        anyio.from_thread.run(self.write_event, TranscriptChunk(text=text).event())
+
+    async def _send_transcript(self, text: str, streaming_started: bool = False) -> None:
+        if not streaming_started:
+            await self.write_event(TranscriptStart(language=self.language).event())
+        # `transcript` is what Home Assistant reads; it closes the socket right after it.
+        await self.write_event(Transcript(text=text, language=self.language).event())
+        try:
+            await self.write_event(TranscriptStop().event())
+        except ConnectionError:
+            pass
+
+
+def main(settings: Settings, args: argparse.Namespace) -> int:
+    return run([AsrService(settings, settings.asr_uri)], settings)
