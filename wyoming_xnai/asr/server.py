@@ -27,6 +27,7 @@ from wyoming_xnai.server.bootstrap import ModelUnavailable, Service, run
 from wyoming_xnai.server.handler import ServiceHandler, event_data
 from wyoming_xnai.server.metrics import LATENCY, REQUESTS
 from wyoming_xnai.server.queue import Busy, WorkQueue
+from wyoming_xnai.server.tracing import tracer
 from wyoming_xnai.settings import Settings
 
 _LOGGER = logging.getLogger(__name__)
@@ -176,7 +177,14 @@ class AsrHandler(ServiceHandler):
             async with self.svc.queue.slot():
                 await self.write_event(TranscriptStart(language=self.language).event())
                 model_started = time.perf_counter()
-                text = await anyio.to_thread.run_sync(self.svc.transcriber.transcribe, pcm, self.language, self._chunk)
+                with tracer.start_as_current_span("asr.transcribe") as span:
+                    span.set_attribute("asr.model", self.svc.model_name)
+                    span.set_attribute("asr.audio_seconds", len(pcm) / BYTES_PER_SECOND)
+                    span.set_attribute("asr.end_reason", reason)
+                    text = await anyio.to_thread.run_sync(
+                        self.svc.transcriber.transcribe, pcm, self.language, self._chunk
+                    )
+                    span.set_attribute("asr.text_chars", len(text))
                 LATENCY.labels("asr", "transcribe").observe(time.perf_counter() - model_started)
         except ModelUnavailable as err:
             await self.send_error("model-unavailable", str(err))

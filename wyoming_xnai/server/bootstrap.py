@@ -20,6 +20,7 @@ from wyoming_xnai.server.handler import ServiceHandler
 from wyoming_xnai.server.http import serve_http
 from wyoming_xnai.server.logs import setup_logging
 from wyoming_xnai.server.metrics import MODEL_LOAD, MODEL_READY
+from wyoming_xnai.server.tracing import setup_tracing
 from wyoming_xnai.server.zeroconf import Advertiser, advertised_host, instance_name
 from wyoming_xnai.settings import Settings
 
@@ -146,8 +147,12 @@ async def _advertise(services: Sequence[Service], servers: list[AsyncServer], se
 def run(services: Sequence[Service], settings: Settings) -> int:
     """Entry point for the service subcommands."""
     setup_logging(settings.debug, settings.log_format)
+    provider = setup_tracing(settings.otlp_endpoint)
     try:
         anyio.run(serve, services, settings, backend="asyncio")
     except* UserError as group:
         raise group.exceptions[0] from None
+    finally:
+        if provider is not None:
+            provider.shutdown()  # flush the last spans
     return 0
