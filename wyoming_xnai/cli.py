@@ -21,10 +21,10 @@ from wyoming_xnai.errors import UserError
 from wyoming_xnai.settings import Settings
 
 SERVER_COMMON = (
-    "debug", "log_format", "data_dir", "zeroconf", "zeroconf_host",
+    "debug", "log_format", "data_dir", "models_dir", "zeroconf", "zeroconf_host",
     "metrics_host", "metrics_port", "max_payload_bytes", "otlp_endpoint",
 )  # fmt: skip
-LOCAL_COMMON = ("debug", "log_format", "data_dir")
+LOCAL_COMMON = ("debug", "log_format", "data_dir", "models_dir")
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MiB = 1024 * 1024
@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     debug: bool = Field(False, description="Log DEBUG messages")
     log_format: Literal["text", "json"] = Field("text", description="Log line format")
     data_dir: Path = Field(default_factory=default_data_dir, description="Where indexes and assembled models live")
+    models_dir: Path | None = Field(
+        None, description="Where assembled bundled models live (default: DATA_DIR/models; containers bake them in)"
+    )
     zeroconf: str | None = Field(
         None, description="Advertise over zeroconf (_wyoming._tcp.local.), optionally with this instance name"
     )
@@ -100,6 +103,8 @@ class Settings(BaseSettings):
     def index_dir(self) -> Path:
         return self.data_dir / "index"
 
-    @property
-    def models_dir(self) -> Path:
-        return self.data_dir / "models"
+    @model_validator(mode="after")
+    def _default_models_dir(self) -> Settings:
+        if self.models_dir is None:
+            self.models_dir = self.data_dir / "models"
+        return self
