@@ -43,13 +43,15 @@ def describe_sync(port: int, timeout: float = 1.0) -> Info:
 class ServerProcess:
     """A real `xnai <command>` process; `uri` is where it listens."""
 
-    def __init__(self, command: str, args: list[str], env: dict[str, str], log: Path) -> None:
+    def __init__(
+        self, command: str, args: list[str], env: dict[str, str], log: Path, prefix: list[str] | None = None
+    ) -> None:
         self.port = free_port()
         self.uri = f"tcp://{LOOPBACK}:{self.port}"
         self.log = log
         self._log_file = open(log, "wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "wyoming_xnai", command, "--uri", self.uri, *args],
+            [*(prefix or []), sys.executable, "-m", "wyoming_xnai", command, "--uri", self.uri, *args],
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
             env=env,
@@ -100,9 +102,17 @@ class Launcher:
         self.env = server_env(workdir / "data")
         self.started: list[ServerProcess] = []
 
-    def __call__(self, command: str, *args: str, env: dict[str, str] | None = None, wait: bool = True) -> ServerProcess:
+    def __call__(
+        self,
+        command: str,
+        *args: str,
+        env: dict[str, str] | None = None,
+        wait: bool = True,
+        prefix: list[str] | None = None,
+    ) -> ServerProcess:
+        """`prefix` runs the server under another program (`strace -f ...`)."""
         log = self.workdir / f"{command}-{len(self.started)}.log"
-        server = ServerProcess(command, list(args), {**self.env, **(env or {})}, log)
+        server = ServerProcess(command, list(args), {**self.env, **(env or {})}, log, prefix)
         self.started.append(server)
         if wait:
             server.wait_describe()
