@@ -100,9 +100,7 @@ def test_build_stage_steps_install_and_verify_models(tmp_path: Path) -> None:
     )
     try:
         server.wait_describe()
-        health = subprocess.run(
-            [str(xnai), "health", "--uri", server.uri], capture_output=True, text=True, timeout=60
-        )
+        health = subprocess.run([str(xnai), "health", "--uri", server.uri], capture_output=True, text=True, timeout=60)
         assert health.returncode == 0, health.stderr
     finally:
         server.stop()
