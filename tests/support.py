@@ -44,17 +44,26 @@ class ServerProcess:
     """A real `xnai <command>` process; `uri` is where it listens."""
 
     def __init__(
-        self, command: str, args: list[str], env: dict[str, str], log: Path, prefix: list[str] | None = None
+        self,
+        command: str,
+        args: list[str],
+        env: dict[str, str],
+        log: Path,
+        python: str = sys.executable,
+        cwd: Path | None = None,
+        uri_flag: str = "--uri",
+        prefix: list[str] | None = None,
     ) -> None:
         self.port = free_port()
         self.uri = f"tcp://{LOOPBACK}:{self.port}"
         self.log = log
         self._log_file = open(log, "wb")
         self.proc = subprocess.Popen(
-            [*(prefix or []), sys.executable, "-m", "wyoming_xnai", command, "--uri", self.uri, *args],
+            [*(prefix or []), python, "-m", "wyoming_xnai", command, uri_flag, self.uri, *args],
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
             env=env,
+            cwd=cwd,
         )
 
     def wait_describe(self, timeout: float = 60.0) -> None:
@@ -112,7 +121,7 @@ class Launcher:
     ) -> ServerProcess:
         """`prefix` runs the server under another program (`strace -f ...`)."""
         log = self.workdir / f"{command}-{len(self.started)}.log"
-        server = ServerProcess(command, list(args), {**self.env, **(env or {})}, log, prefix)
+        server = ServerProcess(command, list(args), {**self.env, **(env or {})}, log, prefix=prefix)
         self.started.append(server)
         if wait:
             server.wait_describe()
