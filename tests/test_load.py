@@ -33,6 +33,7 @@ from tests.support import (
     transcript_text,
     words,
 )
+from wyoming_xnai.settings import Settings
 
 CLIENTS = 8
 LOAD_SECONDS = float(os.environ.get("XNAI_TEST_LOAD_SECONDS", "15"))
@@ -120,7 +121,7 @@ def test_idle_and_half_open_connections_do_not_block_others(asr) -> None:
     fds_before = settled_fds(server.proc.pid)
     idle = []
     try:
-        for i in range(100):
+        for i in range(Settings().max_connections - 1):  # all the slots but one
             sock = socket.create_connection((LOOPBACK, server.port), timeout=10)
             if i % 2:
                 sock.sendall(b'{"type": "audio-chu')  # a header that never ends
@@ -134,3 +135,58 @@ def test_idle_and_half_open_connections_do_not_block_others(asr) -> None:
     while settled_fds(server.proc.pid) > fds_before and time.monotonic() < deadline:
         pass
     assert open_fds(server.proc.pid) <= fds_before
+
+
+def test_connections_beyond_the_cap_are_refused_so_memory_stays_bounded(start_server) -> None:
+    """Each connection may buffer one capped payload; the connection cap bounds how many do at once."""
+    server = start_server("asr", "--max-connections", "8", "--max-payload-bytes", str(1 << 20))
+    rss_before = rss_mb(server.proc.pid)
+    header = b'{"type": "audio-chunk", "data": {"rate": 16000, "width": 2, "channels": 1}, "payload_length": %d}\n'
+    hogs = []
+    try:
+        for _ in range(8):  # each sends all but the last byte of a 1 MiB payload, then waits
+            sock = socket.create_connection((LOOPBACK, server.port), timeout=10)
+            sock.sendall(header % (1 << 20) + bytes((1 << 20) - 1))
+            hogs.append(sock)
+        time.sleep(0.5)
+        for _ in range(20):  # the rest are turned away without buffering anything
+            received, _ = exchange_bytes(server.port, header % (1 << 20) + bytes((1 << 20) - 1))
+            assert [e.data.get("code") for e in parse_frames(received)] == ["busy"]
+        grown = rss_mb(server.proc.pid) - rss_before
+        assert grown < 8 + 24, f"RSS grew by {grown:.1f} MiB with 8 connections holding 1 MiB each"
+    finally:
+        for sock in hogs:
+            sock.close()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # the slots come back once the hogs are gone
+        try:
+            describe_sync(server.port, timeout=5)
+            break
+        except ConnectionError:
+            time.sleep(0.2)
+    else:
+        pytest.fail("the server did not accept connections again after the hogs left")
+
+
+def test_silent_connections_are_closed_after_the_idle_timeout(start_server) -> None:
+    server = start_server("asr", "--idle-timeout", "1")
+    with socket.create_connection((LOOPBACK, server.port), timeout=30) as sock:
+        sock.sendall(b'{"type": "audio-chunk", "payload_length": 100}\n' + bytes(10))  # then nothing
+        received = b""
+        while chunk := sock.recv(65536):  # the server closes: recv returns b""
+            received += chunk
+    assert [e.data.get("code") for e in parse_frames(received)] == ["timeout"]
+    # a client that keeps talking is not cut off, however long the whole request takes
+    pcm = speech(PHRASE)
+    assert {"kitchen", "lights"} <= words(transcript_text(anyio.run(_slow_transcribe, server.uri, pcm)))
+
+
+async def _slow_transcribe(uri: str, pcm: bytes) -> list:
+    """Real-time pace: one 64 ms chunk every 64 ms, 2 s in all, longer than the 1 s idle timeout."""
+    async with AsyncClient.from_uri(uri) as client:
+        await client.write_event(AudioStart(rate=16000, width=2, channels=1).event())
+        for at in range(0, len(pcm), 2048):
+            await client.write_event(AudioChunk(rate=16000, width=2, channels=1, audio=pcm[at : at + 2048]).event())
+            await anyio.sleep(0.064)
+        await client.write_event(AudioStop().event())
+        return await read_until(client, "transcript-stop")
