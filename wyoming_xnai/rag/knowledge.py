@@ -72,6 +72,17 @@ class KnowledgeBase:
         log.info("knowledge base: %d passages from %d documents (%s)", len(kb), len(kb.sources), info.kind)
         return kb
 
+    @staticmethod
+    def live_version(index_dir: Path) -> str | None:
+        """Name of the version on disk now (cheap: one small file), None if there is none.
+
+        A server compares it with `kb.version` to notice a finished `xnai ingest` and reopen.
+        """
+        try:
+            return store.current_path(index_dir).name
+        except IndexUnavailable:
+            return None
+
     def __len__(self) -> int:
         return len(self._texts)
 
