@@ -267,6 +267,32 @@ def test_leftovers_of_a_crash_are_ignored_then_cleaned(docs: Path, cfg: Settings
     assert sorted(p.name for p in cfg.index_dir.iterdir()) == sorted([".lock", store.CURRENT, new])
 
 
+def test_open_survives_an_ingest_committing_mid_read(
+    docs: Path, cfg: Settings, embedder: OnnxMiniLM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server reopening the index just as ingest swaps versions (and deletes the one being read) gets the new one.
+
+    The interleaving is forced: the commit runs while the reader verifies its first checksum.
+    """
+    ingest([docs], cfg, progress=False, embedder=embedder)
+    old = KnowledgeBase.live_version(cfg.index_dir)
+    real_sha256 = store._sha256
+    interleaved = []
+
+    def sha256_with_a_commit_in_between(path: Path) -> str:
+        if not interleaved:
+            interleaved.append(path)
+            (docs / "extra.txt").write_text("The attic has four boxes of old books.\n")
+            ingest([docs], cfg, progress=False, embedder=embedder)
+        return real_sha256(path)
+
+    monkeypatch.setattr(store, "_sha256", sha256_with_a_commit_in_between)
+    kb = KnowledgeBase.open(cfg.index_dir, embedder)
+    assert interleaved and old in interleaved[0].parts and not (cfg.index_dir / old).exists()
+    assert kb.version == KnowledgeBase.live_version(cfg.index_dir) != old
+    assert "attic" in kb.search("How many boxes are in the attic?", 1)[0].text
+
+
 def test_one_ingest_at_a_time(docs: Path, cfg: Settings) -> None:
     with store.locked(cfg.index_dir):
         result = run_ingest(cfg.data_dir, str(docs))

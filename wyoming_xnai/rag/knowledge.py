@@ -47,11 +47,23 @@ class KnowledgeBase:
     @classmethod
     def open(cls, index_dir: Path, embedder: Embedder) -> KnowledgeBase:
         """Load the live version; IndexUnavailable for missing, corrupt or other-embedder indexes."""
-        version = store.read_version(index_dir)
-        meta = version.meta
         # One query is too small to split across threads: OpenMP only adds wake-up latency (measured 0.4 ms
         # single-threaded vs 12 ms with 2 threads at 10k passages on a busy 2-core box) and fights the LLM.
         faiss.omp_set_num_threads(1)
+        for _ in range(3):
+            before = cls.live_version(index_dir)
+            try:
+                return cls._load(index_dir, embedder)
+            except IndexUnavailable:
+                # an ingest that committed meanwhile may have removed the version being read: read the new one
+                if before is None or cls.live_version(index_dir) == before:
+                    raise
+        return cls._load(index_dir, embedder)
+
+    @classmethod
+    def _load(cls, index_dir: Path, embedder: Embedder) -> KnowledgeBase:
+        version = store.read_version(index_dir)
+        meta = version.meta
         if meta.get("embedder") != embedder.name or meta.get("dim") != embedder.dim:
             raise IndexUnavailable(
                 f"index at {index_dir} was built with embedder {meta.get('embedder')} ({meta.get('dim')} dims), "
