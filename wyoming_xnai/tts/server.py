@@ -35,8 +35,17 @@ from wyoming_xnai.server.metrics import LATENCY, REQUESTS
 from wyoming_xnai.server.queue import Busy, WorkQueue
 from wyoming_xnai.server.tracing import tracer
 from wyoming_xnai.settings import Settings
-from wyoming_xnai.tts.synth import CHANNELS, WIDTH, SynthesisFailed, UnknownVoice, VoiceBank, VoiceInfo, silence
-from wyoming_xnai.tts.text import Piece, Splitter, clean, speakable
+from wyoming_xnai.tts.synth import (
+    CHANNELS,
+    WIDTH,
+    SynthesisFailed,
+    UnknownSpeaker,
+    UnknownVoice,
+    VoiceBank,
+    VoiceInfo,
+    silence,
+)
+from wyoming_xnai.tts.text import Piece, Splitter, clean, foreign_script, speakable
 
 _LOGGER = logging.getLogger(__name__)
 XNAI = Attribution(name="xnai", url="")
@@ -188,13 +197,14 @@ class TtsHandler(ServiceHandler):
             text = clean(raw, ssml=self._ssml(event))
             if not speakable(text):
                 raise RequestError("empty-text", "nothing to say: the text is empty or has no letters or digits")
+            _check_script(text, voice)
             splitter = Splitter()
             pieces = splitter.add(text) + splitter.finish()
             await self._speak(_iterate(pieces), voice, speaker_id, "synthesize")
         except RequestError as err:
             await self.send_error(err.code, err.text)
         except UnknownVoice as err:
-            await self.send_error("unknown-voice", str(err))
+            await self.send_error(_voice_error_code(err), str(err))
 
     # --- streaming ---------------------------------------------------------------------------
 
@@ -206,7 +216,7 @@ class TtsHandler(ServiceHandler):
             voice, speaker_id = self._voice(event)
         except UnknownVoice as err:
             self._stream = _Stream(None, None, False)
-            await self.send_error("unknown-voice", str(err))
+            await self.send_error(_voice_error_code(err), str(err))
             return
         stream = _Stream(voice, speaker_id, self._ssml(event))
         send, receive = anyio.create_memory_object_stream[Piece](math.inf)  # bounded by tts_max_text_chars
@@ -291,12 +301,17 @@ class TtsHandler(ServiceHandler):
         pause = b""
         count = 0
         sources: set[str] = set()
+        skipped = ""
         with tracer.start_as_current_span("tts.synthesize") as span:
             span.set_attribute("tts.voice", voice.name)
             span.set_attribute("tts.kind", kind)
             try:
                 await self.svc.wait_ready()
                 async for piece in pieces:
+                    if kind == "stream" and foreign_script(piece.text, voice.languages[0]):
+                        skipped = piece.text
+                        _LOGGER.warning("tts: skipping text %r: not in %s's script", piece.text[:40], voice.name)
+                        continue
                     piece_started = time.perf_counter()
                     async with self.svc.queue.slot():
                         audio = await anyio.to_thread.run_sync(self.svc.bank.synthesize, voice, piece.text, speaker_id)
@@ -326,11 +341,27 @@ class TtsHandler(ServiceHandler):
                 if audio_started:  # close the block even on failure; a client that left can't be told
                     with anyio.move_on_after(2, shield=True), suppress(ConnectionError, RuntimeError):
                         await self.write_event(AudioStop().event())
+            if not audio_started and skipped:
+                _check_script(skipped, voice)
             if not audio_started:
                 raise RequestError("empty-text", "nothing to say: the text is empty or has no letters or digits")
         if "espeak" in sources:
             _LOGGER.warning("tts: answered with the degraded espeak-ng voice (Piper voice %s failed)", voice.name)
         LATENCY.labels("tts", "total").observe(time.perf_counter() - started)
+
+
+def _check_script(text: str, voice: VoiceInfo) -> None:
+    script = foreign_script(text, voice.languages[0])
+    if script is not None:
+        raise RequestError(
+            "unsupported-language",
+            f"voice {voice.name} speaks {voice.languages[0]}, but this text is mostly {script.title()} script; "
+            f"choose a voice for that language",
+        )
+
+
+def _voice_error_code(err: UnknownVoice) -> str:
+    return "unknown-speaker" if isinstance(err, UnknownSpeaker) else "unknown-voice"
 
 
 async def _iterate(pieces: Iterable[Piece]) -> AsyncIterator[Piece]:

@@ -33,6 +33,10 @@ class UnknownVoice(Exception):
     """The client asked for a voice or speaker this server does not have."""
 
 
+class UnknownSpeaker(UnknownVoice):
+    """The voice exists but has no such speaker."""
+
+
 class SynthesisFailed(Exception):
     """Neither Piper nor the degraded voice could speak the text."""
 
@@ -60,7 +64,7 @@ class VoiceInfo:
             return self.speakers[speaker]
         if speaker.isdigit() and int(speaker) < max(len(self.speakers), max(self.speakers.values()) + 1):
             return int(speaker)
-        raise UnknownVoice(
+        raise UnknownSpeaker(
             f"voice '{self.name}' has no speaker '{speaker}' (speakers: {', '.join(list(self.speakers)[:20])})"
         )
 

@@ -282,3 +282,42 @@ def split(text: str, config: SplitConfig | None = None) -> list[Piece]:
     """All pieces of a complete text."""
     splitter = Splitter(config)
     return splitter.add(text) + splitter.finish()
+
+
+# --- scripts ---------------------------------------------------------------------------------
+
+_LANGUAGE_SCRIPTS = {
+    "ru": {"CYRILLIC"}, "uk": {"CYRILLIC"}, "bg": {"CYRILLIC"}, "sr": {"CYRILLIC", "LATIN"},
+    "kk": {"CYRILLIC"}, "mk": {"CYRILLIC"}, "be": {"CYRILLIC"}, "zh": {"CJK"},
+    "ja": {"CJK", "HIRAGANA", "KATAKANA"}, "ko": {"HANGUL"}, "ar": {"ARABIC"}, "fa": {"ARABIC"},
+    "ur": {"ARABIC"}, "el": {"GREEK"}, "he": {"HEBREW"}, "hi": {"DEVANAGARI"}, "ne": {"DEVANAGARI"},
+    "ka": {"GEORGIAN"}, "th": {"THAI"}, "ml": {"MALAYALAM"}, "te": {"TELUGU"}, "bn": {"BENGALI"},
+}  # fmt: skip
+
+
+def _script(ch: str) -> str:
+    try:
+        return unicodedata.name(ch).split()[0]
+    except ValueError:
+        return "UNKNOWN"
+
+
+def foreign_script(text: str, language: str) -> str | None:
+    """The script most of the text's letters are in, if the voice's language is not written in it.
+
+    An English voice reads Chinese as "chinese letter, chinese letter": better to say so plainly.
+    A few foreign words in a sentence are fine; mostly foreign text is not.
+    """
+    expected = _LANGUAGE_SCRIPTS.get(language.replace("-", "_").split("_")[0].lower(), {"LATIN"})
+    counts: dict[str, int] = {}
+    for ch in text:
+        if ch.isalpha():
+            script = _script(ch)
+            counts[script] = counts.get(script, 0) + 1
+    total = sum(counts.values())
+    if not total:
+        return None
+    native = sum(n for s, n in counts.items() if s in expected)
+    if native * 2 >= total:
+        return None
+    return max(counts, key=lambda s: counts[s])
