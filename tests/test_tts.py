@@ -241,6 +241,20 @@ async def test_multi_speaker_fault_falls_back(tts: ServerProcess) -> None:
     assert reply.seconds > 0.8
 
 
+async def test_default_voice_that_fails_to_load_still_answers(start_server, voice_dir: Path) -> None:
+    server = start_server("tts", "--voice", str(voice_dir / "en_US-broken-medium.onnx"))
+    reply = await synthesize(server.uri, COMMAND)
+    assert_one_block(reply)
+    assert reply.seconds > 0.8
+
+
+def test_missing_voice_dir_is_a_one_line_error(start_server, tmp_path: Path) -> None:
+    server = start_server("tts", "--voice-dir", str(tmp_path / "nope"), wait=False)
+    assert server.proc.wait(timeout=60) == 2
+    out = server.output().strip()
+    assert out.startswith("xnai: voice dir not found") and "Traceback" not in out
+
+
 # --- bad input -------------------------------------------------------------------------------
 
 
