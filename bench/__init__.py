@@ -1,1 +1,1 @@
-"""Benchmarks: `uv run python -m bench.asr`, `uv run python -m bench.load` (each has `--quick`)."""
+"""Benchmarks, each runnable as `uv run python -m bench.<name>` with a `--quick` option."""
