@@ -81,6 +81,10 @@ class HandleHandler(ServiceHandler):
         self.svc = svc
         self._answers: TaskGroup | None = None
         self._one_at_a_time = anyio.Lock()
+        self._pending = 0  # answers started and not yet finished
+
+    def working(self) -> bool:
+        return self._pending > 0  # the client waits for an answer: not idle
 
     async def run(self) -> None:
         async with anyio.create_task_group() as tg:
@@ -103,6 +107,7 @@ class HandleHandler(ServiceHandler):
         context = event_data(event, "context", dict, {})
         conversation_id = context.get("conversation_id")
         assert self._answers is not None
+        self._pending += 1
         self._answers.start_soon(
             self._answer, text, conversation_id if isinstance(conversation_id, str) else None, context
         )
@@ -142,6 +147,8 @@ class HandleHandler(ServiceHandler):
         except Exception as err:  # a bug must not end the connection's task group
             _LOGGER.exception("answering failed")
             await self.send_error("internal-error", f"internal error: {type(err).__name__}")
+        finally:
+            self._pending -= 1
 
 
 def main(settings: Settings, args: argparse.Namespace) -> int:
