@@ -147,8 +147,10 @@ def grounded(sentence: str, question: str, notes: Sequence[Note], history: Seque
 
 _URL = re.compile(r"(https?://|www\.)\S+", re.I)
 _MD_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
-_MD_MARKS = re.compile(r"[*_`#>|~]+|^\s*[-+•]\s+", re.M)
+_MD_EMPHASIS = re.compile(r"(\*\*|__|[*`~])")
+_MD_MARKS = re.compile(r"[#>|]+|^\s*[-+•]\s+", re.M)
 _SPACE = re.compile(r"\s+")
+_SPACE_BEFORE_PUNCT = re.compile(r"\s+([,.;:!?])")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)")
 _ABBREVIATION = re.compile(r"\b(Mr|Mrs|Ms|Dr|St|No|vs|etc|e\.g|i\.e|approx)\.$", re.I)
 
@@ -157,8 +159,10 @@ def speakable(text: str) -> str:
     """No markdown, no URLs, one line: what a TTS voice can say."""
     text = _MD_LINK.sub(r"\1", text)
     text = _URL.sub("", text)
+    text = _MD_EMPHASIS.sub("", text)
     text = _MD_MARKS.sub(" ", text)
     text = _SPACE.sub(" ", text).strip()
+    text = _SPACE_BEFORE_PUNCT.sub(r"\1", text)
     return text.strip(" -;:,")
 
 
@@ -199,3 +203,13 @@ def split_sentences(text: str) -> list[str]:
     if rest := splitter.flush():
         out.append(rest)
     return out
+
+
+def best_clause(note: str, question: str) -> str:
+    """The part of a long note that answers: "X is under the sink; turn it clockwise" -> "X is under the sink."."""
+    clauses = [c for c in re.split(r";\s+", speakable(note)) if c]
+    if len(clauses) <= 1:
+        return finish_sentence(note)
+    qwords = content_words(question)
+    best = max(clauses, key=lambda c: (len(qwords & content_words(c)), -clauses.index(c)))
+    return finish_sentence(best)
