@@ -216,7 +216,7 @@ class Answerer:
         async def accept(sentence: str) -> bool:
             if len(said) >= MAX_SENTENCES or sentence in said:
                 return False
-            if relevant and not grounded(sentence, question, relevant, history):
+            if relevant and not grounded(sentence, question, relevant):
                 rejected.append(sentence)
                 return False
             said.append(sentence)

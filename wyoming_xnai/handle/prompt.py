@@ -126,21 +126,22 @@ def plain_prompt(question: str, history: Sequence[Turn]) -> str:
     return f"{PLAIN_INSTRUCTION}{PLAIN_EXAMPLE}{_history_text(history)}Question: {question.strip()}\nAnswer:"
 
 
-def grounded(sentence: str, question: str, notes: Sequence[Note], history: Sequence[Turn] = ()) -> bool:
-    """Does the sentence say something, and only what the notes (or the conversation) say?
+def grounded(sentence: str, question: str, notes: Sequence[Note]) -> bool:
+    """Does the sentence say something, and only what the notes say?
 
-    Its new content words (not in the question) must mostly come from the notes, every number in it must
-    be in the notes, and it must add at least one word of the notes (repeating the question says nothing).
+    Its new content words (not in the question) must come from the notes (three in four at least, for
+    rephrasing), every number in it must be in the notes, and it must add at least one word of the notes
+    (repeating the question says nothing). Earlier answers do not count as evidence: a hallucination
+    must not become a source for the next turn.
     """
-    source_text = " ".join(n.text for n in notes) + " " + " ".join(t.answer for t in history)
-    known = content_words(source_text)
+    known = content_words(" ".join(n.text for n in notes))
     novel = content_words(sentence) - content_words(question)
     if not novel:
         return False
     numbers = {w for w in novel if _NUMBER.search(w)}
     if numbers - known:
         return False
-    return len(novel & known) >= max(1, 0.6 * len(novel))
+    return len(novel & known) >= max(1, 0.75 * len(novel))
 
 
 # --- speakable text -------------------------------------------------------------------------------
