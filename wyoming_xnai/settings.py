@@ -41,6 +41,12 @@ class Settings(BaseSettings):
     max_payload_bytes: int = Field(
         4 * MiB, description="Largest data block or payload one event may carry; bigger frames are refused"
     )
+    max_connections: int = Field(
+        64, ge=1, description="Open connections one service accepts; more get a busy error (bounds memory)"
+    )
+    idle_timeout: float = Field(
+        60.0, gt=0, description="Seconds a connection may take to send its next event before it is closed"
+    )
     otlp_endpoint: str | None = Field(
         None, description="OTLP/HTTP traces endpoint; traces stay in-process unless this is set"
     )
@@ -74,9 +80,13 @@ class Settings(BaseSettings):
     tts_noise_scale: float | None = Field(None, ge=0, description="Generator noise")
     tts_noise_w_scale: float | None = Field(None, ge=0, description="Phoneme width noise")
     tts_sentence_silence: float = Field(0.2, ge=0, description="Seconds of silence between sentences")
+    tts_clause_silence: float = Field(0.05, ge=0, description="Seconds of silence where a sentence was cut at a clause")
     tts_max_text_chars: int = Field(20_000, ge=1, description="Longest text accepted for one request")
     tts_max_concurrent: int = Field(1, ge=1, description="Syntheses that may run at the same time")
-    tts_cpu_threads: int = Field(1, ge=0, description="onnxruntime threads per synthesis (0 = library default)")
+    tts_max_queue: int = Field(16, ge=0, description="Requests that may wait for a synthesis slot")
+    tts_cpu_threads: int = Field(
+        0, ge=0, description="onnxruntime threads per synthesis (0 = library default: one per core, as Piper)"
+    )
 
     # --- handle ------------------------------------------------------------------------------
     handle_uri: str = Field("tcp://0.0.0.0:10600", description="Where the handle server listens")
