@@ -355,3 +355,18 @@ def test_speakable_sentences_and_grounding() -> None:
     assert not grounded("The bins are collected on Monday.", question, note)  # not in the notes
     assert not grounded("Bin collection is at 8.", question, note)  # a number the notes do not have
     assert not grounded("The bin collection.", question, note)  # says nothing new
+
+
+async def test_slow_answer_outlives_the_idle_timeout_then_idle_clients_are_closed(
+    start_server, data_dir, models_dir
+) -> None:
+    server, _ = launch(
+        start_server, data_dir, models_dir, "--llm-timeout", SLOW, "--idle-timeout", "1", "--max-tokens", "100"
+    )
+    async with AsyncClient.from_uri(server.uri) as client:
+        await client.write_event(Transcript(text=LONG).event())  # seconds of prompt and generation
+        events = await read_until(client, "handled-stop", timeout=300)
+        assert events[-1].type == "handled-stop" and handled_text(events)
+        # the answer is complete; a client that then stays silent is closed after the idle timeout
+        closing = await read_until(client, "handled-stop", timeout=30)
+        assert closing[-1].type == "error" and closing[-1].data["code"] == "timeout"

@@ -48,6 +48,7 @@ _LOGGER = logging.getLogger(__name__)
 OnSentence = Callable[[str], Awaitable[None]]
 BUSY_TEXT = "Sorry, I am busy answering other questions. Please ask me again in a moment."
 EMPTY_TEXT = "Sorry, I did not hear a question."
+NO_ANSWER = "gave no answer"
 
 
 @dataclass
@@ -272,7 +273,7 @@ class Answerer:
             text = best_clause(relevant[0].text, question)
             await say(text)
             return Answer(text, stage, [relevant[0].source], extractive=True)
-        problems["llm"] = "gave no answer"
+        problems["llm"] = NO_ANSWER
         return None
 
     async def _cache_stage(
@@ -296,6 +297,8 @@ class Answerer:
     def _template(self, notes: list[Note] | None, problems: dict[str, str]) -> Answer:
         """Say plainly what failed; if the documents still work, read out the best match."""
         relevant = [n for n in notes or [] if n.similarity >= self.settings.handle_min_similarity]
+        if problems.get("llm") == NO_ANSWER and not relevant:
+            return Answer("Sorry, I do not know the answer to that.", "template")
         llm_down = "llm" in problems
         docs_down = "retrieval" in problems
         if llm_down and relevant:

@@ -81,6 +81,8 @@ class HandleHandler(ServiceHandler):
         self.svc = svc
         self._answers: TaskGroup | None = None
         self._one_at_a_time = anyio.Lock()
+        self._events = 0  # events received, to tell whether the client spoke during the idle wait
+        self._watching = False  # after the first transcript the idle timeout is ours (see _idle_watch)
 
     async def run(self) -> None:
         async with anyio.create_task_group() as tg:
@@ -89,6 +91,25 @@ class HandleHandler(ServiceHandler):
                 await super().run()
             finally:
                 tg.cancel_scope.cancel()  # the client is gone: stop answering it
+
+    def working(self) -> bool:
+        return self._watching
+
+    async def _idle_watch(self) -> None:
+        """The base loop's idle timeout would cut off a client waiting for a slow answer, so it is off once
+        a transcript arrived; instead, a client silent for the idle timeout *after* its answer is closed."""
+        idle = self.limit.idle_timeout if self.limit is not None else None
+        if idle is None:
+            return
+        seen = self._events
+        await anyio.sleep(idle)
+        if self._events == seen and not self._one_at_a_time.locked():
+            await self.send_error("timeout", f"no complete event for {idle:g} s: closing")
+            self.writer.close()
+
+    async def handle_event(self, event: Event) -> bool:
+        self._events += 1
+        return await super().handle_event(event)
 
     async def handle(self, event: Event) -> bool:
         if not Transcript.is_type(event.type):
@@ -103,6 +124,7 @@ class HandleHandler(ServiceHandler):
         context = event_data(event, "context", dict, {})
         conversation_id = context.get("conversation_id")
         assert self._answers is not None
+        self._watching = True
         self._answers.start_soon(
             self._answer, text, conversation_id if isinstance(conversation_id, str) else None, context
         )
@@ -142,6 +164,7 @@ class HandleHandler(ServiceHandler):
         except Exception as err:  # a bug must not end the connection's task group
             _LOGGER.exception("answering failed")
             await self.send_error("internal-error", f"internal error: {type(err).__name__}")
+        await self._idle_watch()
 
 
 def main(settings: Settings, args: argparse.Namespace) -> int:

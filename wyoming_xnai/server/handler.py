@@ -111,6 +111,11 @@ class ServiceHandler(AsyncEventHandler):
         """Handle one non-describe event; return False to close the connection."""
         return True
 
+    def working(self) -> bool:
+        """True while the server works for this connection in the background (the client is waiting for
+        an answer, not idle): the idle timeout is suspended meanwhile."""
+        return False
+
     async def handle_event(self, event: Event) -> bool:
         if Describe.is_type(event.type):
             await self.write_event(self.info.event())
@@ -141,7 +146,7 @@ class ServiceHandler(AsyncEventHandler):
                 try:
                     event = await asyncio.wait_for(
                         async_read_event(self._guarded),  # type: ignore[arg-type]
-                        idle_timeout,
+                        None if self.working() else idle_timeout,
                     )
                 except FrameError as err:
                     await self.send_error(err.code, err.text)
