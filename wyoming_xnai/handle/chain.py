@@ -69,7 +69,7 @@ class Answerer:
         self.llm = Llm(s)
         self.queue = WorkQueue("handle", 1, s.handle_max_queue)
         self.breakers = Breakers(["retrieval", "llm"], s.handle_breaker_failures, s.handle_breaker_reset)
-        self.memory = ConversationMemory(max_turns=max(s.handle_memory_turns, 1), ttl=s.handle_memory_seconds)
+        self.memory = ConversationMemory(max_turns=s.handle_memory_turns, ttl=s.handle_memory_seconds)
         self.cache = AnswerCache(s.handle_cache_size, s.handle_cache_similarity)
         self._embedder = None
         self._kb = None
@@ -159,7 +159,7 @@ class Answerer:
             span.set_attribute("handle.stage", answer.stage)
         if answer.stage in ("rag", "llm", "cache"):
             self.memory.add(conversation_id, question, answer.text)
-        if answer.stage in ("rag", "llm") and not follow_up and not answer.extractive:
+        if answer.stage in ("rag", "llm") and not follow_up:
             self.cache.put(question, answer.text, answer.sources, query_vec)
         return self._finish(answer, started)
 
