@@ -107,12 +107,13 @@ def ingest(
         docs: dict[str, Doc] = {}
         # Documents indexed earlier from elsewhere stay while their file exists; under a named folder,
         # only what was found now stays.
+        found_now = {str(f.path) for f in found}
         for source, doc in previous.items():
             path = Path(source)
             under_named = any(path == r or path.is_relative_to(r) for r in roots)
             if not under_named and path.is_file():
                 docs[source] = doc
-            elif not under_named or source not in {str(f.path) for f in found}:
+            elif not under_named or source not in found_now:
                 report.removed.append(source)
         bar = tqdm(found, desc="indexing", unit="file", disable=None if progress else True, file=sys.stderr)
         for item in bar:
