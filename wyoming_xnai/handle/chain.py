@@ -97,17 +97,14 @@ class Answerer:
 
     def knowledge(self):
         """The open knowledge base, re-opened when `xnai ingest` has committed a new version."""
-        from wyoming_xnai.rag import store
         from wyoming_xnai.rag.knowledge import KnowledgeBase
 
         with self._kb_lock:
             index_dir = self.settings.index_dir
             if self._kb is not None:
-                try:
-                    if store.current_path(index_dir).name == self._kb.version:
-                        return self._kb
-                except store.IndexUnavailable:
-                    return self._kb  # the live index went away under us: keep answering from what we have
+                live = KnowledgeBase.live_version(index_dir)
+                if live is None or live == self._kb.version:
+                    return self._kb  # unchanged, or gone from under us: keep answering from what we have
             self._kb = KnowledgeBase.open(index_dir, self.embedder())
             return self._kb
 
