@@ -29,6 +29,7 @@ from wyoming_xnai.settings import Settings
 
 _LOGGER = logging.getLogger(__name__)
 XNAI = Attribution(name="xnai", url="")
+MAX_PENDING = 2  # questions one connection may have in flight (Home Assistant sends one per connection)
 LLAMA = Attribution(name="llama.cpp via llama-cpp-python", url="https://github.com/abetlen/llama-cpp-python")
 
 
@@ -83,6 +84,7 @@ class HandleHandler(ServiceHandler):
         self._one_at_a_time = anyio.Lock()
         self._events = 0  # events received, to tell whether the client spoke during the idle wait
         self._watching = False  # after the first transcript the idle timeout is ours (see _idle_watch)
+        self._pending = 0  # questions of this connection not answered yet
 
     async def run(self) -> None:
         async with anyio.create_task_group() as tg:
@@ -124,6 +126,10 @@ class HandleHandler(ServiceHandler):
         context = event_data(event, "context", dict, {})
         conversation_id = context.get("conversation_id")
         assert self._answers is not None
+        if self._pending >= MAX_PENDING:
+            await self.send_error("busy", f"{self._pending} questions of this connection are still being answered")
+            return True
+        self._pending += 1
         self._watching = True
         self._answers.start_soon(
             self._answer, text, conversation_id if isinstance(conversation_id, str) else None, context
@@ -164,6 +170,8 @@ class HandleHandler(ServiceHandler):
         except Exception as err:  # a bug must not end the connection's task group
             _LOGGER.exception("answering failed")
             await self.send_error("internal-error", f"internal error: {type(err).__name__}")
+        finally:
+            self._pending -= 1
         await self._idle_watch()
 
 
