@@ -148,6 +148,7 @@ class HandleHandler(ServiceHandler):
         REQUESTS.labels("handle", "transcript").inc()
         started = anyio.current_time()
         first: list[float] = []
+        answered = False
 
         async def chunk(sentence: str) -> None:
             if not first:
@@ -162,10 +163,12 @@ class HandleHandler(ServiceHandler):
                 answer = await self.svc.answerer.answer(text, conversation_id, chunk)
                 # `handled` before `handled-stop`: Home Assistant closes the socket on `handled`.
                 await self._send(Handled(text=answer.text, context=context).event())
-                await self._send(HandledStop().event())
+                answered = True
+                await self._send(HandledStop().event())  # Home Assistant may have closed already: fine
         except anyio.get_cancelled_exc_class():
-            REQUESTS.labels("handle", "cancelled").inc()
-            _LOGGER.info("client went away: answer to %r cancelled", text[:60])
+            if not answered:
+                REQUESTS.labels("handle", "cancelled").inc()
+                _LOGGER.info("client went away: answer to %r cancelled", text[:60])
             raise
         except Exception as err:  # a bug must not end the connection's task group
             _LOGGER.exception("answering failed")
