@@ -186,6 +186,16 @@ async def test_metrics_count_the_answering_stage(handle: ServerProcess, metrics_
     assert metric(metrics_port, "xnai_breaker_open", breaker="retrieval") == 0
 
 
+async def test_home_assistant_closing_after_handled_is_fine(handle: ServerProcess, metrics_port: int) -> None:
+    async with AsyncClient.from_uri(handle.uri) as client:  # as Home Assistant does: stop reading at handled
+        await client.write_event(Transcript(text="Where is the spare house key?", language="en").event())
+        events = await read_until(client, "handled", timeout=300)
+    assert "flower pot" in handled_text(events).lower()
+    await anyio.sleep(0.5)
+    assert metric(metrics_port, "xnai_requests_total", service="handle", kind="cancelled") == 0
+    assert "flower pot" in handled_text(await ask(handle.uri, "Where is the spare house key?")).lower()
+
+
 async def test_bad_input_gets_an_error_and_the_server_keeps_serving(handle: ServerProcess) -> None:
     async with AsyncClient.from_uri(handle.uri) as client:
         await client.write_event(Transcript(text="x" * 5000).event())
