@@ -369,12 +369,21 @@ async def test_disconnect_during_a_text_stream(tts: ServerProcess, metrics_port:
 async def test_long_answer_streams_steadily(tts: ServerProcess) -> None:
     """An LLM-sized answer comes back whole, in order, in one block."""
     text = " ".join([FOUR, LONG_FIRST] * 6)  # ~2000 characters
+    await synthesize(tts.uri, " ".join([FOUR, LONG_FIRST] * 2))  # onnxruntime's arenas reach their size
+    before = _rss_mb(tts)
     async with AsyncClient.from_uri(tts.uri) as client:
         await client.write_event(Synthesize(text).event())
         events = await read_until(client, "audio-stop", timeout=600)
     reply = _reply(events)
     assert_one_block(reply)
     plausible_length(reply, text)
+    # piece by piece: memory does not grow with the length of the answer
+    assert _rss_mb(tts) - before < 50
+
+
+def _rss_mb(server: ServerProcess) -> float:
+    status = Path(f"/proc/{server.proc.pid}/status").read_text()
+    return int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024
 
 
 # --- text splitting (pure functions) ---------------------------------------------------------
@@ -416,4 +425,5 @@ def test_streamed_text_splits_like_whole_text() -> None:
 def test_clean() -> None:
     assert clean("<speak>Hi <break time='1s'/> there &amp; you</speak>") == "Hi\n\nthere & you"
     assert clean("**Bold** [[ h ]] a\x00b\u200bc") == "Bold [ h ] a bc"
+    assert clean("Done ✅ 🙂 at 21°C for €5") == "Done at 21°C for €5"
     assert foreign_script("你好，世界。", "en_US") == "CJK" and foreign_script("Grüße, Wang 王", "en_US") is None

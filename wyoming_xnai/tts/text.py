@@ -47,14 +47,20 @@ def clean(text: str, ssml: bool = False, strip: bool = True) -> str:
             out.append("\n")
         elif cat == "Cc" or ch == "\u2028" or ch == "\u2029":
             out.append(" ")  # tabs and stray control bytes separate words, nothing more
-        elif cat in ("Cf", "Cs", "Co", "Cn"):
-            continue  # zero-width, surrogates, private use, unassigned: nothing to say
+        elif cat in ("Cf", "Cs", "Co", "Cn") or _is_emoji(ch):
+            continue  # zero-width, surrogates, private use, unassigned, emoji: nothing to say
         else:
             out.append(ch)
     text = "".join(out).replace("\r", "")
     text = _SPACES.sub(" ", text)
     text = re.sub(r" *\n *", "\n", text)
     return text.strip() if strip else text
+
+
+def _is_emoji(ch: str) -> bool:
+    """Emoji and pictographs ("🙂", "✅"), which voices would read out by name; "°", "€", "%" stay."""
+    cp = ord(ch)
+    return 0x1F000 <= cp <= 0x1FAFF or 0x2600 <= cp <= 0x27BF or 0xFE00 <= cp <= 0xFE0F or 0x1F1E6 <= cp <= 0x1F1FF
 
 
 def speakable(text: str) -> bool:
