@@ -266,6 +266,15 @@ async def test_multi_speaker_fault_falls_back(tts: ServerProcess) -> None:
     assert reply.seconds > 0.8
 
 
+async def test_speaking_rate_and_pauses_are_honoured(tts: ServerProcess, start_server) -> None:
+    normal = await synthesize(tts.uri, FOUR)
+    slow = start_server("tts", "--length-scale", "1.6", "--sentence-silence", "1.0", "--noise-scale", "0.3")
+    reply = await synthesize(slow.uri, FOUR)
+    assert_one_block(reply)
+    # 1.6x longer speech plus 3 x 0.8 s more pause between the four sentences
+    assert reply.seconds > normal.seconds * 1.4 + 2.0, (reply.seconds, normal.seconds)
+
+
 async def test_default_voice_that_fails_to_load_still_answers(start_server, voice_dir: Path) -> None:
     server = start_server("tts", "--voice", str(voice_dir / "en_US-broken-medium.onnx"))
     reply = await synthesize(server.uri, COMMAND)
