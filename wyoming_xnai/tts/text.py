@@ -182,7 +182,13 @@ class Splitter:
 
     def _take(self, end: int, sentence_end: bool) -> Piece:
         text, self._buf = self._buf[:end].strip(), self._buf[end:]
-        return Piece(" ".join(text.split()), sentence_end)
+        text = " ".join(text.split())
+        # Piper speaks a piece as a whole utterance: punctuation at its end sets the intonation. A
+        # sentence without a final mark gets a full stop (as wyoming-piper does), a piece cut between
+        # words a comma, so the voice rises for more instead of falling as if done.
+        if text and text[-1].isalnum():
+            text += "." if sentence_end else ","
+        return Piece(text, sentence_end)
 
 
 def _is_abbreviation(buf: str, dot: int) -> bool:
