@@ -416,6 +416,14 @@ def test_no_cuts_inside_numbers_or_abbreviations() -> None:
     ]  # fmt: skip
 
 
+def test_sentences_may_end_with_an_abbreviation() -> None:
+    assert [p.text for p in split("Buy apples, pears etc. Then go home.")] == [
+        "Buy apples, pears etc.",
+        "Then go home.",
+    ]
+    assert len(split("Call No. 5 on Jan. 3 please. Thanks.")) == 2
+
+
 def test_unpunctuated_first_sentence_is_cut_before_a_joining_word() -> None:
     text = "The washing machine in the basement finished its long cotton cycle about twenty minutes ago and you can move it"
     first = split(text)[0].text

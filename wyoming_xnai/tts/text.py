@@ -70,10 +70,13 @@ def speakable(text: str) -> bool:
 
 # --- splitting -------------------------------------------------------------------------------
 
+# Abbreviations that come before a name or a number ("Dr. Smith", "No. 5", "Jan. 3"), so a capital or a
+# digit after them does not start a new sentence. "etc.", "Inc." and the like often end sentences: they
+# are not here, and split only before a capital (a lower-case word after any "." continues the sentence).
 ABBREVIATIONS = frozenset(
-    """mr mrs ms dr prof sr jr st mt ft vs etc eg ie approx appt apt dept est min max misc no nos
-    vol fig figs inc ltd co corp jan feb mar apr jun jul aug sep sept oct nov dec mon tue tues wed
-    thu thur thurs fri sat sun gen col lt sgt capt rev hon pres gov sen rep ave blvd rd cf al""".split()
+    """mr mrs ms dr prof sr jr st mt ft vs eg ie approx appt apt min max no nos vol fig figs cf
+    jan feb mar apr jun jul aug sep sept oct nov dec mon tue tues wed thu thur thurs fri sat sun
+    gen col lt sgt capt rev hon pres gov sen rep ave blvd rd""".split()
 )
 # Words a long clause can be cut before without breaking a phrase apart.
 JOINERS = frozenset(
