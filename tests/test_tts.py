@@ -445,4 +445,6 @@ def test_clean() -> None:
     assert clean("<speak>Hi <break time='1s'/> there &amp; you</speak>") == "Hi\n\nthere & you"
     assert clean("**Bold** [[ h ]] a\x00b\u200bc") == "Bold [ h ] a bc"
     assert clean("Done ✅ 🙂 at 21°C for €5") == "Done at 21°C for €5"
+    assert clean("See https://www.example.com/a/b?c=d#e now") == "See example.com now"
+    assert all(len(p.text) <= 301 for p in split("x" * 5000 + ". Done."))
     assert foreign_script("你好，世界。", "en_US") == "CJK" and foreign_script("Grüße, Wang 王", "en_US") is None

@@ -21,6 +21,7 @@ _MD_LINK = re.compile(r"\[([^\]]+)\]\((?:[^)\s]+)\)")
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+", re.MULTILINE)
 _MD_BULLET = re.compile(r"^\s*[-*+•]\s+", re.MULTILINE)
 _MD_EMPHASIS = re.compile(r"(\*{1,3}|_{2,3}|`+|~~|(?<!\w)_(?=\w)|(?<=\w)_(?!\w))")
+_URL = re.compile(r"\bhttps?://(?:www\.)?([^/\s?#]+)[^\s]*")
 _SPACES = re.compile(r"[ \t\f\v]+")
 
 
@@ -36,6 +37,7 @@ def clean(text: str, ssml: bool = False, strip: bool = True) -> str:
         text = _TAG.sub(" ", text)
         text = html.unescape(text)
     text = _MD_LINK.sub(r"\1", text)
+    text = _URL.sub(lambda m: m.group(1), text)  # "https://www.example.com/a?b=c" -> "example.com"
     text = _MD_HEADING.sub("", text)
     text = _MD_BULLET.sub("", text)
     text = _MD_EMPHASIS.sub("", text)
@@ -149,6 +151,8 @@ class Splitter:
         limit = self.config.max_chars
         if self._first:
             cut = self._first_cut(sentence, complete=end is not None or final)
+            if cut is None and len(sentence) > limit:
+                cut = limit  # one endless "word" (a hash, a run of letters): cut it anyway
             if cut is not None:
                 return self._take(cut, sentence_end=False)
         else:
@@ -157,7 +161,7 @@ class Splitter:
             grow = min(limit, self.config.second_chars << min(self._count - 1, 8))
             cut = last_clause_end(sentence, grow) if len(sentence) > grow else None
             if cut is None and len(sentence) > limit:
-                cut = last_clause_end(sentence, limit) or word_cut(sentence, _word_count(sentence[:limit]))
+                cut = last_clause_end(sentence, limit) or word_cut(sentence, _word_count(sentence[:limit])) or limit
             if cut is not None and cut < len(sentence):
                 return self._take(cut, sentence_end=False)
         if end is not None:
