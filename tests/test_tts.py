@@ -114,6 +114,9 @@ def voice_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (folder / "en_US-duo-medium.onnx.json").write_text(json.dumps(duo))
     (folder / "en_US-broken-medium.onnx").write_bytes(b"this is not an onnx model" * 100)
     (folder / "en_US-broken-medium.onnx.json").write_text(json.dumps(config))
+    (folder / "en_US-brokenlow-low.onnx").write_bytes(b"not a model either")
+    low = dict(config, audio={"sample_rate": 16000, "quality": "low"})
+    (folder / "en_US-brokenlow-low.onnx.json").write_text(json.dumps(low))
     return folder
 
 
@@ -146,7 +149,7 @@ async def test_describe_lists_every_voice(tts: ServerProcess) -> None:
     assert program.installed and program.supports_synthesize_streaming
     voices = {v.name: v for v in program.voices}
     assert program.voices[0].name == VOICE  # the default comes first
-    assert set(voices) == {VOICE, "en_GB-mine-medium", "en_US-duo-medium", "en_US-broken-medium"}
+    assert set(voices) == {VOICE, "en_GB-mine-medium", "en_US-duo-medium", "en_US-broken-medium", "en_US-brokenlow-low"}
     assert voices[VOICE].languages == ["en_US"]
     assert [s.name for s in voices["en_US-duo-medium"].speakers] == ["alice", "bob"]
     assert voices[VOICE].speakers is None
@@ -257,6 +260,13 @@ async def test_broken_voice_falls_back_to_espeak(tts: ServerProcess) -> None:
     assert_one_block(reply)
     assert reply.seconds > 0.8
     assert "using the degraded voice" in tts.output()
+
+
+async def test_fallback_keeps_the_voice_audio_format(tts: ServerProcess) -> None:
+    """espeak-ng speaks at 22050 Hz; a 16 kHz voice's stream must stay 16 kHz (resampled)."""
+    reply = await stream(tts.uri, ["Turn on the ", "kitchen lights."], SynthesizeVoice(name="en_US-brokenlow-low"))
+    assert reply.formats == {(16000, 2, 1)}
+    assert 0.8 < len(reply.audio) / 32000 < 5
 
 
 async def test_multi_speaker_fault_falls_back(tts: ServerProcess) -> None:
