@@ -329,7 +329,9 @@ class TtsHandler(ServiceHandler):
                     if not audio_started:
                         await self.write_event(AudioStart(rate=rate, width=WIDTH, channels=CHANNELS).event())
                         audio_started = True
-                        LATENCY.labels("tts", "first_audio").observe(time.perf_counter() - started)
+                        first_audio = time.perf_counter() - started
+                        LATENCY.labels("tts", "first_audio").observe(first_audio)
+                        span.set_attribute("tts.first_audio_seconds", first_audio)
                     pcm = pause + audio.pcm
                     for i in range(0, len(pcm), chunk_bytes):
                         chunk = AudioChunk(rate=rate, width=WIDTH, channels=CHANNELS, audio=pcm[i : i + chunk_bytes])
@@ -347,6 +349,7 @@ class TtsHandler(ServiceHandler):
                 raise RequestError("synthesis-failed", str(err)) from None
             finally:
                 span.set_attribute("tts.pieces", count)
+                span.set_attribute("tts.degraded", "espeak" in sources)
                 if audio_started:  # close the block even on failure; a client that left can't be told
                     with anyio.move_on_after(2, shield=True), suppress(ConnectionError, RuntimeError):
                         await self.write_event(AudioStop().event())
