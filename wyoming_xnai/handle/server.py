@@ -82,8 +82,6 @@ class HandleHandler(ServiceHandler):
         self.svc = svc
         self._answers: TaskGroup | None = None
         self._one_at_a_time = anyio.Lock()
-        self._events = 0  # events received, to tell whether the client spoke during the idle wait
-        self._watching = False  # after the first transcript the idle timeout is ours (see _idle_watch)
         self._pending = 0  # questions of this connection not answered yet
 
     async def run(self) -> None:
@@ -95,23 +93,7 @@ class HandleHandler(ServiceHandler):
                 tg.cancel_scope.cancel()  # the client is gone: stop answering it
 
     def working(self) -> bool:
-        return self._watching
-
-    async def _idle_watch(self) -> None:
-        """The base loop's idle timeout would cut off a client waiting for a slow answer, so it is off once
-        a transcript arrived; instead, a client silent for the idle timeout *after* its answer is closed."""
-        idle = self.limit.idle_timeout if self.limit is not None else None
-        if idle is None:
-            return
-        seen = self._events
-        await anyio.sleep(idle)
-        if self._events == seen and not self._one_at_a_time.locked():
-            await self.send_error("timeout", f"no complete event for {idle:g} s: closing")
-            self.writer.close()
-
-    async def handle_event(self, event: Event) -> bool:
-        self._events += 1
-        return await super().handle_event(event)
+        return self._pending > 0  # the client waits for an answer: not idle
 
     async def handle(self, event: Event) -> bool:
         if not Transcript.is_type(event.type):
@@ -130,7 +112,6 @@ class HandleHandler(ServiceHandler):
             await self.send_error("busy", f"{self._pending} questions of this connection are still being answered")
             return True
         self._pending += 1
-        self._watching = True
         self._answers.start_soon(
             self._answer, text, conversation_id if isinstance(conversation_id, str) else None, context
         )
@@ -175,7 +156,6 @@ class HandleHandler(ServiceHandler):
             await self.send_error("internal-error", f"internal error: {type(err).__name__}")
         finally:
             self._pending -= 1
-        await self._idle_watch()
 
 
 def main(settings: Settings, args: argparse.Namespace) -> int:

@@ -154,6 +154,9 @@ class TtsHandler(ServiceHandler):
             finally:
                 tg.cancel_scope.cancel()
 
+    def working(self) -> bool:
+        return self._stream is not None  # a text stream is open: its audio may still be on the way
+
     async def handle(self, event: Event) -> bool:
         if Synthesize.is_type(event.type):
             if self._stream is not None:
