@@ -1,7 +1,7 @@
 """Retrieval benchmark: latency and recall@5 of HNSW against exact search at 1k, 10k and 100k passages.
 
-    uv run python bench/handle_retrieval.py            # 1k, 10k, 100k (a few minutes on 2 cores)
-    uv run python bench/handle_retrieval.py --quick    # 1k and 10k, fewer queries
+    uv run python -m bench.handle_retrieval            # 1k, 10k, 100k (~10 min on 2 busy cores: HNSW build)
+    uv run python -m bench.handle_retrieval --quick    # 1k and 10k, fewer queries (~1 min)
 
 Scaling rows use synthetic vectors (clustered unit vectors shaped like MiniLM embeddings: each passage
 near a topic centre) and synthetic texts, because embedding 100k real passages takes ~10 min here.
