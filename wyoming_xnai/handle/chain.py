@@ -29,6 +29,7 @@ from wyoming_xnai.handle.prompt import (
     SentenceSplitter,
     Turn,
     best_clause,
+    finish_sentence,
     grounded,
     is_follow_up,
     plain_prompt,
@@ -212,6 +213,8 @@ class Answerer:
         rejected: list[str] = []
 
         async def accept(sentence: str) -> bool:
+            # a small model copies whole note sentences: "X; Y" -> "X." (the direct answer comes first)
+            sentence = finish_sentence(sentence.split("; ")[0])
             if len(said) >= MAX_SENTENCES or sentence in said:
                 return False
             if relevant and not grounded(sentence, question, relevant):
