@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import socket
@@ -235,3 +236,11 @@ def test_compose_does_not_put_root_back() -> None:
     compose = (ROOT / "compose.yaml").read_text()
     assert not re.search(r"^\s*user:\s*[\"']?(root|0)\b", compose, re.M), "compose.yaml runs the image as root"
     assert not re.search(r"^\s*privileged:\s*true", compose, re.M)
+
+
+def test_onnxruntime_telemetry_is_off_in_every_xnai_process() -> None:
+    """The cheap guard (strace may be missing): onnxruntime's 1DS telemetry is off before any session."""
+    code = "import os, wyoming_xnai, onnxruntime; print(os.environ.get('ORT_DISABLE_TELEMETRY'))"
+    env = {k: v for k, v in os.environ.items() if k != "ORT_DISABLE_TELEMETRY"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "1"
