@@ -19,9 +19,21 @@ from pathlib import Path
 
 import anyio
 import pytest
+from wyoming.asr import Transcript
+from wyoming.client import AsyncClient
 
 from tests.docs_facts import DOCS
-from tests.support import LOOPBACK, ServerProcess, free_port, server_env, speech, transcribe, transcript_text, words
+from tests.support import (
+    LOOPBACK,
+    ServerProcess,
+    free_port,
+    read_until,
+    server_env,
+    speech,
+    transcribe,
+    transcript_text,
+    words,
+)
 
 FAULTS = Path(__file__).parent / "faults"
 PHRASE = "turn on the kitchen lights"
@@ -158,3 +170,52 @@ def test_disk_full_while_ingesting_keeps_the_previous_index(tmp_path: Path) -> N
     after = json.loads((out / "verify.json").read_text())
     assert "flower pot" in after["answer"]  # the previous version still opens and answers
     assert not [e for e in after["entries"] if e.startswith(".staging-")], after["entries"]  # nothing half-written left
+
+
+# --- the index deleted or corrupted while handle serves -------------------------------------------
+
+
+async def _ask(uri: str, text: str) -> str:
+    async with AsyncClient.from_uri(uri) as client:
+        await client.write_event(Transcript(text=text).event())
+        events = await read_until(client, "handled", timeout=300)
+    assert events[-1].type == "handled", [e.type for e in events]
+    return events[-1].data["text"]
+
+
+def test_index_deleted_or_corrupted_while_serving(start_server, tmp_path: Path, llm_models_dir: Path) -> None:
+    """The index vanishes, comes back, then a corrupt version goes live: every question still gets an
+    answer, and the facts of the last good index are never lost."""
+    data = tmp_path / "data"
+
+    def ingest() -> None:
+        result = subprocess.run(
+            [sys.executable, "-m", "wyoming_xnai", "ingest", str(DOCS)], env=server_env(data), capture_output=True
+        )
+        assert result.returncode == 0, result.stderr
+
+    ingest()
+    server = start_server(
+        "handle", "--data-dir", str(data), "--models-dir", str(llm_models_dir), "--llm-timeout", "120"
+    )  # fmt: skip
+    question, fact = "Which day is the bin collection?", "thursday"
+    assert fact in anyio.run(_ask, server.uri, question).lower()
+
+    shutil.rmtree(data / "index")  # deleted while serving: the loaded index keeps answering
+    assert fact in anyio.run(_ask, server.uri, question).lower()
+
+    ingest()  # back again (a new version)
+    assert fact in anyio.run(_ask, server.uri, question).lower()
+
+    # a corrupt version goes live (a bad disk, a bad copy): the last good index keeps answering
+    index = data / "index"
+    live = (index / "CURRENT").read_text().strip()
+    broken = index / "v-29991231T000000-broken"
+    shutil.copytree(index / live, broken)
+    vectors = broken / "vectors.faiss"
+    vectors.write_bytes(vectors.read_bytes()[: vectors.stat().st_size // 2])
+    (index / "CURRENT.tmp").write_text(broken.name)
+    os.replace(index / "CURRENT.tmp", index / "CURRENT")
+    assert fact in anyio.run(_ask, server.uri, question).lower()
+    assert "answering from the previous index" in server.output()
+    assert server.proc.poll() is None

@@ -75,6 +75,7 @@ class Answerer:
         self._embedder = None
         self._kb = None
         self._kb_lock = threading.Lock()
+        self._bad_version: str | None = None  # a live version that failed to open: not retried
 
     # --- loading (blocking) -----------------------------------------------------------------------
 
@@ -98,15 +99,21 @@ class Answerer:
 
     def knowledge(self):
         """The open knowledge base, re-opened when `xnai ingest` has committed a new version."""
-        from wyoming_xnai.rag.knowledge import KnowledgeBase
+        from wyoming_xnai.rag.knowledge import IndexUnavailable, KnowledgeBase
 
         with self._kb_lock:
             index_dir = self.settings.index_dir
-            if self._kb is not None:
-                live = KnowledgeBase.live_version(index_dir)
-                if live is None or live == self._kb.version:
-                    return self._kb  # unchanged, or gone from under us: keep answering from what we have
-            self._kb = KnowledgeBase.open(index_dir, self.embedder())
+            if self._kb is None:
+                self._kb = KnowledgeBase.open(index_dir, self.embedder())
+                return self._kb
+            live = KnowledgeBase.live_version(index_dir)
+            if live is None or live in (self._kb.version, self._bad_version):
+                return self._kb  # unchanged, gone from under us, or known bad: keep what we have
+            try:
+                self._kb = KnowledgeBase.open(index_dir, self.embedder())
+            except IndexUnavailable as err:  # a corrupt new version must not lose the good one
+                self._bad_version = live
+                _LOGGER.error("%s; answering from the previous index (%s)", err, self._kb.version)
             return self._kb
 
     def _retrieve(self, query: str) -> tuple[list[Note], np.ndarray]:
