@@ -207,7 +207,14 @@ def write_version(
 
 
 def main(settings: Settings, args: argparse.Namespace) -> int:
-    report = ingest([Path(p) for p in args.paths], settings, rebuild=args.rebuild)
+    try:
+        report = ingest([Path(p) for p in args.paths], settings, rebuild=args.rebuild)
+    except OSError as err:  # unreadable documents are skipped inside ingest(); this is the index write
+        detail = err.strerror or str(err)
+        raise UserError(
+            f"writing the index in {settings.index_dir} failed: {detail} (is the disk full?); "
+            "the previous index is unchanged"
+        ) from None
     for path, reason in report.failed:
         print(f"xnai: skipped {path}: {reason}", file=sys.stderr)
     print(report.summary())
