@@ -13,23 +13,26 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import re
+import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import anyio
 from wyoming.client import AsyncClient
 from wyoming.event import Event
 
 from bench.support import Server, load_average, median, percentile, table
-from tests.support import LOOPBACK, free_port, speech
+from tests.support import LOOPBACK, free_port, server_env, speech
 
 UTTERANCES = ["turn on the kitchen lights", "what is the weather like tomorrow", "set a timer for ten minutes"]
 SENTENCES = ["The kitchen lights are on.", "It will be sunny tomorrow, with a light breeze from the west."]
-QUESTIONS = ["When is the bin collected?", "What is the wifi password?", "Who is the plumber?"]
+QUESTIONS = ["Which day is the bin collection?", "What is the router admin password?", "Where is the spare house key?"]
 
 
 class RequestFailed(Exception):
@@ -179,6 +182,15 @@ def _fetch(url: str) -> str:
         return response.read().decode()
 
 
+def documents_indexed() -> Path:
+    """A data dir with the test documents indexed, so handle answers the way it does at home."""
+    data = Path(tempfile.mkdtemp(prefix="xnai-bench-handle-"))
+    docs = Path(__file__).resolve().parent.parent / "tests" / "data" / "docs"
+    subprocess.run([sys.executable, "-m", "wyoming_xnai", "ingest", str(docs)], env=server_env(data), check=True,
+                   capture_output=True)  # fmt: skip
+    return data
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="10 s per service")
@@ -190,7 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     rows, notes = [], []
     for service in [s for s in args.services.split(",") if s]:
         metrics_port = free_port()
-        with Server.xnai(service, "--metrics-port", str(metrics_port), "--metrics-host", LOOPBACK) as server:
+        extra = ["--data-dir", str(documents_indexed())] if service == "handle" else []
+        with Server.xnai(service, "--metrics-port", str(metrics_port), "--metrics-host", LOOPBACK, *extra) as server:
             server.wait()
             anyio.run(REQUESTS[service], server.uri, 0)  # warm-up (and proof the service works)
             rss, fds = server.rss_mb(), server.open_fds()

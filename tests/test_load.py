@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 import time
 
 import anyio
 import pytest
+from wyoming.asr import Transcript
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.client import AsyncClient
+from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart
 
 from bench.load import run_load
+from tests.docs_facts import DOCS
 from tests.support import (
     LOOPBACK,
     ServerProcess,
@@ -28,6 +33,7 @@ from tests.support import (
     parse_frames,
     read_until,
     rss_mb,
+    server_env,
     speech,
     transcribe,
     transcript_text,
@@ -37,7 +43,8 @@ from wyoming_xnai.settings import Settings
 
 CLIENTS = 8
 LOAD_SECONDS = float(os.environ.get("XNAI_TEST_LOAD_SECONDS", "15"))
-SOAK_REQUESTS = int(os.environ.get("XNAI_TEST_SOAK_REQUESTS", "300"))
+SOAK_REQUESTS = int(os.environ.get("XNAI_TEST_SOAK_REQUESTS", "200"))
+WARM_UP = 100  # allocator arenas (glibc, onnxruntime) grow in steps over the first ~100 mixed requests, then stay
 PHRASE = "turn on the kitchen lights"
 
 
@@ -48,13 +55,39 @@ def asr(module_servers) -> tuple[ServerProcess, int]:
     return server, metrics_port
 
 
-def test_concurrent_clients_get_answers_and_queueing_stays_bounded(asr) -> None:
-    server, metrics_port = asr
-    result = anyio.run(run_load, "asr", server.uri, CLIENTS, LOAD_SECONDS, f"http://{LOOPBACK}:{metrics_port}/metrics")
+@pytest.fixture(scope="module")
+def tts(module_servers) -> tuple[ServerProcess, int]:
+    metrics_port = free_port()
+    server = module_servers("tts", "--metrics-port", str(metrics_port), "--metrics-host", LOOPBACK)
+    return server, metrics_port
+
+
+@pytest.fixture(scope="module")
+def handle(module_servers, llm_models_dir, tmp_path_factory) -> tuple[ServerProcess, int]:
+    """The handle server on the test documents, with an LLM timeout long enough for a busy CI box."""
+    data = tmp_path_factory.mktemp("handle-data")
+    ingest = subprocess.run(
+        [sys.executable, "-m", "wyoming_xnai", "ingest", str(DOCS)], env=server_env(data), capture_output=True
+    )
+    assert ingest.returncode == 0, ingest.stderr
+    metrics_port = free_port()
+    server = module_servers(
+        "handle", "--data-dir", str(data), "--models-dir", str(llm_models_dir), "--llm-timeout", "120",
+        "--metrics-port", str(metrics_port), "--metrics-host", LOOPBACK,
+    )  # fmt: skip
+    return server, metrics_port
+
+
+@pytest.mark.parametrize("service", ["asr", "tts", "handle"])
+def test_concurrent_clients_get_answers_and_queueing_stays_bounded(request, service: str) -> None:
+    server, metrics_port = request.getfixturevalue(service)
+    result = anyio.run(
+        run_load, service, server.uri, CLIENTS, LOAD_SECONDS, f"http://{LOOPBACK}:{metrics_port}/metrics"
+    )
     print("\n" + " | ".join(str(c) for c in result.row()))
     assert not result.errors, result.errors
     assert len(result.latencies) >= CLIENTS  # every client finished at least one request
-    assert result.max_in_flight <= 1  # --max-concurrent 1 (the default)
+    assert result.max_in_flight <= 1  # one model slot per service (the default)
     assert result.max_queue <= CLIENTS - 1  # the others wait; nothing piles up beyond them
     assert result.max_queue >= 1  # the poller did see the queue (the measurement works)
 
@@ -73,8 +106,8 @@ async def _empty(uri: str) -> None:
     assert transcript_text(events) == ""
 
 
-def one_of_each(server: ServerProcess, i: int) -> None:
-    """Request `i` of the soak: every tenth is real speech, the rest exercise the other paths."""
+def asr_request(server: ServerProcess, i: int) -> None:
+    """Request `i` of the ASR soak: every tenth is real speech, the rest exercise the other paths."""
     kind = i % 10 if i % 10 < 6 else i % 10 - 5
     if kind == 0:
         assert {"kitchen", "lights"} <= words(transcript_text(anyio.run(transcribe, server.uri, speech(PHRASE))))
@@ -84,13 +117,73 @@ def one_of_each(server: ServerProcess, i: int) -> None:
         anyio.run(_empty, server.uri)
     elif kind == 3:
         bad = b'{"type": "audio-chunk", "data": {"rate": 16000, "width": 7, "channels": 1}, "payload_length": 7}\n'
-        events = parse_frames(exchange_bytes(server.port, bad + bytes(7))[0])
-        assert [e.data.get("code") for e in events] == ["bad-audio"]
+        assert error_codes(server, bad + bytes(7)) == ["bad-audio"]
     elif kind == 4:
         anyio.run(_abandon, server.uri)
     else:
-        events = parse_frames(exchange_bytes(server.port, b"{not json\n")[0])
-        assert [e.data.get("code") for e in events] == ["malformed-header"]
+        assert error_codes(server, b"{not json\n") == ["malformed-header"]
+
+
+def error_codes(server: ServerProcess, sent: bytes) -> list:
+    return [e.data.get("code") for e in parse_frames(exchange_bytes(server.port, sent)[0])]
+
+
+async def _tts(uri: str, text: str) -> list:
+    async with AsyncClient.from_uri(uri) as client:
+        await client.write_event(Synthesize(text=text).event())
+        return await read_until(client, "audio-stop")
+
+
+async def _tts_abandon(uri: str) -> None:
+    async with AsyncClient.from_uri(uri) as client:
+        await client.write_event(SynthesizeStart().event())
+        await client.write_event(SynthesizeChunk(text="The first sentence is spoken. And then the client ").event())
+
+
+def tts_request(server: ServerProcess, i: int) -> None:
+    """TTS soak: every fifth a real sentence, then describe, empty text, a stream abandoned, a bad frame."""
+    kind = i % 5
+    if kind == 0:
+        assert any(e.type == "audio-chunk" for e in anyio.run(_tts, server.uri, "The kitchen lights are on."))
+    elif kind == 1:
+        describe_sync(server.port, timeout=10)
+    elif kind == 2:
+        assert anyio.run(_tts, server.uri, " \x00 ")[-1].data.get("code") == "empty-text"
+    elif kind == 3:
+        anyio.run(_tts_abandon, server.uri)
+    else:
+        assert error_codes(server, b'{"type": "synthesize", "data_length": 5}\n[1,2]') == ["malformed-data"]
+
+
+async def _ask(uri: str, text: str) -> list:
+    async with AsyncClient.from_uri(uri) as client:
+        await client.write_event(Transcript(text=text, context={"conversation_id": "soak"}).event())
+        return await read_until(client, "handled-stop", "not-handled", timeout=300)
+
+
+async def _ask_and_leave(uri: str) -> None:
+    async with AsyncClient.from_uri(uri) as client:
+        await client.write_event(Transcript(text="Who waters the plants when we are away?").event())
+        await anyio.sleep(0.05)  # the answer has started; hanging up cancels it
+
+
+def handle_request(server: ServerProcess, i: int) -> None:
+    """handle soak: every twentieth a real question (the LLM is slow), the rest the other paths."""
+    kind = i % 5 if i % 20 else 0
+    if kind == 0:
+        handled = [e for e in anyio.run(_ask, server.uri, "Which day is the bin collection?") if e.type == "handled"]
+        assert handled and handled[0].data.get("text")
+    elif kind == 1:
+        describe_sync(server.port, timeout=10)
+    elif kind == 2:
+        assert anyio.run(_ask, server.uri, "why " * 600)[-1].data.get("code") == "text-too-long"
+    elif kind == 3:
+        anyio.run(_ask_and_leave, server.uri)
+    else:
+        assert error_codes(server, b'{"type": "transcript", "payload_length": -1}\n') == ["malformed-header"]
+
+
+SOAK = {"asr": asr_request, "tts": tts_request, "handle": handle_request}
 
 
 def settled_fds(pid: int) -> int:
@@ -99,18 +192,19 @@ def settled_fds(pid: int) -> int:
     return open_fds(pid)
 
 
-def test_soak_sequential_requests_do_not_grow_memory_or_fds(asr) -> None:
-    server, _ = asr
+@pytest.mark.parametrize("service", ["asr", "tts", "handle"])
+def test_soak_sequential_requests_do_not_grow_memory_or_fds(request, service: str) -> None:
+    server, _ = request.getfixturevalue(service)
+    one = SOAK[service]
     pid = server.proc.pid
-    for i in range(30):  # warm-up: first calls allocate caches and thread pools
-        one_of_each(server, i)
+    for i in range(WARM_UP):  # first calls allocate caches, thread pools and arenas
+        one(server, i)
     rss_before, fds_before = rss_mb(pid), settled_fds(pid)
     for i in range(SOAK_REQUESTS):
-        one_of_each(server, i)
+        one(server, i)
     rss_after, fds_after = rss_mb(pid), settled_fds(pid)
-    print(
-        f"\nsoak: {SOAK_REQUESTS} requests, RSS {rss_before:.1f} -> {rss_after:.1f} MiB, fds {fds_before} -> {fds_after}"
-    )
+    print(f"\nsoak {service}: {SOAK_REQUESTS} requests, RSS {rss_before:.1f} -> {rss_after:.1f} MiB, "
+          f"fds {fds_before} -> {fds_after}")  # fmt: skip
     assert fds_after <= fds_before
     assert rss_after - rss_before < 16, f"RSS grew from {rss_before:.1f} to {rss_after:.1f} MiB"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import socket
@@ -12,12 +13,19 @@ from pathlib import Path
 
 import anyio
 import pytest
+from wyoming.asr import Transcript
+from wyoming.client import AsyncClient
+from wyoming.tts import Synthesize
 
+from tests.docs_facts import DOCS
 from tests.support import (
+    LOOPBACK,
     ServerProcess,
     describe_sync,
     exchange_bytes,
+    free_port,
     parse_frames,
+    read_until,
     server_env,
     speech,
     transcribe,
@@ -158,23 +166,49 @@ def outbound(strace_log: str) -> list[str]:
 
 def stop_traced(server: ServerProcess) -> None:
     """strace does not pass SIGTERM on to the program it started: signal the server itself."""
-    children = Path(f"/proc/{server.proc.pid}/task/{server.proc.pid}/children").read_text().split()
-    for pid in children:
-        subprocess.run(["kill", "-TERM", pid], check=False)
-    server.proc.wait(timeout=30)
+    if server.proc.poll() is None:
+        children = Path(f"/proc/{server.proc.pid}/task/{server.proc.pid}/children").read_text().split()
+        for pid in children:
+            subprocess.run(["kill", "-TERM", pid], check=False)
+    server.stop()
+
+
+async def one_request_each(uris: dict[str, str]) -> None:
+    """A full request on every service: speech in, speech out, a question answered from the documents."""
+    assert words(transcript_text(await transcribe(uris["asr"], speech(PHRASE)))) >= {"kitchen", "lights"}
+    async with AsyncClient.from_uri(uris["tts"]) as client:
+        await client.write_event(Synthesize(text="The kitchen lights are on.").event())
+        assert any(e.type == "audio-chunk" for e in await read_until(client, "audio-stop"))
+    async with AsyncClient.from_uri(uris["handle"]) as client:
+        await client.write_event(Transcript(text="Which day is the bin collection?").event())
+        assert [e for e in await read_until(client, "handled", timeout=300) if e.type == "handled"]
 
 
 @pytest.mark.skipif(not shutil.which("strace"), reason="strace is needed to watch syscalls (.ci/run installs it)")
-def test_no_outbound_connection_during_a_full_request(start_server, tmp_path: Path) -> None:
-    """Every connect/sendto of the server process and all its threads, native code included."""
+def test_no_outbound_connection_during_full_requests(tmp_path: Path, llm_models_dir: Path) -> None:
+    """Every connect/sendto/sendmsg of `xnai serve` (all three services) and all its threads, native
+    code included, from start-up through one full request on each service to shutdown."""
+    data = tmp_path / "data"
+    env = server_env(data)
+    ingest = subprocess.run([sys.executable, "-m", "wyoming_xnai", "ingest", str(DOCS)], env=env, capture_output=True)
+    assert ingest.returncode == 0, ingest.stderr
     trace = tmp_path / "strace.log"
-    prefix = ["strace", "-f", "-qq", "-e", f"trace={TRACED}", "-o", str(trace)]
-    server = start_server("asr", prefix=prefix)
-    events = anyio.run(transcribe, server.uri, speech(PHRASE))
-    assert words(transcript_text(events)) >= {"kitchen", "lights"}
-    stop_traced(server)
+    ports = {"tts": free_port(), "handle": free_port()}
+    server = ServerProcess(
+        "serve",
+        ["--tts-uri", f"tcp://{LOOPBACK}:{ports['tts']}", "--handle-uri", f"tcp://{LOOPBACK}:{ports['handle']}",
+         "--models-dir", str(llm_models_dir), "--handle-llm-timeout", "120"],
+        env, tmp_path / "serve.log", uri_flag="--asr-uri",
+        prefix=["strace", "-f", "-qq", "-e", f"trace={TRACED}", "-o", str(trace)],
+    )  # fmt: skip
+    try:
+        server.wait_describe(timeout=180)
+        uris = {"asr": server.uri} | {name: f"tcp://{LOOPBACK}:{port}" for name, port in ports.items()}
+        anyio.run(one_request_each, uris)
+    finally:
+        stop_traced(server)
     log = trace.read_text()
-    assert "accept4(" in log, "strace did not see the server accept our connection"
+    assert log.count("accept4(") >= 3, "strace did not see the server accept our connections"
     assert outbound(log) == []
 
 
@@ -202,3 +236,11 @@ def test_compose_does_not_put_root_back() -> None:
     compose = (ROOT / "compose.yaml").read_text()
     assert not re.search(r"^\s*user:\s*[\"']?(root|0)\b", compose, re.M), "compose.yaml runs the image as root"
     assert not re.search(r"^\s*privileged:\s*true", compose, re.M)
+
+
+def test_onnxruntime_telemetry_is_off_in_every_xnai_process() -> None:
+    """The cheap guard (strace may be missing): onnxruntime's 1DS telemetry is off before any session."""
+    code = "import os, wyoming_xnai, onnxruntime; print(os.environ.get('ORT_DISABLE_TELEMETRY'))"
+    env = {k: v for k, v in os.environ.items() if k != "ORT_DISABLE_TELEMETRY"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "1"
