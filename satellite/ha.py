@@ -150,6 +150,8 @@ class HaHandler(ServiceHandler):
                     await self._on_frame(segmenter, frame)
             except MicFailed as err:
                 _LOGGER.error("%s", err)
+            except (ConnectionError, RuntimeError):
+                _LOGGER.info("Home Assistant went away")
 
     async def _on_frame(self, segmenter: Segmenter, frame: bytes) -> None:
         now = time.monotonic()
