@@ -74,8 +74,10 @@ class Settings(BaseSettings):
     tts_noise_scale: float | None = Field(None, ge=0, description="Generator noise")
     tts_noise_w_scale: float | None = Field(None, ge=0, description="Phoneme width noise")
     tts_sentence_silence: float = Field(0.2, ge=0, description="Seconds of silence between sentences")
+    tts_clause_silence: float = Field(0.05, ge=0, description="Seconds of silence where a sentence was cut at a clause")
     tts_max_text_chars: int = Field(20_000, ge=1, description="Longest text accepted for one request")
     tts_max_concurrent: int = Field(1, ge=1, description="Syntheses that may run at the same time")
+    tts_max_queue: int = Field(16, ge=0, description="Requests that may wait for a synthesis slot")
     tts_cpu_threads: int = Field(1, ge=0, description="onnxruntime threads per synthesis (0 = library default)")
 
     # --- handle ------------------------------------------------------------------------------
