@@ -92,6 +92,11 @@ class Settings(BaseSettings):
     handle_mlock: bool = Field(False, description="Lock the LLM in RAM")
     handle_f16_kv: bool = Field(True, description="Keep the KV cache in f16")
     handle_top_k: int = Field(4, ge=1, description="Passages retrieved per question")
+    handle_chunk_words: int = Field(80, ge=10, le=180, description="Ingest: words per passage (MiniLM reads ~180)")
+    handle_chunk_overlap: int = Field(20, ge=0, description="Ingest: words repeated from the previous passage")
+    handle_hnsw_threshold: int = Field(
+        20_000, ge=1, description="Ingest: passages from which FAISS HNSW replaces exact search"
+    )
     handle_llm_timeout: float = Field(20.0, gt=0, description="Seconds an LLM stage may take before falling back")
     handle_max_queue: int = Field(8, ge=0, description="Requests that may wait for the LLM")
     handle_max_text_chars: int = Field(2000, ge=1, description="Longest transcript accepted")

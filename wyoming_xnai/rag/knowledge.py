@@ -1,0 +1,101 @@
+"""Search the indexed documents: dense (FAISS over MiniLM) and keyword (BM25) results, fused by rank."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from wyoming_xnai.rag import store
+from wyoming_xnai.rag.embed import Embedder
+from wyoming_xnai.rag.lexical import Lexical
+from wyoming_xnai.rag.store import IndexUnavailable
+from wyoming_xnai.rag.vectors import VectorIndexInfo, set_ef_search
+
+__all__ = ["IndexUnavailable", "KnowledgeBase", "Passage"]
+
+log = logging.getLogger(__name__)
+
+RRF_K = 60  # reciprocal rank fusion constant (Cormack et al. 2009); robust without score calibration
+CANDIDATES = 20  # per retriever, before fusion
+
+
+@dataclass(frozen=True)
+class Passage:
+    text: str
+    source: str  # absolute path of the document it came from
+    score: float  # fused rank score: only for ordering
+    similarity: float = 0.0  # cosine similarity to the question (-1..1): usable as a relevance threshold
+
+
+class KnowledgeBase:
+    """A loaded index version; immutable, so searches from several threads need no lock."""
+
+    def __init__(self, version: store.Version, vectors: faiss.Index, lexical: Lexical, embedder: Embedder) -> None:
+        self._version = version
+        self._texts = version.texts
+        self._sources = version.sources
+        self._embeddings = version.embeddings()
+        self._vectors = vectors
+        self._lexical = lexical
+        self._embedder = embedder
+        self.info = VectorIndexInfo(**version.meta["vector_index"])
+
+    @classmethod
+    def open(cls, index_dir: Path, embedder: Embedder) -> KnowledgeBase:
+        """Load the live version; IndexUnavailable for missing, corrupt or other-embedder indexes."""
+        version = store.read_version(index_dir)
+        meta = version.meta
+        if meta.get("embedder") != embedder.name or meta.get("dim") != embedder.dim:
+            raise IndexUnavailable(
+                f"index at {index_dir} was built with embedder {meta.get('embedder')} ({meta.get('dim')} dims), "
+                f"not {embedder.name} ({embedder.dim} dims): run `xnai ingest --rebuild PATH...`"
+            )
+        try:
+            vectors = faiss.read_index(str(version.path / store.VECTORS))
+            info = VectorIndexInfo(**meta["vector_index"])
+            set_ef_search(vectors, info)
+            lexical = Lexical.load(version.path / store.BM25, meta["count"])
+            kb = cls(version, vectors, lexical, embedder)
+        except Exception as err:  # checksums passed, so this is a format problem: same advice
+            raise IndexUnavailable(
+                f"index at {index_dir} cannot be loaded ({type(err).__name__}: {err}): run `xnai ingest --rebuild PATH...`"
+            ) from None
+        if vectors.ntotal != meta["count"] or kb._embeddings.shape != (meta["count"], embedder.dim):
+            raise IndexUnavailable(f"index at {index_dir} is inconsistent: run `xnai ingest --rebuild PATH...`")
+        log.info("knowledge base: %d passages from %d documents (%s)", len(kb), len(kb.sources), info.kind)
+        return kb
+
+    def __len__(self) -> int:
+        return len(self._texts)
+
+    @property
+    def version(self) -> str:
+        """Name of the loaded version: changes when `xnai ingest` commits a new one."""
+        return self._version.path.name
+
+    @property
+    def sources(self) -> list[str]:
+        return sorted(self._version.meta["documents"])
+
+    def search(self, query: str, k: int) -> list[Passage]:
+        """The k best passages for `query`, best first (blocking: embeds the query)."""
+        if not query.strip() or not self._texts or k < 1:
+            return []
+        q = self._embedder.embed([query])
+        n = min(max(CANDIDATES, 2 * k), len(self._texts))
+        _, dense_ids = self._vectors.search(q, n)
+        fused: dict[int, float] = {}
+        for rank, i in enumerate(int(i) for i in dense_ids[0] if i >= 0):
+            fused[i] = fused.get(i, 0.0) + 1.0 / (RRF_K + rank + 1)
+        for rank, (i, _) in enumerate(self._lexical.search(query, n)):
+            fused[i] = fused.get(i, 0.0) + 1.0 / (RRF_K + rank + 1)
+        best = sorted(fused.items(), key=lambda item: -item[1])[:k]
+        sims = np.asarray(self._embeddings[[i for i, _ in best]]) @ q[0] if best else []
+        return [
+            Passage(self._texts[i], self._sources[i], score, float(sim))
+            for (i, score), sim in zip(best, sims, strict=True)
+        ]
