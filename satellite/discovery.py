@@ -192,7 +192,10 @@ class Directory:
                 await aiozc.async_close()
 
     async def _resolve_found(self) -> None:
+        prefixes = self.settings.satellite_discover_names
         async for name, present in self._found_recv:
+            if prefixes and not any(name.startswith(prefix) for prefix in prefixes):
+                continue
             if not present:
                 self._forget(name)
                 continue

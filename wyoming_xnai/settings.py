@@ -135,6 +135,9 @@ class Settings(BaseSettings):
     satellite_discover_interface: str | None = Field(
         None, description="Interface address to browse zeroconf on (default: all)"
     )
+    satellite_discover_names: list[str] = Field(
+        default_factory=list, description="Only use discovered services whose zeroconf name starts with one of these"
+    )
     satellite_health_interval: float = Field(5.0, gt=0, description="Seconds between health checks (describe)")
     satellite_timeout: float = Field(15.0, gt=0, description="Seconds any one service may take to answer")
     satellite_language: str | None = Field(None, description="Language sent to ASR and handle")
