@@ -43,16 +43,26 @@ def describe_sync(port: int, timeout: float = 1.0) -> Info:
 class ServerProcess:
     """A real `xnai <command>` process; `uri` is where it listens."""
 
-    def __init__(self, command: str, args: list[str], env: dict[str, str], log: Path) -> None:
+    def __init__(
+        self,
+        command: str,
+        args: list[str],
+        env: dict[str, str],
+        log: Path,
+        python: str = sys.executable,
+        cwd: Path | None = None,
+        uri_flag: str = "--uri",
+    ) -> None:
         self.port = free_port()
         self.uri = f"tcp://{LOOPBACK}:{self.port}"
         self.log = log
         self._log_file = open(log, "wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "wyoming_xnai", command, "--uri", self.uri, *args],
+            [python, "-m", "wyoming_xnai", command, uri_flag, self.uri, *args],
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
             env=env,
+            cwd=cwd,
         )
 
     def wait_describe(self, timeout: float = 60.0) -> None:
