@@ -5,6 +5,7 @@ the satellite pipeline in this process with espeak-ng questions as the microphon
 and reports, per utterance and as medians, the time of each stage after the end of speech:
 
     vad_endpoint       the VAD's end-of-utterance silence (--end-silence)
+    head_start         how long before the endpoint the answer was started (speculation, --speculate)
     asr                audio-stop -> transcript
     handle_first_text  transcript -> first answer text from handle (streamed)
     tts_first_audio    first answer text -> first audio chunk from TTS (streamed)
@@ -35,7 +36,7 @@ from tests.docs_facts import DOCS, SPOKEN
 from tests.support import Launcher, silence, speech
 from wyoming_xnai.settings import Settings
 
-STAGES = ["vad_endpoint", "asr", "handle_first_text", "tts_first_audio", "first_played"]
+STAGES = ["vad_endpoint", "head_start", "asr", "handle_first_text", "tts_first_audio", "first_played"]
 TOTAL = "end_of_speech_to_first_audio"
 
 

@@ -13,6 +13,7 @@ import socket
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -56,7 +57,8 @@ class Turn:
 
     speech_start: float
     speech_end: float = 0.0  # end of the last voiced VAD frame
-    endpoint: float = 0.0  # the VAD decided the user is done
+    endpoint: float = 0.0  # the VAD decided the user is done (the answer may play from now on)
+    asr_stop_at: float = 0.0  # audio-stop sent (before the endpoint when speculating)
     transcript_at: float = 0.0
     first_text_at: float = 0.0  # first answer text from handle
     first_audio_at: float = 0.0  # first audio from TTS
@@ -70,20 +72,21 @@ class Turn:
     errors: list[str] = field(default_factory=list)
 
     def stages(self) -> dict[str, float]:
-        """Seconds per stage, measured from the end of speech."""
-        out = {}
-        marks = [
-            ("vad_endpoint", self.endpoint),
-            ("asr", self.transcript_at),
-            ("handle_first_text", self.first_text_at),
-            ("tts_first_audio", self.first_audio_at),
-            ("first_played", self.first_played_at),
-        ]
-        previous = self.speech_end
-        for name, mark in marks:
-            if mark:
-                out[name] = mark - previous
-                previous = mark
+        """Seconds per stage. With speculation ASR/handle/TTS start before the endpoint, so the stages
+        overlap the end-of-utterance silence; `end_of_speech_to_first_audio` is what the user waits."""
+        out: dict[str, float] = {}
+        if self.endpoint:
+            out["vad_endpoint"] = self.endpoint - self.speech_end
+        if self.asr_stop_at and self.endpoint:
+            out["head_start"] = max(0.0, self.endpoint - self.asr_stop_at)
+        for name, start, end in (
+            ("asr", self.asr_stop_at, self.transcript_at),
+            ("handle_first_text", self.transcript_at, self.first_text_at),
+            ("tts_first_audio", self.first_text_at, self.first_audio_at),
+            ("first_played", max(self.first_audio_at, self.endpoint), self.first_played_at),
+        ):
+            if start and end:
+                out[name] = end - start
         if self.first_played_at:
             out["end_of_speech_to_first_audio"] = self.first_played_at - self.speech_end
         return out
@@ -106,7 +109,7 @@ class Segmenter:
         self.preroll.clear()
         self.in_speech = False
         self._voiced = 0.0
-        self._silence = 0.0
+        self.silence = 0.0
         self._length = 0.0
         self.last_voiced_at = 0.0
 
@@ -117,18 +120,18 @@ class Segmenter:
             self._voiced = self._voiced + FRAME_SECONDS if voiced else 0.0
             if self._voiced >= self.min_speech - 1e-9:
                 self.in_speech = True
-                self._silence = 0.0
+                self.silence = 0.0
                 self._length = len(self.preroll) * FRAME_SECONDS
                 self.last_voiced_at = captured + FRAME_SECONDS
                 return "start"
             return None
         self._length += FRAME_SECONDS
         if voiced:
-            self._silence = 0.0
+            self.silence = 0.0
             self.last_voiced_at = captured + FRAME_SECONDS
         else:
-            self._silence += FRAME_SECONDS
-        if self._silence >= self.end_silence - 1e-9 or self._length >= self.max_seconds:
+            self.silence += FRAME_SECONDS
+        if self.silence >= self.end_silence - 1e-9 or self._length >= self.max_seconds:
             self.in_speech = False
             self._voiced = 0.0
             self.preroll.clear()
@@ -177,6 +180,8 @@ class AsrStream:
         self.client: AsyncClient | None = None
         self.endpoint: Endpoint | None = None
         self._tried: set[str] = set()
+        self._gave_up = False
+        self.paused = False
 
     async def _open(self, wait: float) -> None:
         """Connect to the best untried instance and replay what we have so far."""
@@ -212,13 +217,28 @@ class AsrStream:
         await close(self.client)
         self.client = self.endpoint = None
 
+    def pause(self) -> None:
+        """Stop streaming (audio-stop is about to go out for a speculative transcript); keep buffering."""
+        self.paused = True
+
+    async def resume(self) -> None:
+        """The user spoke again: drop the finished request; the next frame replays the whole utterance."""
+        await close(self.client)
+        self.client = self.endpoint = None
+        self.paused = self._gave_up = False
+        self._tried.clear()
+
     async def send(self, pcm: bytes) -> None:
         self.audio += pcm
+        if self.paused:
+            return
         if self.client is None:
+            if self._gave_up:
+                return  # keep buffering; finish() tries again and waits for discovery
             try:
                 await self._open(wait=0)  # replays the buffer, including this frame
             except NoService:
-                pass  # keep buffering; finish() tries again and waits for discovery
+                self._gave_up = True
             return
         try:
             with anyio.fail_after(self.timeout):
@@ -252,6 +272,34 @@ class AsrStream:
         self.client = None
 
 
+class Output:
+    """The speaker for one answer, opened only once the answer is committed: a speculative answer
+    is prepared while the user may still speak, and is dropped unheard if they do."""
+
+    def __init__(self, speaker: Speaker, commit: anyio.Event) -> None:
+        self.speaker = speaker
+        self.commit = commit
+        self.playback: Playback | None = None
+        self._stack = AsyncExitStack()
+
+    @property
+    def bytes(self) -> int:
+        return self.playback.bytes if self.playback else 0
+
+    @property
+    def first_byte_at(self) -> float | None:
+        return self.playback.first_byte_at if self.playback else None
+
+    async def write(self, chunk: AudioChunk) -> None:
+        if self.playback is None:
+            await self.commit.wait()
+            self.playback = await self._stack.enter_async_context(self.speaker.play())
+        await self.playback.write(chunk)
+
+    async def aclose(self) -> None:
+        await self._stack.aclose()
+
+
 class Responder:
     """Answer text from handle, streamed into TTS, streamed to the speaker."""
 
@@ -262,11 +310,11 @@ class Responder:
         self.timeout = settings.satellite_timeout
         self.conversation_id = conversation_id(settings)
 
-    async def respond(self, turn: Turn) -> None:
+    async def respond(self, turn: Turn, commit: anyio.Event) -> None:
         send, recv = anyio.create_memory_object_stream[str](256)
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._handle, turn, send)
-            await self._speak(turn, recv)
+            await self._speak(turn, recv, commit)
 
     # --- handle ------------------------------------------------------------------------------
     async def _handle(self, turn: Turn, send: MemoryObjectSendStream[str]) -> None:
@@ -319,7 +367,7 @@ class Responder:
         await send.send(text)
 
     # --- TTS ---------------------------------------------------------------------------------
-    async def _speak(self, turn: Turn, recv: MemoryObjectReceiveStream[str]) -> None:
+    async def _speak(self, turn: Turn, recv: MemoryObjectReceiveStream[str], commit: anyio.Event) -> None:
         received: list[str] = []
         async with recv:
             try:
@@ -330,22 +378,26 @@ class Responder:
                 async for _ in recv:
                     pass
                 return
-            async with self.speaker.play() as playback:
+            output = Output(self.speaker, commit)
+            try:
                 for endpoint in candidates:
                     try:
-                        await self._speak_on(endpoint, turn, recv, received, playback)
+                        await self._speak_on(endpoint, turn, recv, received, output)
                         turn.tts_uri = endpoint.uri
                         self.directory.mark_ok(endpoint)
                         return
                     except SERVICE_ERRORS as err:
                         self.directory.mark_failed(endpoint, f"{type(err).__name__}: {err}")
                         turn.errors.append(f"tts {endpoint.uri}: {err}")
-                        if playback.bytes:
+                        if output.bytes:
                             _LOGGER.warning("tts: %s failed mid-answer (%s); answer cut short", endpoint.uri, err)
                             break
                 _LOGGER.error("tts: no instance could speak the answer")
                 async for _ in recv:
                     pass
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await output.aclose()
 
     async def _speak_on(
         self,
@@ -353,7 +405,7 @@ class Responder:
         turn: Turn,
         recv: MemoryObjectReceiveStream[str],
         received: list[str],
-        playback: Playback,
+        output: Output,
     ) -> None:
         voice = SynthesizeVoice(name=self.settings.satellite_voice) if self.settings.satellite_voice else None
         client = await connect(endpoint.uri, self.timeout)
@@ -365,14 +417,14 @@ class Responder:
                 if not text:
                     return
                 await client.write_event(Synthesize(text=text, voice=voice).event())
-                await self._play(client, turn, playback, "audio-stop")
+                await self._play(client, turn, output, "audio-stop")
                 return
             failure: list[BaseException] = []
             async with anyio.create_task_group() as tg:
 
                 async def play() -> None:
                     try:
-                        await self._play(client, turn, playback, "synthesize-stopped")
+                        await self._play(client, turn, output, "synthesize-stopped")
                     except SERVICE_ERRORS as err:
                         failure.append(err)
                         tg.cancel_scope.cancel()
@@ -396,15 +448,15 @@ class Responder:
         finally:
             await close(client)
 
-    async def _play(self, client: AsyncClient, turn: Turn, playback: Playback, until: str) -> None:
+    async def _play(self, client: AsyncClient, turn: Turn, output: Output, until: str) -> None:
         while True:
             event = await read_event(client, self.timeout)
             if AudioChunk.is_type(event.type):
                 if not turn.first_audio_at:
                     turn.first_audio_at = time.monotonic()
-                await playback.write(AudioChunk.from_event(event))
-                if not turn.first_played_at and playback.first_byte_at:
-                    turn.first_played_at = playback.first_byte_at
+                await output.write(AudioChunk.from_event(event))
+                if not turn.first_played_at and output.first_byte_at:
+                    turn.first_played_at = output.first_byte_at
             elif event.type == until:
                 return
 
@@ -460,56 +512,105 @@ class Satellite:
                     return
 
     async def _turn(self, started: float, frames: MemoryObjectReceiveStream[Frame]) -> Turn | None:
+        """Listen until the endpoint. With `--speculate`, the answer is prepared from the first short
+        pause on and played only at the endpoint; if the user speaks again it is dropped unheard."""
         settings = self.settings
+        segmenter = self.segmenter
         turn = Turn(speech_start=started)
         _LOGGER.info("speech started")
         asr = AsrStream(self.directory, settings)
+        result: list[Turn | None] = []
+        commit = anyio.Event()
+        speculate = settings.satellite_speculate
+        if not speculate or speculate >= settings.satellite_end_silence:
+            speculate = None
+        speculation: anyio.CancelScope | None = None
+        finished = anyio.Event()
         try:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(
                     feedback, self.speaker, settings.satellite_awake_command, settings.satellite_awake_wav, "awake"
                 )
-                await asr.send(b"".join(self.segmenter.preroll))
+                await asr.send(b"".join(segmenter.preroll))
                 async for captured, frame in frames:
-                    ended = self.segmenter.feed(frame, captured) == "end"
+                    ended = segmenter.feed(frame, captured) == "end"
                     await asr.send(frame)
                     if ended:
                         break
+                    if speculation is None and speculate is not None and segmenter.silence >= speculate - 1e-9:
+                        speculation, finished = anyio.CancelScope(), anyio.Event()
+                        asr.pause()
+                        tg.start_soon(self._answer, turn, asr, commit, result, speculation, finished)
+                    elif speculation is not None and segmenter.silence == 0.0:
+                        _LOGGER.debug("speech resumed: the speculative answer is dropped")
+                        speculation.cancel()
+                        await finished.wait()
+                        speculation = None
+                        await asr.resume()
+                        turn = Turn(speech_start=started)
+                        result.clear()
                 turn.endpoint = time.monotonic()
-                turn.speech_end = self.segmenter.last_voiced_at
+                turn.speech_end = segmenter.last_voiced_at
+                commit.set()
                 tg.start_soon(
                     feedback, self.speaker, settings.satellite_done_command, settings.satellite_done_wav, "done"
                 )
+                if speculation is None:
+                    await self._answer(turn, asr, commit, result, anyio.CancelScope(), finished)
+        finally:
+            await asr.aclose()
+        return result[0] if result else None
+
+    async def _answer(
+        self,
+        turn: Turn,
+        asr: AsrStream,
+        commit: anyio.Event,
+        result: list[Turn | None],
+        scope: anyio.CancelScope,
+        finished: anyio.Event,
+    ) -> None:
+        """Transcript -> (wake phrase) -> handle -> TTS -> speaker (which waits for `commit`)."""
+        settings = self.settings
+        try:
+            with scope:
+                turn.asr_stop_at = time.monotonic()
                 try:
                     turn.transcript = (await asr.finish()).strip()
                 except NoService as err:
                     _LOGGER.error("asr: %s", err)
                     turn.errors.append(str(err))
-                    return turn
+                    result.append(turn)
+                    return
                 turn.transcript_at = time.monotonic()
                 turn.asr_uri = asr.endpoint.uri if asr.endpoint else ""
+                _LOGGER.info("transcript: %r", turn.transcript)
+                if not turn.transcript:
+                    result.append(turn)
+                    return
+                if settings.satellite_wake_phrase and time.monotonic() > self.awake_until:
+                    request = strip_wake_phrase(turn.transcript, settings.satellite_wake_phrase)
+                    if request is None:
+                        _LOGGER.info("not for me (no wake phrase)")
+                        result.append(None)
+                        return
+                    if not request:
+                        await commit.wait()
+                        self.awake_until = time.monotonic() + 8.0  # "hey jarvis" ... pause ... the question
+                        result.append(None)
+                        return
+                    turn.transcript = request
+                await self.responder.respond(turn, commit)
+                await commit.wait()
+                self.awake_until = 0.0
+                turn.done_at = time.monotonic()
+                _LOGGER.info("answer: %r", turn.answer)
+                stages = ", ".join(f"{k} {v:.3f} s" for k, v in turn.stages().items())
+                _LOGGER.info("timings: %s", stages)
+                result.append(turn)
+                await feedback(self.speaker, settings.satellite_played_command, None, "played")
         finally:
-            await asr.aclose()
-        _LOGGER.info("transcript: %r", turn.transcript)
-        if not turn.transcript:
-            return turn
-        if settings.satellite_wake_phrase and time.monotonic() > self.awake_until:
-            request = strip_wake_phrase(turn.transcript, settings.satellite_wake_phrase)
-            if request is None:
-                _LOGGER.info("not for me (no wake phrase)")
-                return None
-            if not request:
-                self.awake_until = time.monotonic() + 8.0  # "hey jarvis" ... pause ... the question
-                return None
-            turn.transcript = request
-        self.awake_until = 0.0
-        await self.responder.respond(turn)
-        turn.done_at = time.monotonic()
-        _LOGGER.info("answer: %r", turn.answer)
-        stages = ", ".join(f"{k} {v:.3f} s" for k, v in turn.stages().items())
-        _LOGGER.info("timings: %s", stages)
-        await feedback(self.speaker, settings.satellite_played_command, None, "played")
-        return turn
+            finished.set()
 
 
 async def pump_mic(settings: Settings, send: MemoryObjectSendStream[Frame]) -> None:

@@ -148,6 +148,11 @@ class Settings(BaseSettings):
     satellite_vad_threshold: float = Field(0.5, gt=0, lt=1, description="Silero speech probability threshold")
     satellite_min_speech: float = Field(0.15, ge=0, description="Seconds of speech that start an utterance")
     satellite_end_silence: float = Field(0.45, gt=0, description="Seconds of silence that end an utterance")
+    satellite_speculate: float | None = Field(
+        0.2,
+        ge=0,
+        description="Prepare the answer after this much silence; play it only at --end-silence (0 = off)",
+    )
     satellite_max_utterance: float = Field(15.0, gt=0, description="Longest utterance, in seconds")
     satellite_preroll: float = Field(0.5, ge=0, description="Seconds of audio kept from before speech started")
     satellite_refractory: float = Field(
