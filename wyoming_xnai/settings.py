@@ -100,6 +100,19 @@ class Settings(BaseSettings):
     handle_llm_timeout: float = Field(20.0, gt=0, description="Seconds an LLM stage may take before falling back")
     handle_max_queue: int = Field(8, ge=0, description="Requests that may wait for the LLM")
     handle_max_text_chars: int = Field(2000, ge=1, description="Longest transcript accepted")
+    handle_retrieval_timeout: float = Field(5.0, gt=0, description="Seconds retrieval may take before falling back")
+    handle_notes: int = Field(2, ge=1, le=8, description="Best-matching sentences of the passages put in the prompt")
+    handle_min_similarity: float = Field(
+        0.25, ge=-1, le=1, description="Notes less similar to the question than this are ignored"
+    )
+    handle_breaker_failures: int = Field(3, ge=1, description="Failures in a row that open a stage's circuit breaker")
+    handle_breaker_reset: float = Field(30.0, gt=0, description="Seconds an open breaker waits before a retry")
+    handle_memory_turns: int = Field(3, ge=0, description="Turns remembered per conversation_id")
+    handle_memory_seconds: float = Field(300.0, gt=0, description="A conversation is forgotten after this idle time")
+    handle_cache_size: int = Field(256, ge=0, description="Earlier answers kept for when the LLM is down")
+    handle_cache_similarity: float = Field(
+        0.9, ge=0, le=1, description="Cosine similarity from which an earlier question counts as the same"
+    )
 
     # --- satellite (xnai-satellite) ----------------------------------------------------------
     satellite_name: str | None = Field(None, description="This room device's name (default: the host name)")

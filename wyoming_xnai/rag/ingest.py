@@ -63,24 +63,24 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _previous(settings: Settings, embedder: Embedder, chunking: dict) -> dict[str, _Doc]:
-    """Stored documents that can be reused: same embedder and chunking, else nothing."""
+def _previous(settings: Settings, embedder: Embedder, chunking: dict) -> tuple[dict[str, _Doc], dict]:
+    """Stored documents that can be reused (same embedder and chunking, else none), and the stored meta."""
     try:
         version = store.read_version(settings.index_dir)
     except store.IndexUnavailable as err:
         if (settings.index_dir / store.CURRENT).exists():
             raise UserError(f"{err} (or delete {settings.index_dir})") from None
-        return {}
+        return {}, {}
     meta = version.meta
     if meta.get("embedder") != embedder.name or meta.get("chunking") != chunking:
         log.info("embedder or chunking changed: every document is read again")
-        return {}
+        return {}, {}
     embeddings = np.asarray(version.embeddings())
     docs = {}
     for source, doc in meta["documents"].items():
         lo, hi = doc["first"], doc["first"] + doc["count"]
         docs[source] = _Doc(doc["sha256"], version.texts[lo:hi], embeddings[lo:hi])
-    return docs
+    return docs, meta
 
 
 def ingest(
@@ -101,7 +101,7 @@ def ingest(
     chunking = {"max_words": settings.handle_chunk_words, "overlap_words": settings.handle_chunk_overlap}
     roots = {f.root for f in found} | {Path(p).expanduser().resolve() for p in paths}
     with store.locked(settings.index_dir):
-        previous = {} if rebuild else _previous(settings, embedder, chunking)
+        previous, meta = ({}, {}) if rebuild else _previous(settings, embedder, chunking)
         docs: dict[str, _Doc] = {}
         # Documents indexed earlier from elsewhere stay while their file exists; under a named folder,
         # only what was found now stays.
@@ -134,7 +134,18 @@ def ingest(
             docs[source] = _Doc(digest, texts, embedder.embed(texts))
             (report.updated if source in previous else report.added).append(source)
         bar.close()
-        _write(settings, embedder, chunking, docs, report, progress)
+        unchanged = (
+            previous
+            and docs.keys() == previous.keys()
+            and len(report.unchanged) == len(found)
+            and meta.get("hnsw_threshold") == settings.handle_hnsw_threshold
+        )
+        if unchanged:  # nothing to write: the live version stays
+            report.chunks = meta["count"]
+            info = meta["vector_index"]
+            report.vector_index = info["kind"] if info["kind"] == "flat" else f"hnsw efSearch={info['ef_search']}"
+        else:
+            _write(settings, embedder, chunking, docs, report, progress)
         store.clean(settings.index_dir)
     report.documents = len(docs)
     report.seconds = time.monotonic() - started
@@ -169,6 +180,7 @@ def _write(
                 "embedder": embedder.name,
                 "dim": embedder.dim,
                 "chunking": chunking,
+                "hnsw_threshold": settings.handle_hnsw_threshold,
                 "count": len(texts),
                 "vector_index": asdict(info),
                 "documents": documents,

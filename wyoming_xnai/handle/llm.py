@@ -1,0 +1,176 @@
+"""The local LLM: load a GGUF with llama-cpp-python and stream a completion that can be cancelled.
+
+A `Llama` instance is not re-entrant: callers serialize through the service's WorkQueue (one slot).
+Generation runs in a worker thread; cancelling the awaiting task sets a flag the thread checks after
+every token, so a timeout or a departed client frees the model within one token.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio
+
+from wyoming_xnai.models import BUNDLED_LLM, gguf_model
+from wyoming_xnai.settings import Settings
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class LlmUnavailable(Exception):
+    """The model could not be loaded (missing, truncated or not a GGUF)."""
+
+
+@dataclass
+class Completion:
+    text: str
+    input_tokens: int
+    output_tokens: int
+    finish_reason: str  # "stop", "length", "stopped" (the caller had enough) or "cancelled"
+
+
+class Llm:
+    """One GGUF model, loaded lazily (and re-tried after a failure, so a fixed file recovers)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        spec = settings.handle_model
+        self.name = spec if spec == BUNDLED_LLM else Path(spec).name
+        self._llama = None
+        self._load_lock = threading.Lock()
+
+    @property
+    def loaded(self) -> bool:
+        return self._llama is not None
+
+    def load(self) -> None:
+        """Load the model if it is not loaded yet (blocking). Raises LlmUnavailable."""
+        with self._load_lock:
+            if self._llama is not None:
+                return
+            from llama_cpp import GGML_TYPE_F16, GGML_TYPE_F32, Llama
+
+            s = self.settings
+            try:
+                path = gguf_model(s.handle_model, s.models_dir)
+                kv_type = GGML_TYPE_F16 if s.handle_f16_kv else GGML_TYPE_F32
+                self._llama = Llama(
+                    model_path=str(path),
+                    n_ctx=s.handle_context_size,
+                    n_threads=s.handle_threads,
+                    n_threads_batch=s.handle_threads,
+                    use_mlock=s.handle_mlock,
+                    type_k=kv_type,
+                    type_v=kv_type,
+                    verbose=False,
+                )
+            except Exception as err:  # llama.cpp says ValueError for a bad file; the resolver says UserError
+                raise LlmUnavailable(f"cannot load LLM '{s.handle_model}': {err}") from None
+            _LOGGER.info("LLM %s loaded (%s)", self.name, path)
+
+    def count_tokens(self, text: str) -> int:
+        assert self._llama is not None
+        return len(self._llama.tokenize(text.encode("utf-8"), add_bos=True))
+
+    def complete(
+        self,
+        prompt: str,
+        max_tokens: int,
+        stop: list[str],
+        cancel: threading.Event,
+        on_piece: Callable[[str], bool],
+    ) -> Completion:
+        """Greedy completion (blocking); `on_piece` gets each piece of text and returns False to stop."""
+        from llama_cpp import StoppingCriteriaList
+
+        self.load()
+        llama = self._llama
+        assert llama is not None
+        input_tokens = self.count_tokens(prompt)
+        room = llama.n_ctx() - input_tokens
+        if room < 8:
+            raise ValueError(f"prompt of {input_tokens} tokens does not fit the context of {llama.n_ctx()}")
+        output_tokens = 0
+        finish = "stop"
+        pieces: list[str] = []
+        stream = llama.create_completion(
+            prompt,
+            max_tokens=min(max_tokens, room),
+            temperature=0.0,
+            repeat_penalty=1.1,
+            stop=stop,
+            stream=True,
+            stopping_criteria=StoppingCriteriaList([lambda _ids, _logits: cancel.is_set()]),
+        )
+        try:
+            for chunk in stream:
+                choice = chunk["choices"][0]
+                piece = choice["text"]
+                output_tokens += 1
+                if piece:
+                    pieces.append(piece)
+                    if not on_piece(piece):
+                        cancel.set()
+                if choice.get("finish_reason"):
+                    finish = choice["finish_reason"]
+        finally:
+            stream.close()
+        if cancel.is_set():
+            finish = "cancelled"
+        return Completion("".join(pieces), input_tokens, output_tokens, finish)
+
+
+async def generate(
+    llm: Llm,
+    prompt: str,
+    max_tokens: int,
+    stop: list[str],
+    on_piece: Callable[[str], Awaitable[bool]],
+) -> Completion:
+    """Stream a completion from a worker thread; `on_piece` runs in the event loop, in order, and
+    returns False when the caller has enough.
+
+    If the caller is cancelled (timeout, client gone) the thread is told to stop and is waited for,
+    so the model is never used by two requests at once.
+    """
+    cancel = threading.Event()
+    enough = threading.Event()
+    send, receive = anyio.create_memory_object_stream[str](max_buffer_size=math.inf)
+    result: list[Completion] = []
+    pieces = 0
+
+    def push(piece: str) -> bool:
+        try:
+            anyio.from_thread.run_sync(send.send_nowait, piece)
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError, RuntimeError):
+            return False
+        return not cancel.is_set()
+
+    async def work() -> None:
+        with send:
+            result.append(await anyio.to_thread.run_sync(llm.complete, prompt, max_tokens, stop, cancel, push))
+
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(work)
+            try:
+                async with receive:
+                    async for piece in receive:
+                        pieces += 1
+                        if not cancel.is_set() and not await on_piece(piece):
+                            enough.set()
+                            cancel.set()  # the caller has its answer: stop generating
+            finally:
+                cancel.set()  # no-op when finished; stops the thread on cancellation or error
+    except anyio.get_cancelled_exc_class():
+        _LOGGER.info("LLM generation cancelled after %d pieces of text", pieces)
+        raise
+    completion = result[0]
+    if enough.is_set():
+        completion.finish_reason = "stopped"
+    return completion

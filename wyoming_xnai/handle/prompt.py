@@ -1,0 +1,201 @@
+"""Prompts for a small *base* model, and the checks that keep its answers grounded and speakable.
+
+Gemma 3 270M is not instruction-tuned: it continues text. So the prompt is a plain document with one
+worked example ("Notes / Question / Answer") that it imitates, and generation stops at the end of the
+line. It is also weak: given a long context it copies the wrong sentence or invents numbers. Hence:
+
+- retrieval passages are cut into sentences and only the few sentences most similar to the question go
+  into the prompt (`select_notes`): short prompt, little to confuse it, fast prefill;
+- every sentence it produces is checked against those notes (`grounded`): a sentence whose new words or
+  numbers are not in the notes is not spoken. If the first sentence already fails, the answer is the best
+  note itself (the sentence most similar to the question), said plainly. That fallback is extractive and
+  is what makes facts come out reliably; the LLM's job is to make it short and to follow the conversation.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from wyoming_xnai.rag.chunking import sentences
+
+STOP = ["\n", "Question:", "Notes:", "Answer:"]
+MAX_SENTENCES = 2
+
+INSTRUCTION = "Answer each question in one short sentence, using only the notes.\n\n"
+EXAMPLE = (
+    "Notes:\nThe shed key hangs on the hook by the back door. The lawn mower is kept in the shed.\n\n"
+    "Question: Where is the lawn mower?\nAnswer: The lawn mower is kept in the shed.\n\n"
+)
+PLAIN_INSTRUCTION = "Answer each question in one short sentence.\n\n"
+PLAIN_EXAMPLE = "Question: What is the capital of France?\nAnswer: The capital of France is Paris.\n\n"
+
+_STOPWORDS = set(
+    """a an the is are was were be been being am do does did done of to in on at by for from with and or but
+    if then so as it its it's this that these those there here what which who whom whose where when why how
+    i me my we us our you your he him his she her they them their one ones not no yes can could would should
+    will shall may might must have has had get gets got into onto about over under up down out off than too
+    very just also only any some all each every both either neither such own same other called named please
+    answer question notes note kept keep""".split()
+)
+_FOLLOW_UP = re.compile(r"\b(it|its|they|them|their|theirs|that|those|these|there|he|him|his|she|her|hers)\b", re.I)
+_WORD = re.compile(r"\d+(?:[.,:/-]\d+)*|[a-zA-Z]+(?:'[a-z]+)?")
+_NUMBER = re.compile(r"\d")
+
+
+@dataclass(frozen=True)
+class Turn:
+    question: str
+    answer: str
+
+
+@dataclass(frozen=True)
+class Note:
+    text: str
+    source: str
+    score: float  # for ordering
+    similarity: float  # cosine similarity to the question
+
+
+def _stem(word: str) -> str:
+    word = word.lower().removesuffix("'s")
+    for suffix in ("ing", "ed", "es", "s", "e"):
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
+def content_words(text: str) -> set[str]:
+    return {_stem(w) for w in _WORD.findall(text) if w.lower() not in _STOPWORDS}
+
+
+def is_follow_up(question: str, history: Sequence[Turn]) -> bool:
+    """A question that leans on the previous turn ("what is their number?") is searched together with it."""
+    if not history:
+        return False
+    return bool(_FOLLOW_UP.search(question)) or len(content_words(question)) <= 1 or question.lower().startswith("and ")
+
+
+def retrieval_query(question: str, history: Sequence[Turn]) -> str:
+    if is_follow_up(question, history):
+        return f"{history[-1].question} {question}"
+    return question
+
+
+def split_notes(passages: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(sentence, source) for every sentence of the passages, without the repeats chunk overlap makes."""
+    seen: set[str] = set()
+    out = []
+    for text, source in passages:
+        for sentence in sentences(text):
+            key = sentence.lower()
+            if key in seen or len(sentence.split()) < 3:
+                continue
+            seen.add(key)
+            out.append((sentence, source))
+    return out
+
+
+def rank_notes(
+    query: str, query_vec: np.ndarray, candidates: Sequence[tuple[str, str]], vectors: np.ndarray
+) -> list[Note]:
+    """Best sentences first: cosine similarity plus a bonus for sharing the question's words."""
+    qwords = content_words(query)
+    notes = []
+    for (text, source), vec in zip(candidates, vectors, strict=True):
+        overlap = len(qwords & content_words(text)) / max(len(qwords), 1)
+        similarity = float(vec @ query_vec)
+        notes.append(Note(text, source, similarity + 0.3 * overlap, similarity))
+    return sorted(notes, key=lambda n: -n.score)
+
+
+def _history_text(history: Sequence[Turn]) -> str:
+    return "".join(f"Question: {t.question}\nAnswer: {t.answer}\n\n" for t in history)
+
+
+def rag_prompt(question: str, notes: Sequence[Note], history: Sequence[Turn]) -> str:
+    """Fixed prefix first (llama.cpp reuses its KV cache across requests), the variable part last."""
+    body = " ".join(speakable(n.text) for n in notes)
+    return f"{INSTRUCTION}{EXAMPLE}Notes:\n{body}\n\n{_history_text(history)}Question: {question.strip()}\nAnswer:"
+
+
+def plain_prompt(question: str, history: Sequence[Turn]) -> str:
+    return f"{PLAIN_INSTRUCTION}{PLAIN_EXAMPLE}{_history_text(history)}Question: {question.strip()}\nAnswer:"
+
+
+def grounded(sentence: str, question: str, notes: Sequence[Note], history: Sequence[Turn] = ()) -> bool:
+    """Does the sentence say something, and only what the notes (or the conversation) say?
+
+    Its new content words (not in the question) must mostly come from the notes, every number in it must
+    be in the notes, and it must add at least one word of the notes (repeating the question says nothing).
+    """
+    source_text = " ".join(n.text for n in notes) + " " + " ".join(t.answer for t in history)
+    known = content_words(source_text)
+    novel = content_words(sentence) - content_words(question)
+    if not novel:
+        return False
+    numbers = {w for w in novel if _NUMBER.search(w)}
+    if numbers - known:
+        return False
+    return len(novel & known) >= max(1, 0.6 * len(novel))
+
+
+# --- speakable text -------------------------------------------------------------------------------
+
+_URL = re.compile(r"(https?://|www\.)\S+", re.I)
+_MD_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+_MD_MARKS = re.compile(r"[*_`#>|~]+|^\s*[-+•]\s+", re.M)
+_SPACE = re.compile(r"\s+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)")
+_ABBREVIATION = re.compile(r"\b(Mr|Mrs|Ms|Dr|St|No|vs|etc|e\.g|i\.e|approx)\.$", re.I)
+
+
+def speakable(text: str) -> str:
+    """No markdown, no URLs, one line: what a TTS voice can say."""
+    text = _MD_LINK.sub(r"\1", text)
+    text = _URL.sub("", text)
+    text = _MD_MARKS.sub(" ", text)
+    text = _SPACE.sub(" ", text).strip()
+    return text.strip(" -;:,")
+
+
+def finish_sentence(text: str) -> str:
+    text = speakable(text)
+    if text and text[-1] not in ".!?":
+        text += "."
+    return text
+
+
+class SentenceSplitter:
+    """Collects streamed text pieces and hands out whole sentences as soon as they end."""
+
+    def __init__(self) -> None:
+        self._buffer = ""
+
+    def feed(self, piece: str) -> list[str]:
+        self._buffer += piece
+        parts: list[str] = []
+        for part in _SENTENCE_END.split(self._buffer):
+            if parts and _ABBREVIATION.search(parts[-1]):
+                parts[-1] += " " + part  # "Dr. Rowe" does not end a sentence
+            else:
+                parts.append(part)
+        self._buffer = parts.pop()
+        if parts and _ABBREVIATION.search(parts[-1]):
+            self._buffer = parts.pop() + " " + self._buffer
+        return [p for p in (speakable(p) for p in parts) if p]
+
+    def flush(self) -> str:
+        rest, self._buffer = speakable(self._buffer), ""
+        return rest
+
+
+def split_sentences(text: str) -> list[str]:
+    splitter = SentenceSplitter()
+    out = splitter.feed(text)
+    if rest := splitter.flush():
+        out.append(rest)
+    return out

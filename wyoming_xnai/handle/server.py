@@ -1,0 +1,148 @@
+"""`xnai handle`: the Wyoming handle service (conversation agent for Home Assistant).
+
+transcript{text, context.conversation_id} -> handled-start, handled-chunk per sentence, handled (the
+full text: the only event Home Assistant reads), handled-stop (WYOMING_PROTOCOL.md 4.5). Each answer
+runs in a task owned by its connection: when the client disconnects, the read loop ends and the
+answer - including an LLM generation in progress or a place in the queue - is cancelled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+
+import anyio
+import anyio.lowlevel
+from anyio.abc import TaskGroup
+from wyoming.asr import Transcript
+from wyoming.event import Event
+from wyoming.handle import Handled, HandledChunk, HandledStart, HandledStop
+from wyoming.info import Attribution, HandleModel, HandleProgram, Info
+
+from wyoming_xnai import __version__
+from wyoming_xnai.handle.chain import Answerer
+from wyoming_xnai.server.bootstrap import Service, run
+from wyoming_xnai.server.handler import ServiceHandler, event_data
+from wyoming_xnai.server.metrics import LATENCY, REQUESTS
+from wyoming_xnai.settings import Settings
+
+_LOGGER = logging.getLogger(__name__)
+XNAI = Attribution(name="xnai", url="")
+LLAMA = Attribution(name="llama.cpp via llama-cpp-python", url="https://github.com/abetlen/llama-cpp-python")
+
+
+class HandleService(Service):
+    name = "handle"
+
+    def __init__(self, settings: Settings, uri: str) -> None:
+        super().__init__(settings, uri)
+        self.answerer = Answerer(settings)
+        model = HandleModel(
+            name=self.answerer.llm.name,
+            description=f"{self.answerer.llm.name} answering from your documents",
+            attribution=LLAMA,
+            installed=True,
+            version=None,
+            languages=["en"],
+        )
+        program = HandleProgram(
+            name="xnai-handle",
+            description="xnai answers from your documents (retrieval + local LLM)",
+            attribution=XNAI,
+            installed=True,
+            version=__version__,
+            models=[model],
+            supports_handled_streaming=True,
+            supports_home_control=False,
+        )
+        self._info = Info(handle=[program])
+
+    @property
+    def model_name(self) -> str:
+        return self.answerer.llm.name
+
+    def info(self) -> Info:
+        return self._info
+
+    def load(self) -> None:
+        # Never fails: a missing index or LLM degrades the answers, it does not take the service down.
+        self.answerer.load()
+
+    def handler(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> HandleHandler:
+        return HandleHandler(reader, writer, self)
+
+
+class HandleHandler(ServiceHandler):
+    service = "handle"
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, svc: HandleService) -> None:
+        super().__init__(reader, writer, svc.info(), svc.settings.max_payload_bytes)
+        self.svc = svc
+        self._answers: TaskGroup | None = None
+        self._one_at_a_time = anyio.Lock()
+
+    async def run(self) -> None:
+        async with anyio.create_task_group() as tg:
+            self._answers = tg
+            try:
+                await super().run()
+            finally:
+                tg.cancel_scope.cancel()  # the client is gone: stop answering it
+
+    async def handle(self, event: Event) -> bool:
+        if not Transcript.is_type(event.type):
+            return True  # unknown events are dropped, as the protocol expects
+        text = event_data(event, "text", str, "")
+        if len(text) > self.svc.settings.handle_max_text_chars:
+            await self.send_error(
+                "text-too-long",
+                f"transcript of {len(text)} characters is over {self.svc.settings.handle_max_text_chars}",
+            )
+            return True
+        context = event_data(event, "context", dict, {})
+        conversation_id = context.get("conversation_id")
+        assert self._answers is not None
+        self._answers.start_soon(
+            self._answer, text, conversation_id if isinstance(conversation_id, str) else None, context
+        )
+        return True
+
+    async def _send(self, event: Event) -> None:
+        try:
+            await self.write_event(event)
+        except (ConnectionError, RuntimeError):
+            assert self._answers is not None
+            self._answers.cancel_scope.cancel()  # client gone: cancel its generation
+            await anyio.lowlevel.checkpoint()
+
+    async def _answer(self, text: str, conversation_id: str | None, context: dict) -> None:
+        REQUESTS.labels("handle", "transcript").inc()
+        started = anyio.current_time()
+        first: list[float] = []
+
+        async def chunk(sentence: str) -> None:
+            if not first:
+                first.append(anyio.current_time() - started)
+                LATENCY.labels("handle", "first_chunk").observe(first[0])
+            await self._send(HandledChunk(text=sentence).event())
+
+        try:
+            async with self._one_at_a_time:
+                await self.svc.ready.wait()
+                await self._send(HandledStart(context=context).event())
+                answer = await self.svc.answerer.answer(text, conversation_id, chunk)
+                # `handled` before `handled-stop`: Home Assistant closes the socket on `handled`.
+                await self._send(Handled(text=answer.text, context=context).event())
+                await self._send(HandledStop().event())
+        except anyio.get_cancelled_exc_class():
+            REQUESTS.labels("handle", "cancelled").inc()
+            _LOGGER.info("client went away: answer to %r cancelled", text[:60])
+            raise
+        except Exception as err:  # a bug must not end the connection's task group
+            _LOGGER.exception("answering failed")
+            await self.send_error("internal-error", f"internal error: {type(err).__name__}")
+
+
+def main(settings: Settings, args: argparse.Namespace) -> int:
+    return run([HandleService(settings, settings.handle_uri)], settings)
