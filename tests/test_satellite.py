@@ -22,6 +22,7 @@ from wyoming.tts import Synthesize
 from satellite.audio import FRAME_BYTES
 from satellite.pipeline import Segmenter, strip_wake_phrase
 from tests.support import LOOPBACK, Launcher, ServerProcess, free_port, silence, speech, transcribe, transcript_text
+from tests.test_zeroconf import browse
 from wyoming_xnai.settings import Settings
 
 pytestmark = pytest.mark.anyio
@@ -156,7 +157,13 @@ async def test_home_assistant_mode(start_server: Launcher, tmp_path: Path) -> No
     asr = start_server("asr")
     wav = question_wav(tmp_path / "q.wav")
     out = tmp_path / "out.wav"
-    sat = start_server("satellite", "--ha", "--mic-wav", str(wav), "--snd-wav", str(out))
+    name = f"sat-ha-{free_port()}"
+    sat = start_server(
+        "satellite", "--ha", "--mic-wav", str(wav), "--snd-wav", str(out),
+        "--zeroconf", name, "--zeroconf-host", LOOPBACK,
+    )  # fmt: skip
+    advertised = await browse(name)  # Home Assistant finds it like any Wyoming device
+    assert advertised.port == sat.port
     async with AsyncClient.from_uri(sat.uri) as ha:
         await ha.write_event(RunSatellite().event())
         await ha.write_event(Describe().event())
