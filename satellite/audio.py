@@ -26,6 +26,7 @@ RATE, WIDTH, CHANNELS = 16000, 2, 1
 FRAME_SAMPLES = 512  # one Silero VAD frame: 32 ms
 FRAME_BYTES = FRAME_SAMPLES * WIDTH
 FRAME_SECONDS = FRAME_SAMPLES / RATE
+MIC_STALL_SECONDS = 5.0  # a recorder that stops delivering is as broken as one that exits
 
 
 class MicFailed(Exception):
@@ -82,9 +83,12 @@ async def command_frames(command: str, rate: int, width: int, channels: int) -> 
         try:
             while True:
                 try:
-                    data = await process.stdout.receive(4096)
+                    with anyio.fail_after(MIC_STALL_SECONDS):
+                        data = await process.stdout.receive(4096)
                 except (anyio.EndOfStream, anyio.ClosedResourceError):
                     break
+                except TimeoutError:
+                    raise MicFailed(f"mic command '{command}' gave no audio for {MIC_STALL_SECONDS:.0f} s") from None
                 for frame in framer.feed(data):
                     yield frame
         finally:

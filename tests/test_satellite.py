@@ -257,3 +257,10 @@ def test_end_to_end_spoken_question_gets_spoken_answer(
     heard = anyio.run(transcribe, voice_services["asr"].uri, pcm, rate)
     text = transcript_text(heard).lower()
     assert fact.keyword.lower() in text, (text, output)
+
+
+def test_stalled_mic_command_is_restarted(start_server: Launcher) -> None:
+    """A recorder that hangs without delivering audio must not block the satellite forever."""
+    sat = start_server("satellite", "--mic-command", "sleep 60", "--asr-uri", dead_uri(), wait=False)
+    wait_for_log(sat, r"mic command 'sleep 60' gave no audio for 5 s; retrying", timeout=30)
+    assert sat.stop() == 0
