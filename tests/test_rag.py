@@ -250,9 +250,59 @@ def test_killed_ingest_leaves_a_usable_index(tmp_path: Path, embedder: OnnxMiniL
     assert [p.name for p in (data / "index").iterdir() if p.name.startswith((".staging-", "v-"))] == [kb.version]
 
 
+def test_leftovers_of_a_crash_are_ignored_then_cleaned(docs: Path, cfg: Settings, embedder: OnnxMiniLM) -> None:
+    ingest([docs], cfg, progress=False, embedder=embedder)
+    live = KnowledgeBase.live_version(cfg.index_dir)
+    # what a crash leaves: a half-written staging folder, a complete version never made live, a pointer temp
+    (cfg.index_dir / ".staging-v-crashed").mkdir()
+    (cfg.index_dir / ".staging-v-crashed" / "chunks.json").write_text('{"texts": ["half')
+    shutil.copytree(cfg.index_dir / live, cfg.index_dir / "v-19700101T000000-orphan")
+    (cfg.index_dir / ".CURRENT.1234abcd").write_text("v-19700101T000000-orphan")
+    kb = KnowledgeBase.open(cfg.index_dir, embedder)
+    assert kb.version == live
+    (docs / "extra.txt").write_text("The attic light switch is behind the loft hatch.\n")
+    ingest([docs], cfg, progress=False, embedder=embedder)
+    new = KnowledgeBase.live_version(cfg.index_dir)
+    assert new != live
+    assert sorted(p.name for p in cfg.index_dir.iterdir()) == sorted([".lock", store.CURRENT, new])
+
+
+def test_open_survives_an_ingest_committing_mid_read(
+    docs: Path, cfg: Settings, embedder: OnnxMiniLM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server reopening the index just as ingest swaps versions (and deletes the one being read) gets the new one.
+
+    The interleaving is forced: the commit runs while the reader verifies its first checksum.
+    """
+    ingest([docs], cfg, progress=False, embedder=embedder)
+    old = KnowledgeBase.live_version(cfg.index_dir)
+    real_sha256 = store._sha256
+    interleaved = []
+
+    def sha256_with_a_commit_in_between(path: Path) -> str:
+        if not interleaved:
+            interleaved.append(path)
+            (docs / "extra.txt").write_text("The attic has four boxes of old books.\n")
+            ingest([docs], cfg, progress=False, embedder=embedder)
+        return real_sha256(path)
+
+    monkeypatch.setattr(store, "_sha256", sha256_with_a_commit_in_between)
+    kb = KnowledgeBase.open(cfg.index_dir, embedder)
+    assert interleaved and old in interleaved[0].parts and not (cfg.index_dir / old).exists()
+    assert kb.version == KnowledgeBase.live_version(cfg.index_dir) != old
+    assert "attic" in kb.search("How many boxes are in the attic?", 1)[0].text
+
+
+def test_one_ingest_at_a_time(docs: Path, cfg: Settings) -> None:
+    with store.locked(cfg.index_dir):
+        result = run_ingest(cfg.data_dir, str(docs))
+    assert result.returncode == 2 and "another `xnai ingest`" in result.stderr
+
+
 def test_missing_and_corrupt_index_raise_index_unavailable(docs: Path, cfg: Settings, embedder: OnnxMiniLM) -> None:
     with pytest.raises(IndexUnavailable, match="no index"):
         KnowledgeBase.open(cfg.index_dir, embedder)
+    assert KnowledgeBase.live_version(cfg.index_dir) is None
     ingest([docs], cfg, progress=False, embedder=embedder)
     live = store.current_path(cfg.index_dir)
     pristine = {p: p.read_bytes() for p in live.rglob("*") if p.is_file()}

@@ -78,7 +78,9 @@ class Settings(BaseSettings):
     tts_max_text_chars: int = Field(20_000, ge=1, description="Longest text accepted for one request")
     tts_max_concurrent: int = Field(1, ge=1, description="Syntheses that may run at the same time")
     tts_max_queue: int = Field(16, ge=0, description="Requests that may wait for a synthesis slot")
-    tts_cpu_threads: int = Field(1, ge=0, description="onnxruntime threads per synthesis (0 = library default)")
+    tts_cpu_threads: int = Field(
+        0, ge=0, description="onnxruntime threads per synthesis (0 = library default: one per core, as Piper)"
+    )
 
     # --- handle ------------------------------------------------------------------------------
     handle_uri: str = Field("tcp://0.0.0.0:10600", description="Where the handle server listens")

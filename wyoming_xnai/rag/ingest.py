@@ -53,7 +53,9 @@ class IngestReport:
 
 
 @dataclass
-class _Doc:
+class Doc:
+    """One document's passages as they go into a version: kept as-is when its file is unchanged."""
+
     sha256: str
     texts: list[str]
     embeddings: np.ndarray
@@ -63,7 +65,7 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _previous(settings: Settings, embedder: Embedder, chunking: dict) -> tuple[dict[str, _Doc], dict]:
+def _previous(settings: Settings, embedder: Embedder, chunking: dict) -> tuple[dict[str, Doc], dict]:
     """Stored documents that can be reused (same embedder and chunking, else none), and the stored meta."""
     try:
         version = store.read_version(settings.index_dir)
@@ -79,7 +81,7 @@ def _previous(settings: Settings, embedder: Embedder, chunking: dict) -> tuple[d
     docs = {}
     for source, doc in meta["documents"].items():
         lo, hi = doc["first"], doc["first"] + doc["count"]
-        docs[source] = _Doc(doc["sha256"], version.texts[lo:hi], embeddings[lo:hi])
+        docs[source] = Doc(doc["sha256"], version.texts[lo:hi], embeddings[lo:hi])
     return docs, meta
 
 
@@ -102,7 +104,7 @@ def ingest(
     roots = {f.root for f in found} | {Path(p).expanduser().resolve() for p in paths}
     with store.locked(settings.index_dir):
         previous, meta = ({}, {}) if rebuild else _previous(settings, embedder, chunking)
-        docs: dict[str, _Doc] = {}
+        docs: dict[str, Doc] = {}
         # Documents indexed earlier from elsewhere stay while their file exists; under a named folder,
         # only what was found now stays.
         for source, doc in previous.items():
@@ -131,7 +133,7 @@ def ingest(
                 if source in previous:
                     report.removed.append(source)
                 continue
-            docs[source] = _Doc(digest, texts, embedder.embed(texts))
+            docs[source] = Doc(digest, texts, embedder.embed(texts))
             (report.updated if source in previous else report.added).append(source)
         bar.close()
         unchanged = (
@@ -145,16 +147,17 @@ def ingest(
             info = meta["vector_index"]
             report.vector_index = info["kind"] if info["kind"] == "flat" else f"hnsw efSearch={info['ef_search']}"
         else:
-            _write(settings, embedder, chunking, docs, report, progress)
+            write_version(settings, embedder, chunking, docs, report, progress)
         store.clean(settings.index_dir)
     report.documents = len(docs)
     report.seconds = time.monotonic() - started
     return report
 
 
-def _write(
-    settings: Settings, embedder: Embedder, chunking: dict, docs: dict[str, _Doc], report: IngestReport, progress: bool
+def write_version(
+    settings: Settings, embedder: Embedder, chunking: dict, docs: dict[str, Doc], report: IngestReport, progress: bool
 ) -> None:
+    """Build FAISS and BM25 over `docs` and commit them as the new live version (caller holds the lock)."""
     texts: list[str] = []
     sources: list[str] = []
     documents: dict[str, dict] = {}

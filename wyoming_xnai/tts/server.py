@@ -223,14 +223,13 @@ class TtsHandler(ServiceHandler):
         stream.send = send
         self._stream = stream
         assert self._tg is not None
-        self._tg.start_soon(self._run_stream, stream, receive)
+        self._tg.start_soon(self._run_stream, stream, voice, receive)
 
-    async def _run_stream(self, stream: _Stream, receive: MemoryObjectReceiveStream[Piece]) -> None:
-        assert stream.voice is not None
+    async def _run_stream(self, stream: _Stream, voice: VoiceInfo, receive: MemoryObjectReceiveStream[Piece]) -> None:
         try:
             with stream.scope:
                 async with receive:
-                    await self._speak(_receive(receive), stream.voice, stream.speaker_id, "stream")
+                    await self._speak(_receive(receive), voice, stream.speaker_id, "stream")
         except RequestError as err:
             await self.send_error(err.code, err.text)
         except (ConnectionError, RuntimeError):

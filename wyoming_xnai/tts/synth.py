@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from wyoming_xnai.errors import ModelMissingError
 from wyoming_xnai.models import PiperVoiceRef, piper_voice, piper_voices
 from wyoming_xnai.server.metrics import FALLBACK_STAGE
 from wyoming_xnai.settings import Settings
@@ -118,6 +119,9 @@ class VoiceBank:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        for folder in settings.tts_voice_dir:
+            if not folder.expanduser().is_dir():
+                raise ModelMissingError(f"voice dir not found: {folder}")
         default_ref = piper_voice(settings.tts_voice, settings.tts_voice_dir)  # ModelMissingError if absent
         refs = [default_ref] + [r for r in piper_voices(settings.tts_voice_dir) if r.name != default_ref.name]
         self.voices: dict[str, VoiceInfo] = {}
@@ -127,8 +131,6 @@ class VoiceBank:
             except (OSError, ValueError) as err:
                 _LOGGER.warning("skipping voice %s: unreadable config %s (%s)", ref.name, ref.config, err)
         if default_ref.name not in self.voices:
-            from wyoming_xnai.errors import ModelMissingError
-
             raise ModelMissingError(f"Piper voice config {default_ref.config} is not valid JSON")
         self.default = default_ref.name
         self.options = Options(settings.tts_length_scale, settings.tts_noise_scale, settings.tts_noise_w_scale)

