@@ -542,7 +542,7 @@ class Satellite:
                         asr.pause()
                         tg.start_soon(self._answer, turn, asr, commit, result, speculation, finished)
                     elif speculation is not None and segmenter.silence == 0.0:
-                        _LOGGER.debug("speech resumed: the speculative answer is dropped")
+                        _LOGGER.info("speech resumed: the speculative answer is dropped")
                         speculation.cancel()
                         await finished.wait()
                         speculation = None

@@ -264,3 +264,24 @@ def test_stalled_mic_command_is_restarted(start_server: Launcher) -> None:
     sat = start_server("satellite", "--mic-command", "sleep 60", "--asr-uri", dead_uri(), wait=False)
     wait_for_log(sat, r"mic command 'sleep 60' gave no audio for 5 s; retrying", timeout=30)
     assert sat.stop() == 0
+
+
+def test_a_pause_mid_question_does_not_cut_it_off(start_server: Launcher, tmp_path: Path) -> None:
+    """After a short pause (espeak-ng's ~0.3 s between the two parts) the answer is prepared
+    speculatively; when the user goes on it is dropped and the whole question is transcribed (the
+    utterance is replayed to ASR)."""
+    asr = start_server("asr")
+    pcm = silence(1.0) + speech("what is the capital") + speech("of france") + silence(0.3)
+    wav = write_wav(tmp_path / "q.wav", pcm)
+    sat = start_server(
+        "satellite",
+        "--mic-wav", str(wav), "--asr-uri", asr.uri, "--handle-uri", dead_uri(), "--tts-uri", dead_uri(),
+        "--speculate", "0.2", "--end-silence", "0.45", "--timeout", "5",
+        wait=False,
+    )  # fmt: skip
+    wait_exit(sat)
+    out = sat.output()
+    assert "speech resumed: the speculative answer is dropped" in out
+    transcripts = re.findall(r"transcript: '([^']*)'", out)
+    assert "france" in transcripts[-1].lower(), out
+    assert "capital" in transcripts[-1].lower(), out
