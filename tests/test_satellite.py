@@ -285,3 +285,21 @@ def test_a_pause_mid_question_does_not_cut_it_off(start_server: Launcher, tmp_pa
     transcripts = re.findall(r"transcript: '([^']*)'", out)
     assert "france" in transcripts[-1].lower(), out
     assert "capital" in transcripts[-1].lower(), out
+
+
+def test_dead_instances_are_skipped(voice_services: dict, start_server: Launcher, tmp_path: Path) -> None:
+    """The first instance of every service is down; the satellite answers through the second ones."""
+    from tests.docs_facts import SPOKEN
+
+    fact = SPOKEN[0]
+    wav = question_wav(tmp_path / "q.wav", fact.question)
+    out = tmp_path / "answer.wav"
+    args = ["--mic-wav", str(wav), "--snd-wav", str(out), "--once", "--timeout", "60"]
+    for kind in ("asr", "handle", "tts"):
+        args += [f"--{kind}-uri", dead_uri(), f"--{kind}-uri", voice_services[kind].uri]
+    sat = start_server("satellite", *args, wait=False)
+    assert wait_exit(sat, timeout=180) == 0, sat.output()
+    answer = wait_for_log(sat, r"answer: '([^']*)'").group(1)
+    assert fact.keyword.lower() in answer.lower(), sat.output()
+    pcm, rate = read_wav(out)
+    assert len(pcm) > rate
