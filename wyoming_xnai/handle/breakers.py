@@ -6,13 +6,13 @@ told otherwise, so cancellation (a client that left) is excluded: it says nothin
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
-import anyio
 from purgatory import AsyncCircuitBreakerFactory
 from purgatory.domain.model import OpenedState
 
@@ -26,7 +26,7 @@ __all__ = ["Breakers", "OpenedState"]
 class Breakers:
     def __init__(self, names: Iterable[str], failures: int, reset_seconds: float) -> None:
         self._factory = AsyncCircuitBreakerFactory(
-            default_threshold=failures, default_ttl=reset_seconds, exclude=[anyio.get_cancelled_exc_class()]
+            default_threshold=failures, default_ttl=reset_seconds, exclude=[asyncio.CancelledError]
         )
         self._factory.add_listener(self._on_event)
         self.states: dict[str, str] = {}

@@ -28,7 +28,7 @@ from wyoming_xnai.handle.prompt import (
     Note,
     SentenceSplitter,
     Turn,
-    finish_sentence,
+    best_clause,
     grounded,
     is_follow_up,
     plain_prompt,
@@ -216,7 +216,7 @@ class Answerer:
         async def accept(sentence: str) -> bool:
             if len(said) >= MAX_SENTENCES or sentence in said:
                 return False
-            if relevant and not grounded(sentence, question, relevant, history):
+            if relevant and not grounded(sentence, question, relevant):
                 rejected.append(sentence)
                 return False
             said.append(sentence)
@@ -268,9 +268,10 @@ class Answerer:
         sources = list(dict.fromkeys(n.source for n in relevant))
         if said:
             return Answer(" ".join(said), stage, sources)
-        if relevant:  # the LLM said nothing usable: say the best note itself
-            await say(finish_sentence(relevant[0].text))
-            return Answer(finish_sentence(relevant[0].text), stage, [relevant[0].source], extractive=True)
+        if relevant:  # the LLM said nothing usable: say (the answering part of) the best note itself
+            text = best_clause(relevant[0].text, question)
+            await say(text)
+            return Answer(text, stage, [relevant[0].source], extractive=True)
         problems["llm"] = "gave no answer"
         return None
 
@@ -298,7 +299,7 @@ class Answerer:
         llm_down = "llm" in problems
         docs_down = "retrieval" in problems
         if llm_down and relevant:
-            text = f"My language model is not working right now, but my notes say: {finish_sentence(relevant[0].text)}"
+            text = f"My language model is not working right now, but my notes say: {best_clause(relevant[0].text, '')}"
             return Answer(text, "template", [relevant[0].source])
         if llm_down and docs_down:
             why = "my language model and my document index are both unavailable"

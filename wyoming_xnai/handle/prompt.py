@@ -126,29 +126,32 @@ def plain_prompt(question: str, history: Sequence[Turn]) -> str:
     return f"{PLAIN_INSTRUCTION}{PLAIN_EXAMPLE}{_history_text(history)}Question: {question.strip()}\nAnswer:"
 
 
-def grounded(sentence: str, question: str, notes: Sequence[Note], history: Sequence[Turn] = ()) -> bool:
-    """Does the sentence say something, and only what the notes (or the conversation) say?
+def grounded(sentence: str, question: str, notes: Sequence[Note]) -> bool:
+    """Does the sentence say something, and only what the notes say?
 
-    Its new content words (not in the question) must mostly come from the notes, every number in it must
-    be in the notes, and it must add at least one word of the notes (repeating the question says nothing).
+    Its new content words (not in the question) must come from the notes (three in four at least, for
+    rephrasing), every number in it must be in the notes, and it must add at least one word of the notes
+    (repeating the question says nothing). Earlier answers do not count as evidence: a hallucination
+    must not become a source for the next turn.
     """
-    source_text = " ".join(n.text for n in notes) + " " + " ".join(t.answer for t in history)
-    known = content_words(source_text)
+    known = content_words(" ".join(n.text for n in notes))
     novel = content_words(sentence) - content_words(question)
     if not novel:
         return False
     numbers = {w for w in novel if _NUMBER.search(w)}
     if numbers - known:
         return False
-    return len(novel & known) >= max(1, 0.6 * len(novel))
+    return len(novel & known) >= max(1, 0.75 * len(novel))
 
 
 # --- speakable text -------------------------------------------------------------------------------
 
 _URL = re.compile(r"(https?://|www\.)\S+", re.I)
 _MD_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
-_MD_MARKS = re.compile(r"[*_`#>|~]+|^\s*[-+•]\s+", re.M)
+_MD_EMPHASIS = re.compile(r"(\*\*|__|[*`~])")
+_MD_MARKS = re.compile(r"[#>|]+|^\s*[-+•]\s+", re.M)
 _SPACE = re.compile(r"\s+")
+_SPACE_BEFORE_PUNCT = re.compile(r"\s+([,.;:!?])")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)")
 _ABBREVIATION = re.compile(r"\b(Mr|Mrs|Ms|Dr|St|No|vs|etc|e\.g|i\.e|approx)\.$", re.I)
 
@@ -157,8 +160,10 @@ def speakable(text: str) -> str:
     """No markdown, no URLs, one line: what a TTS voice can say."""
     text = _MD_LINK.sub(r"\1", text)
     text = _URL.sub("", text)
+    text = _MD_EMPHASIS.sub("", text)
     text = _MD_MARKS.sub(" ", text)
     text = _SPACE.sub(" ", text).strip()
+    text = _SPACE_BEFORE_PUNCT.sub(r"\1", text)
     return text.strip(" -;:,")
 
 
@@ -199,3 +204,13 @@ def split_sentences(text: str) -> list[str]:
     if rest := splitter.flush():
         out.append(rest)
     return out
+
+
+def best_clause(note: str, question: str) -> str:
+    """The part of a long note that answers: "X is under the sink; turn it clockwise" -> "X is under the sink."."""
+    clauses = [c for c in re.split(r";\s+", speakable(note)) if c]
+    if len(clauses) <= 1:
+        return finish_sentence(note)
+    qwords = content_words(question)
+    best = max(clauses, key=lambda c: (len(qwords & content_words(c)), -clauses.index(c)))
+    return finish_sentence(best)

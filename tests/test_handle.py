@@ -1,0 +1,304 @@
+"""The handle server and `xnai ask`, with the real models (Gemma 3 270M, MiniLM) and the test documents.
+
+Faults are real: a GGUF path that does not exist, a truncated GGUF, an LLM timeout shorter than any
+generation, a missing or damaged index, a queue that is full, a client that hangs up mid-generation.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import anyio
+import pytest
+from wyoming.asr import Transcript
+from wyoming.client import AsyncClient
+from wyoming.info import Describe, Info
+
+from tests.docs_facts import DOCS, FACTS
+from tests.otlp_collector import Collector
+from tests.support import LOOPBACK, ServerProcess, free_port, read_until, server_env
+
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(600)]
+
+SLOW = "120"  # LLM timeout for tests: the shared CI box can be very slow; faults use their own values
+FALLBACK = "language model"  # the honest template says this when the LLM stage failed
+FACT_SAMPLE = [FACTS[1], FACTS[4], FACTS[9], FACTS[13]]  # one per document format: txt, md, html, pdf
+# A question that makes the model generate for a long time: a long prompt it continues number by number.
+LONG = "Please continue this list for as long as you can: " + ", ".join(str(i) for i in range(1, 250)) + ","
+
+
+@pytest.fixture(scope="module")
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from wyoming_xnai.models import gguf_model
+
+    folder = tmp_path_factory.mktemp("models")
+    gguf_model("gemma3-270m", folder)  # assembled once per module from the bundled parts
+    return folder
+
+
+@pytest.fixture(scope="module")
+def gguf(models_dir: Path) -> Path:
+    return next(models_dir.glob("*.gguf"))
+
+
+def ingested(data_dir: Path) -> Path:
+    from wyoming_xnai.rag.ingest import ingest
+    from wyoming_xnai.settings import Settings
+
+    ingest([DOCS], Settings(data_dir=data_dir), progress=False)
+    return data_dir
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return ingested(tmp_path_factory.mktemp("data"))
+
+
+@pytest.fixture(scope="module")
+def collector():
+    with Collector() as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def metrics_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+def handle(module_servers, data_dir, models_dir, metrics_port, collector) -> ServerProcess:
+    return module_servers(
+        "handle",
+        *("--data-dir", str(data_dir), "--models-dir", str(models_dir), "--llm-timeout", SLOW),
+        *("--metrics-port", str(metrics_port), "--metrics-host", LOOPBACK, "--otlp-endpoint", collector.endpoint),
+    )
+
+
+def launch(start_server, data_dir: Path, models_dir: Path, *args: str) -> tuple[ServerProcess, int]:
+    port = free_port()
+    server = start_server(
+        "handle",
+        *("--data-dir", str(data_dir), "--models-dir", str(models_dir)),
+        *("--metrics-port", str(port), "--metrics-host", LOOPBACK),
+        *args,
+    )
+    return server, port
+
+
+async def ask(uri: str, text: str, conversation_id: str | None = None, timeout: float = 300) -> list:
+    """One conversation turn as Home Assistant sends it; all events up to handled-stop."""
+    async with AsyncClient.from_uri(uri) as client:
+        context = {"conversation_id": conversation_id} if conversation_id else None
+        await client.write_event(Transcript(text=text, language="en", context=context).event())
+        return await read_until(client, "handled-stop", timeout=timeout)
+
+
+def handled_text(events: list) -> str:
+    texts = [e.data.get("text", "") for e in events if e.type == "handled"]
+    assert len(texts) == 1, f"expected one handled, got {[e.type for e in events]}"
+    return texts[0]
+
+
+def metrics(port: int) -> str:
+    with urllib.request.urlopen(f"http://{LOOPBACK}:{port}/metrics", timeout=5) as response:
+        return response.read().decode()
+
+
+def metric(port: int, name: str, **labels: str) -> float:
+    """Value of one series (labels matched as given), 0 when absent."""
+    for line in metrics(port).splitlines():
+        if not line.startswith(name + "{"):
+            continue
+        found = dict(re.findall(r'(\w+)="([^"]*)"', line.split("}")[0]))
+        if all(found.get(k) == v for k, v in labels.items()):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+async def wait_for(check, timeout: float = 120.0, what: str = "condition") -> None:
+    """Poll a condition (behaviour, not speed: the timeout is only a safety net)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await anyio.sleep(0.02)
+
+
+# --- the happy path ----------------------------------------------------------------------------------
+
+
+async def test_describe_advertises_streaming(handle: ServerProcess) -> None:
+    async with AsyncClient.from_uri(handle.uri) as client:
+        await client.write_event(Describe().event())
+        info = Info.from_event((await read_until(client, "info"))[-1])
+    program = info.handle[0]
+    assert program.installed and program.name == "xnai-handle"
+    assert program.supports_handled_streaming is True
+    assert program.supports_home_control is False
+    assert program.models[0].name == "gemma3-270m"
+
+
+@pytest.mark.parametrize("fact", FACT_SAMPLE, ids=lambda f: f.source)
+async def test_answers_from_the_documents_and_streams(handle: ServerProcess, fact) -> None:
+    events = await ask(handle.uri, fact.question, conversation_id=f"facts-{fact.source}")
+    text = handled_text(events)
+    assert fact.keyword.lower() in text.lower(), text
+    assert "http" not in text and "*" not in text and "`" not in text  # speakable
+    # streaming order (WYOMING_PROTOCOL.md 4.5): start, chunk per sentence, the full handled, stop
+    types = [e.type for e in events]
+    assert types[0] == "handled-start" and types[-2:] == ["handled", "handled-stop"]
+    chunks = [e.data["text"] for e in events if e.type == "handled-chunk"]
+    assert chunks and types.index("handled-chunk") < types.index("handled")
+    assert " ".join(chunks) == text
+    assert events[0].data.get("context", {}).get("conversation_id") == f"facts-{fact.source}"
+
+
+async def test_follow_up_uses_the_earlier_turn(handle: ServerProcess) -> None:
+    first = handled_text(await ask(handle.uri, "Which company services the boiler?", "follow-up-1"))
+    assert "hartwell" in first.lower()
+    second = handled_text(await ask(handle.uri, "What is their phone number?", "follow-up-1"))
+    assert "0142" in second  # only the boiler company's number; the vet and broadband have others
+
+
+async def test_llm_span_has_genai_attributes(handle: ServerProcess, collector: Collector) -> None:
+    handled_text(await ask(handle.uri, "Which batteries do the smoke alarms take?"))
+    await wait_for(lambda: collector.named("text_completion gemma3-270m"), 30, "the LLM span")
+    await wait_for(lambda: collector.named("handle.retrieve"), 30, "the retrieval span")
+    attrs = collector.named("text_completion gemma3-270m")[-1]["attributes"]
+    assert attrs["gen_ai.operation.name"] == "text_completion"
+    assert attrs["gen_ai.system"] == "llama.cpp"
+    assert attrs["gen_ai.request.model"] == "gemma3-270m"
+    assert attrs["gen_ai.request.max_tokens"] == 64
+    assert attrs["gen_ai.usage.input_tokens"] > 20
+    assert attrs["gen_ai.usage.output_tokens"] >= 1
+
+
+async def test_metrics_count_the_answering_stage(handle: ServerProcess, metrics_port: int) -> None:
+    handled_text(await ask(handle.uri, "Where is the water stopcock?"))
+    assert metric(metrics_port, "xnai_answer_stage_total", stage="rag") >= 1
+    assert metric(metrics_port, "xnai_breaker_open", breaker="llm") == 0
+    assert metric(metrics_port, "xnai_breaker_open", breaker="retrieval") == 0
+
+
+async def test_bad_input_gets_an_error_and_the_server_keeps_serving(handle: ServerProcess) -> None:
+    async with AsyncClient.from_uri(handle.uri) as client:
+        await client.write_event(Transcript(text="x" * 5000).event())
+        events = await read_until(client, "handled-stop", timeout=30)
+    assert events[-1].type == "error" and events[-1].data["code"] == "text-too-long"
+    empty = handled_text(await ask(handle.uri, "   "))
+    assert "did not hear" in empty
+
+
+def test_ask_prints_answer_and_sources(data_dir: Path, models_dir: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "wyoming_xnai", "ask", "What is the router admin password?",
+         "--data-dir", str(data_dir), "--models-dir", str(models_dir), "--llm-timeout", SLOW],
+        capture_output=True, text=True, env=server_env(data_dir), timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "marigold" in result.stdout.lower()
+    assert "sources: appliances.md" in result.stdout
+
+
+# --- faults -----------------------------------------------------------------------------------------
+
+
+async def test_missing_model_falls_back_honestly(start_server, data_dir, models_dir, tmp_path) -> None:
+    server, _ = launch(start_server, data_dir, models_dir, "--model", str(tmp_path / "nowhere.gguf"))
+    text = handled_text(await ask(server.uri, "Which day is the bin collection?"))
+    assert FALLBACK in text
+    assert "thursday" in text.lower()  # retrieval still works: the template reads out the best note
+    assert "cannot load LLM" in server.output()
+
+
+async def test_corrupt_model_opens_the_breaker_and_it_closes_once_fixed(
+    start_server, data_dir, models_dir, gguf, tmp_path
+) -> None:
+    broken = tmp_path / "model.gguf"
+    broken.write_bytes(gguf.read_bytes()[: 2 * 1024 * 1024])  # a truncated download
+    server, port = launch(
+        start_server, data_dir, models_dir, "--model", str(broken), "--breaker-failures", "2", "--breaker-reset", "1"
+    )
+    for _ in range(2):
+        assert FALLBACK in handled_text(await ask(server.uri, "Who is the dog's vet?"))
+    assert metric(port, "xnai_breaker_open", breaker="llm") == 1
+    assert "circuit breaker llm is now opened" in server.output()
+    # while open, answers come at once from the fallbacks, without touching the model
+    assert FALLBACK in handled_text(await ask(server.uri, "Who is the dog's vet?"))
+    shutil.copyfile(gguf, broken)  # the user fixes the file; after the reset time the breaker retries
+    await anyio.sleep(1.2)
+    text = handled_text(await ask(server.uri, "Who is the dog's vet?"))
+    assert FALLBACK not in text and "rowe" in text.lower()
+    assert metric(port, "xnai_breaker_open", breaker="llm") == 0
+    assert metric(port, "xnai_answer_stage_total", stage="template") >= 3
+
+
+async def test_llm_timeout_falls_back_and_opens_the_breaker(start_server, data_dir, models_dir) -> None:
+    server, port = launch(
+        start_server,
+        data_dir,
+        models_dir,
+        "--llm-timeout",
+        "0.001",
+        "--breaker-failures",
+        "2",
+        "--breaker-reset",
+        "600",
+    )
+    for _ in range(3):
+        text = handled_text(await ask(server.uri, "What does Biscuit eat?"))
+        assert FALLBACK in text and "salmon" in text.lower()
+    assert "took longer than 0.001 s" in server.output()
+    assert metric(port, "xnai_breaker_open", breaker="llm") == 1
+    assert metric(port, "xnai_answer_stage_total", stage="template") == 3
+
+
+async def test_missing_then_corrupt_index_degrades_and_recovers_after_ingest(
+    start_server, models_dir, tmp_path
+) -> None:
+    data = tmp_path / "data"
+    server, port = launch(start_server, data, models_dir, "--llm-timeout", SLOW, "--breaker-reset", "1")
+    text = handled_text(await ask(server.uri, "What is the capital of France?"))
+    assert text  # answered by the LLM alone
+    assert "no index at" in server.output()
+    assert metric(port, "xnai_answer_stage_total", stage="llm") == 1
+    # now index the documents while the server runs: the next question uses them
+    await anyio.to_thread.run_sync(ingested, data)
+    await anyio.sleep(1.2)
+    assert "okafor" in handled_text(await ask(server.uri, "Who waters the plants when we are away?")).lower()
+
+
+async def test_corrupt_index_is_reported_and_answering_goes_on(start_server, models_dir, tmp_path) -> None:
+    data = ingested(tmp_path / "data")
+    damaged = next((data / "index").glob("v-*/vectors.faiss"))
+    damaged.write_bytes(damaged.read_bytes()[:100])
+    server, port = launch(start_server, data, models_dir, "--llm-timeout", SLOW)
+    assert handled_text(await ask(server.uri, "What is the capital of France?"))
+    assert "corrupt" in server.output()
+    assert metric(port, "xnai_answer_stage_total", stage="llm") == 1
+
+
+async def test_overload_is_answered_politely_and_disconnect_cancels_generation(
+    start_server, data_dir, models_dir
+) -> None:
+    server, port = launch(
+        start_server, data_dir, models_dir, "--llm-timeout", SLOW, "--max-queue", "0", "--max-tokens", "400"
+    )
+    async with AsyncClient.from_uri(server.uri) as first:
+        await first.write_event(Transcript(text=LONG).event())
+        await wait_for(lambda: metric(port, "xnai_in_flight", service="handle") == 1, what="generation to start")
+        # the LLM is busy and nobody may wait: an immediate, polite answer instead of a timeout
+        busy = handled_text(await ask(server.uri, "Which day is the bin collection?"))
+        assert "busy" in busy.lower()
+        assert metric(port, "xnai_answer_stage_total", stage="busy") == 1
+    # the first client hung up mid-generation: the generation stops and the model is free again
+    await wait_for(lambda: metric(port, "xnai_in_flight", service="handle") == 0, what="generation to stop")
+    assert metric(port, "xnai_requests_total", service="handle", kind="cancelled") == 1
+    await wait_for(lambda: "LLM generation cancelled" in server.output(), 10, "the cancel log line")
+    assert "thursday" in handled_text(await ask(server.uri, "Which day is the bin collection?")).lower()
