@@ -11,7 +11,7 @@ and reports, per utterance and as medians, the time of each stage after the end 
     tts_first_audio    first answer text -> first audio chunk from TTS (streamed)
     first_played       first audio chunk -> first byte written to the speaker
 
-    uv run python -m bench.e2e --quick          # 3 utterances
+    uv run python -m bench.e2e --quick          # 3 utterances (writes bench/results/e2e.md)
     uv run python -m bench.e2e --repeat 3       # every spoken question, 3 times
     uv run python -m bench.e2e --asr-uri tcp://... --tts-uri ... --handle-uri ...   # running services
 """
@@ -108,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--asr-uri")
     parser.add_argument("--tts-uri")
     parser.add_argument("--handle-uri")
+    parser.add_argument("--out", type=Path, default=Path("bench/results/e2e.md"), help="Markdown table file")
     parser.add_argument("--debug", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING)
@@ -138,8 +139,15 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             if launcher is not None:
                 launcher.stop_all()
-    print(f"\nSatellite end to end, {len(turns)} utterances, end silence {settings.satellite_end_silence} s\n")
-    print(table(turns, questions, [f.keyword for f in facts]))
+    report = (
+        f"Satellite end to end, {len(turns)} utterances, end silence {settings.satellite_end_silence} s, "
+        f"speculation after {settings.satellite_speculate} s (seconds):\n\n"
+        + table(turns, questions, [f.keyword for f in facts])
+        + "\n"
+    )
+    print("\n" + report)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(report)
     return 0 if turns else 1
 
 
