@@ -303,3 +303,21 @@ def test_dead_instances_are_skipped(voice_services: dict, start_server: Launcher
     assert fact.keyword.lower() in answer.lower(), sat.output()
     pcm, rate = read_wav(out)
     assert len(pcm) > rate
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "no microphone"),
+        (["--mic-wav", "/nonexistent.wav"], "no such file"),
+    ],
+)
+def test_user_mistakes_are_one_line_errors(args: list[str], message: str, xnai_env: dict) -> None:
+    import subprocess
+
+    result = subprocess.run(
+        [sys.executable, "-m", "satellite", *args], capture_output=True, text=True, env=xnai_env, timeout=60
+    )
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
