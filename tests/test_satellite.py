@@ -321,3 +321,28 @@ def test_user_mistakes_are_one_line_errors(args: list[str], message: str, xnai_e
     assert result.returncode == 2
     assert message in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_mic_and_speaker_commands(voice_services: dict, start_server: Launcher, tmp_path: Path) -> None:
+    """The production path: a recorder command (here sox, 44.1 kHz stereo) and a player command."""
+    from tests.docs_facts import SPOKEN
+
+    fact = SPOKEN[0]
+    wav = question_wav(tmp_path / "q.wav", fact.question)
+    out = tmp_path / "played.wav"
+    sat = start_server(
+        "satellite",
+        "--mic-command", f"sox -q {wav} -t raw -r 44100 -c 2 -b 16 -e signed-integer -",
+        "--mic-rate", "44100", "--mic-channels", "2",
+        "--snd-command", f"sox -q -t raw -r 22050 -c 1 -b 16 -e signed-integer - {out}",
+        "--asr-uri", voice_services["asr"].uri, "--handle-uri", voice_services["handle"].uri,
+        "--tts-uri", voice_services["tts"].uri, "--once", "--timeout", "60",
+        wait=False,
+    )  # fmt: skip
+    assert wait_exit(sat, timeout=180) == 0, sat.output()
+    transcript = wait_for_log(sat, r"transcript: '([^']*)'").group(1).lower()
+    assert "key" in transcript, sat.output()
+    pcm, rate = read_wav(out)
+    assert rate == 22050 and len(pcm) > rate
+    heard = transcript_text(anyio.run(transcribe, voice_services["asr"].uri, pcm, rate)).lower()
+    assert fact.keyword.lower() in heard, (heard, sat.output())
