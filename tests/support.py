@@ -52,13 +52,14 @@ class ServerProcess:
         python: str = sys.executable,
         cwd: Path | None = None,
         uri_flag: str = "--uri",
+        prefix: list[str] | None = None,
     ) -> None:
         self.port = free_port()
         self.uri = f"tcp://{LOOPBACK}:{self.port}"
         self.log = log
         self._log_file = open(log, "wb")
         self.proc = subprocess.Popen(
-            [python, "-m", "wyoming_xnai", command, uri_flag, self.uri, *args],
+            [*(prefix or []), python, "-m", "wyoming_xnai", command, uri_flag, self.uri, *args],
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
             env=env,
@@ -110,9 +111,17 @@ class Launcher:
         self.env = server_env(workdir / "data")
         self.started: list[ServerProcess] = []
 
-    def __call__(self, command: str, *args: str, env: dict[str, str] | None = None, wait: bool = True) -> ServerProcess:
+    def __call__(
+        self,
+        command: str,
+        *args: str,
+        env: dict[str, str] | None = None,
+        wait: bool = True,
+        prefix: list[str] | None = None,
+    ) -> ServerProcess:
+        """`prefix` runs the server under another program (`strace -f ...`)."""
         log = self.workdir / f"{command}-{len(self.started)}.log"
-        server = ServerProcess(command, list(args), {**self.env, **(env or {})}, log)
+        server = ServerProcess(command, list(args), {**self.env, **(env or {})}, log, prefix=prefix)
         self.started.append(server)
         if wait:
             server.wait_describe()
@@ -223,3 +232,81 @@ def transcript_text(events: list) -> str:
 
 def words(text: str) -> set[str]:
     return {w.strip(".,!?;:'\"").lower() for w in text.split()}
+
+
+# --- raw frames and process resources (reliability tests) -----------------------------------------
+
+
+class ProtocolViolation(AssertionError):
+    """The server sent bytes that are not a well-formed Wyoming event stream."""
+
+
+def parse_frames(blob: bytes) -> list:
+    """Strictly parse what a server sent: every byte must belong to a well-formed event."""
+    import json as _json
+
+    from wyoming.event import Event
+
+    events, pos = [], 0
+    while pos < len(blob):
+        end = blob.find(b"\n", pos)
+        if end < 0:
+            raise ProtocolViolation(f"trailing bytes without a header newline: {blob[pos : pos + 80]!r}")
+        try:
+            header = _json.loads(blob[pos:end])
+        except ValueError as err:
+            raise ProtocolViolation(f"header is not JSON: {blob[pos:end][:80]!r}") from err
+        if not isinstance(header, dict) or not isinstance(header.get("type"), str):
+            raise ProtocolViolation(f"header without a string type: {header!r}")
+        pos = end + 1
+        data = header.get("data") or {}
+        data_length = header.get("data_length") or 0
+        payload_length = header.get("payload_length") or 0
+        if len(blob) < pos + data_length + payload_length:
+            raise ProtocolViolation(f"{header['type']}: announced {data_length}+{payload_length} bytes, got fewer")
+        if data_length:
+            extra = _json.loads(blob[pos : pos + data_length])
+            if not isinstance(extra, dict):
+                raise ProtocolViolation(f"{header['type']}: data block is not an object")
+            data = {**data, **extra}
+            pos += data_length
+        payload = blob[pos : pos + payload_length] if payload_length else None
+        pos += payload_length
+        events.append(Event(type=header["type"], data=data, payload=payload))
+    return events
+
+
+def exchange_bytes(port: int, data: bytes, timeout: float = 60.0) -> tuple[bytes, bool]:
+    """Send raw bytes, half-close, read until the server closes. Returns (received, closed_cleanly).
+
+    A server that stops reading and closes early may reset the connection; that still counts as
+    closing (False), but a server that keeps the socket open past `timeout` raises TimeoutError.
+    """
+    with socket.create_connection((LOOPBACK, port), timeout=timeout) as sock:
+        try:
+            sock.sendall(data)
+            sock.shutdown(socket.SHUT_WR)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        received = bytearray()
+        try:
+            while chunk := sock.recv(65536):
+                received += chunk
+        except ConnectionResetError:
+            return bytes(received), False
+        except TimeoutError:
+            raise TimeoutError(f"server kept the connection open for {timeout} s after the client finished") from None
+    return bytes(received), True
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process, in MiB."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise ProcessLookupError(pid)
+
+
+def open_fds(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))

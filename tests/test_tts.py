@@ -213,6 +213,31 @@ async def test_per_request_voice_and_speaker(tts: ServerProcess) -> None:
     assert bad.error["code"] == "unknown-speaker" and "alice" in bad.error["text"]
 
 
+async def test_voice_by_language(tts: ServerProcess) -> None:
+    assert_one_block(await synthesize(tts.uri, COMMAND, SynthesizeVoice(language="en-GB")))
+    reply = await synthesize(tts.uri, COMMAND, SynthesizeVoice(language="de_DE"))
+    assert reply.error["code"] == "unsupported-language" and VOICE in reply.error["text"]
+
+
+async def test_busy_server_refuses_newcomers_never_a_started_answer(start_server) -> None:
+    server = start_server("tts", "--max-queue", "0")
+    long_text = " ".join([FOUR, LONG_FIRST] * 3)
+    results: dict[str, Reply] = {}
+
+    async def ask(name: str, text: str, delay: float) -> None:
+        await anyio.sleep(delay)
+        results[name] = await synthesize(server.uri, text)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(ask, "long", long_text, 0)
+        for i in range(4):
+            tg.start_soon(ask, f"short{i}", COMMAND, 0.3 + 0.3 * i)
+    assert results["long"].error is None
+    assert_one_block(results["long"])
+    for name, reply in results.items():
+        assert reply.error is None or reply.error["code"] == "busy", (name, reply.error)
+
+
 async def test_unknown_voice_is_a_clear_error(tts: ServerProcess) -> None:
     reply = await synthesize(tts.uri, COMMAND, SynthesizeVoice(name="de_DE-nobody-low"))
     assert reply.error["code"] == "unknown-voice" and VOICE in reply.error["text"]

@@ -22,7 +22,8 @@ from wyoming_xnai.settings import Settings
 
 SERVER_COMMON = (
     "debug", "log_format", "data_dir", "models_dir", "zeroconf", "zeroconf_host",
-    "metrics_host", "metrics_port", "max_payload_bytes", "otlp_endpoint",
+    "metrics_host", "metrics_port", "max_payload_bytes", "max_connections",
+    "idle_timeout", "otlp_endpoint",
 )  # fmt: skip
 LOCAL_COMMON = ("debug", "log_format", "data_dir", "models_dir")
 

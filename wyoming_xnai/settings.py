@@ -41,6 +41,12 @@ class Settings(BaseSettings):
     max_payload_bytes: int = Field(
         4 * MiB, description="Largest data block or payload one event may carry; bigger frames are refused"
     )
+    max_connections: int = Field(
+        64, ge=1, description="Open connections one service accepts; more get a busy error (bounds memory)"
+    )
+    idle_timeout: float = Field(
+        60.0, gt=0, description="Seconds a connection may take to send its next event before it is closed"
+    )
     otlp_endpoint: str | None = Field(
         None, description="OTLP/HTTP traces endpoint; traces stay in-process unless this is set"
     )

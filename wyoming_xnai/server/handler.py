@@ -85,10 +85,22 @@ class GuardedReader:
         return block
 
 
+class ConnectionLimit:
+    """A service's open connections. Each may buffer up to one capped payload, so capping their number
+    is what bounds memory; a client beyond the cap gets `busy` instead of a slot, and a connection that
+    sends nothing for `idle_timeout` seconds is closed so silent clients cannot hold the slots forever."""
+
+    def __init__(self, limit: int, idle_timeout: float | None = None) -> None:
+        self.limit = limit
+        self.idle_timeout = idle_timeout
+        self.open = 0
+
+
 class ServiceHandler(AsyncEventHandler):
     """One client connection. Subclasses implement `handle` for their events."""
 
     service = "base"
+    limit: ConnectionLimit | None = None  # set by bootstrap for every accepted connection
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, info: Info, max_bytes: int) -> None:
         super().__init__(reader, writer)
@@ -115,13 +127,27 @@ class ServiceHandler(AsyncEventHandler):
             pass
 
     async def run(self) -> None:
+        limit = self.limit
+        if limit is not None and limit.open >= limit.limit:
+            await self.send_error("busy", f"{self.service} has {limit.open} connections open, its limit")
+            self.writer.close()
+            return
+        if limit is not None:
+            limit.open += 1
+        idle_timeout = limit.idle_timeout if limit is not None else None
         CONNECTIONS.labels(self.service).inc()
         try:
             while True:
                 try:
-                    event = await async_read_event(self._guarded)  # type: ignore[arg-type]
+                    event = await asyncio.wait_for(
+                        async_read_event(self._guarded),  # type: ignore[arg-type]
+                        idle_timeout,
+                    )
                 except FrameError as err:
                     await self.send_error(err.code, err.text)
+                    break
+                except TimeoutError:
+                    await self.send_error("timeout", f"no complete event for {idle_timeout:g} s: closing")
                     break
                 if event is None:
                     break
@@ -136,6 +162,8 @@ class ServiceHandler(AsyncEventHandler):
             await self.send_error("internal-error", f"internal error: {type(err).__name__}")
         finally:
             CONNECTIONS.labels(self.service).dec()
+            if limit is not None:
+                limit.open -= 1
             try:
                 await self.disconnect()
             finally:

@@ -30,9 +30,13 @@ class WorkQueue:
         return self._waiting
 
     @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        """Hold a model slot while the model call runs (in a worker thread)."""
-        if self._limiter.available_tokens == 0 and self._waiting >= self._max_waiting:
+    async def slot(self, admitted: bool = False) -> AsyncIterator[None]:
+        """Hold a model slot while the model call runs (in a worker thread).
+
+        `admitted`: a later step of a request that already got a slot (TTS speaks piece by piece)
+        waits its turn rather than being told the server is busy halfway through its answer.
+        """
+        if not admitted and self._limiter.available_tokens == 0 and self._waiting >= self._max_waiting:
             raise Busy(f"{self.service} is busy: {self._waiting} requests already waiting")
         self._waiting += 1
         QUEUE_DEPTH.labels(self.service).inc()

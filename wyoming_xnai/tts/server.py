@@ -39,6 +39,7 @@ from wyoming_xnai.tts.synth import (
     CHANNELS,
     WIDTH,
     SynthesisFailed,
+    UnknownLanguage,
     UnknownSpeaker,
     UnknownVoice,
     VoiceBank,
@@ -173,7 +174,8 @@ class TtsHandler(ServiceHandler):
         name = voice_data.get("name") if isinstance(voice_data.get("name"), str) else None
         speaker = voice_data.get("speaker")
         speaker = str(speaker) if isinstance(speaker, (str, int)) and not isinstance(speaker, bool) else None
-        voice = self.svc.bank.voice(name)
+        language = voice_data.get("language") if isinstance(voice_data.get("language"), str) else None
+        voice = self.svc.bank.voice(name) if name or not language else self.svc.bank.for_language(language)
         if speaker is None and voice.name == self.svc.bank.default:
             speaker = self.settings.tts_speaker
         return voice, voice.speaker_id(speaker)
@@ -312,7 +314,7 @@ class TtsHandler(ServiceHandler):
                         _LOGGER.warning("tts: skipping text %r: not in %s's script", piece.text[:40], voice.name)
                         continue
                     piece_started = time.perf_counter()
-                    async with self.svc.queue.slot():
+                    async with self.svc.queue.slot(admitted=count > 0):
                         audio = await anyio.to_thread.run_sync(self.svc.bank.synthesize, voice, piece.text, speaker_id)
                     LATENCY.labels("tts", "piece").observe(time.perf_counter() - piece_started)
                     sources.add(audio.source)
@@ -360,6 +362,8 @@ def _check_script(text: str, voice: VoiceInfo) -> None:
 
 
 def _voice_error_code(err: UnknownVoice) -> str:
+    if isinstance(err, UnknownLanguage):
+        return "unsupported-language"
     return "unknown-speaker" if isinstance(err, UnknownSpeaker) else "unknown-voice"
 
 

@@ -38,6 +38,10 @@ class UnknownSpeaker(UnknownVoice):
     """The voice exists but has no such speaker."""
 
 
+class UnknownLanguage(UnknownVoice):
+    """No installed voice speaks the language the client asked for."""
+
+
 class SynthesisFailed(Exception):
     """Neither Piper nor the degraded voice could speak the text."""
 
@@ -145,6 +149,17 @@ class VoiceBank:
             return self.voices[name]
         except KeyError:
             raise UnknownVoice(f"unknown voice '{name}' (installed: {', '.join(self.voices)})") from None
+
+    def for_language(self, language: str) -> VoiceInfo:
+        """The default voice if it speaks `language` ("en", "en-US", "en_US"), else the first that does."""
+        wanted = language.replace("-", "_").lower()
+        for exact in (True, False):
+            for info in self.voices.values():  # the default voice comes first
+                for code in info.languages:
+                    code = code.lower()
+                    if code == wanted if exact else code.split("_")[0] == wanted.split("_")[0]:
+                        return info
+        raise UnknownLanguage(f"no voice for language '{language}' (installed: {', '.join(self.voices)})")
 
     def load(self, name: str) -> _Loaded:
         """The loaded voice (loading it now if needed); a failed load is remembered, not retried."""

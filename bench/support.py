@@ -1,0 +1,95 @@
+"""What every benchmark needs: start a real server process, time a request, print a markdown table."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from tests.support import LOOPBACK, describe_sync, free_port, server_env
+
+
+class Server:
+    """A server subprocess on a free loopback port (ours or a reference one), stopped on exit."""
+
+    def __init__(self, argv: Sequence[str], name: str, env: dict[str, str] | None = None) -> None:
+        self.name = name
+        self.port = free_port()
+        self.uri = f"tcp://{LOOPBACK}:{self.port}"
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"xnai-bench-{name}-"))
+        self.log = self.workdir / "server.log"
+        full_env = {**server_env(self.workdir / "data"), **(env or {})}
+        argv = [a.replace("{uri}", self.uri).replace("{workdir}", str(self.workdir)) for a in argv]
+        with open(self.log, "wb") as log:
+            self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=full_env)
+
+    @classmethod
+    def xnai(cls, command: str, *args: str, env: dict[str, str] | None = None) -> Server:
+        return cls([sys.executable, "-m", "wyoming_xnai", command, "--uri", "{uri}", *args], f"xnai-{command}", env)
+
+    def wait(self, timeout: float = 120.0) -> Server:
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited:\n{self.log.read_text(errors='replace')}")
+            try:
+                describe_sync(self.port)
+                return self
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{self.name} did not answer describe") from None
+                time.sleep(0.2)
+
+    def rss_mb(self) -> float:
+        with open(f"/proc/{self.proc.pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+        return 0.0
+
+    def open_fds(self) -> int:
+        return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100); fine for the few hundred samples a bench takes."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    rank = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
+    return ordered[rank]
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def load_average() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.2f} (1 min), {five:.2f} (5 min) on {os.cpu_count()} cores"

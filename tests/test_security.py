@@ -1,0 +1,204 @@
+"""Security promises: documented binds, caps on by default, no outbound traffic, non-root container."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import anyio
+import pytest
+
+from tests.support import (
+    ServerProcess,
+    describe_sync,
+    exchange_bytes,
+    parse_frames,
+    server_env,
+    speech,
+    transcribe,
+    transcript_text,
+    words,
+)
+from wyoming_xnai.settings import MiB, Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+PHRASE = "turn on the kitchen lights"
+
+
+def documented_ports() -> dict[str, int]:
+    """The service table at the top of the README: `| ASR | `xnai asr` | 10300 | ...`."""
+    readme = (ROOT / "README.md").read_text()
+    return {m[1]: int(m[2]) for m in re.finditer(r"^\| \w+ \| `xnai (\w+)` \| (\d+) \|", readme, re.M)}
+
+
+def test_default_binds_are_the_documented_ones() -> None:
+    settings = Settings(_env_file=None)
+    ports = documented_ports()
+    assert {"asr", "tts", "handle"} <= ports.keys()
+    for service, port in ports.items():
+        # all interfaces: Home Assistant runs on another machine of the LAN
+        assert getattr(settings, f"{service}_uri") == f"tcp://0.0.0.0:{port}"
+    assert settings.metrics_port is None  # no HTTP endpoint unless asked for
+    assert settings.zeroconf is None  # no multicast unless asked for
+    assert settings.otlp_endpoint is None  # no traces leave the process unless asked for
+
+
+def listening(pid: int) -> set[tuple[str, int]]:
+    """TCP sockets in LISTEN state owned by `pid`, from /proc (no ss/netstat needed)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = fd.readlink().as_posix()
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    found = set()
+    for table, family in (("tcp", socket.AF_INET), ("tcp6", socket.AF_INET6)):
+        for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] != "0A" or fields[9] not in inodes:  # 0A = LISTEN
+                continue
+            addr_hex, port_hex = fields[1].split(":")
+            raw = bytes.fromhex(addr_hex)
+            if family == socket.AF_INET:
+                addr = socket.inet_ntop(family, raw[::-1])
+            else:
+                addr = socket.inet_ntop(family, b"".join(raw[i : i + 4][::-1] for i in range(0, 16, 4)))
+            found.add((addr, int(port_hex, 16)))
+    return found
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("0.0.0.0", port))
+        except OSError:
+            return False
+    return True
+
+
+def test_a_server_started_without_flags_listens_where_documented(tmp_path: Path) -> None:
+    port = documented_ports()["asr"]
+    if not port_free(port):
+        pytest.skip(f"port {port} is taken on this machine")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wyoming_xnai", "asr"],
+        env=server_env(tmp_path / "data"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                describe_sync(port)
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
+                time.sleep(0.2)
+        assert listening(proc.pid) == {("0.0.0.0", port)}  # the Wyoming port only: no metrics, nothing else
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+
+
+def test_caps_are_on_by_default() -> None:
+    settings = Settings(_env_file=None)
+    assert settings.max_payload_bytes == 4 * MiB
+    assert settings.asr_max_seconds == 120
+    assert settings.asr_max_queue == 16 and settings.asr_max_concurrent == 1
+    assert settings.tts_max_text_chars == 20_000
+    assert settings.handle_max_text_chars == 2000
+    assert settings.handle_max_queue == 8
+
+
+def test_a_default_server_refuses_oversized_frames(start_server) -> None:
+    server = start_server("asr")  # no cap flags: the defaults apply
+    fmt = b'{"rate": 48000, "width": 2, "channels": 2}'  # 4 MiB of it is 22 s, under --max-seconds
+
+    def chunk(size: int) -> bytes:
+        return b'{"type": "audio-chunk", "data_length": %d, "payload_length": %d}\n' % (len(fmt), size) + fmt
+
+    received, _ = exchange_bytes(server.port, chunk(4 * MiB + 1) + bytes(1024))
+    assert [(e.type, e.data.get("code")) for e in parse_frames(received)] == [("error", "payload-too-large")]
+    # exactly at the cap is accepted
+    received, _ = exchange_bytes(server.port, chunk(4 * MiB) + bytes(4 * MiB))
+    assert parse_frames(received) == []
+
+
+# --- no outbound network ------------------------------------------------------------------------
+
+TRACED = "connect,sendto,sendmsg,accept4"
+SOCKADDR = re.compile(r"(connect|sendto|sendmsg)\(\d+, .*?sa_family=(AF_\w+)(.*?)\}")
+
+
+def outbound(strace_log: str) -> list[str]:
+    """Every connect/sendto/sendmsg to an address that is not this machine's loopback or a unix socket."""
+    bad = []
+    for line in strace_log.splitlines():
+        match = SOCKADDR.search(line)
+        if not match:
+            continue
+        family, rest = match[2], match[3]
+        if family in ("AF_UNIX", "AF_NETLINK", "AF_UNSPEC"):
+            continue
+        if family == "AF_INET" and 'inet_addr("127.' in rest:
+            continue
+        if family == "AF_INET6" and ('"::1"' in rest or '"::ffff:127.' in rest):
+            continue
+        bad.append(line.strip())
+    return bad
+
+
+def stop_traced(server: ServerProcess) -> None:
+    """strace does not pass SIGTERM on to the program it started: signal the server itself."""
+    children = Path(f"/proc/{server.proc.pid}/task/{server.proc.pid}/children").read_text().split()
+    for pid in children:
+        subprocess.run(["kill", "-TERM", pid], check=False)
+    server.proc.wait(timeout=30)
+
+
+@pytest.mark.skipif(not shutil.which("strace"), reason="strace is needed to watch syscalls (.ci/run installs it)")
+def test_no_outbound_connection_during_a_full_request(start_server, tmp_path: Path) -> None:
+    """Every connect/sendto of the server process and all its threads, native code included."""
+    trace = tmp_path / "strace.log"
+    prefix = ["strace", "-f", "-qq", "-e", f"trace={TRACED}", "-o", str(trace)]
+    server = start_server("asr", prefix=prefix)
+    events = anyio.run(transcribe, server.uri, speech(PHRASE))
+    assert words(transcript_text(events)) >= {"kitchen", "lights"}
+    stop_traced(server)
+    log = trace.read_text()
+    assert "accept4(" in log, "strace did not see the server accept our connection"
+    assert outbound(log) == []
+
+
+def test_outbound_detector_catches_a_real_connection(tmp_path: Path) -> None:
+    """The watcher above is only worth something if it sees an outbound attempt when there is one."""
+    if not shutil.which("strace"):
+        pytest.skip("strace missing")
+    trace = tmp_path / "strace.log"
+    # UDP connect to TEST-NET-1 (192.0.2.0/24, never routed): the syscall happens, no packet is sent
+    code = "import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).connect(('192.0.2.1', 53))"
+    subprocess.run(
+        ["strace", "-f", "-qq", "-e", f"trace={TRACED}", "-o", str(trace), sys.executable, "-c", code],
+        check=False,
+        capture_output=True,
+        timeout=60,
+    )
+    assert any("192.0.2.1" in line for line in outbound(trace.read_text()))
+
+
+# --- container ----------------------------------------------------------------------------------
+
+
+def test_compose_does_not_put_root_back() -> None:
+    """The Containerfile's non-root USER is checked in test_container.py; compose must not override it."""
+    compose = (ROOT / "compose.yaml").read_text()
+    assert not re.search(r"^\s*user:\s*[\"']?(root|0)\b", compose, re.M), "compose.yaml runs the image as root"
+    assert not re.search(r"^\s*privileged:\s*true", compose, re.M)
