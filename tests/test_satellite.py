@@ -346,3 +346,21 @@ def test_mic_and_speaker_commands(voice_services: dict, start_server: Launcher, 
     assert rate == 22050 and len(pcm) > rate
     heard = transcript_text(anyio.run(transcribe, voice_services["asr"].uri, pcm, rate)).lower()
     assert fact.keyword.lower() in heard, (heard, sat.output())
+
+
+def test_wake_phrase_gates_the_answer(start_server: Launcher, tmp_path: Path) -> None:
+    """Only the utterance that starts with the wake phrase goes on to handle."""
+    asr = start_server("asr")
+    pcm = silence(1.0) + speech("what is the capital of france") + silence(4.0)
+    pcm += speech("computer, what is the capital of france") + silence(0.5)
+    wav = write_wav(tmp_path / "q.wav", pcm)
+    sat = start_server(
+        "satellite",
+        "--mic-wav", str(wav), "--wake-phrase", "computer", "--asr-uri", asr.uri,
+        "--handle-uri", dead_uri(), "--tts-uri", dead_uri(), "--timeout", "5", "--speculate", "0",
+        wait=False,
+    )  # fmt: skip
+    wait_exit(sat)
+    out = sat.output()
+    assert out.count("not for me (no wake phrase)") == 1, out
+    assert out.count("handle: every instance failed") == 1, out  # the second one was asked
