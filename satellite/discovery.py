@@ -172,7 +172,15 @@ class Directory:
     # --- zeroconf ----------------------------------------------------------------------------
     async def _browse(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         interface = self.settings.satellite_discover_interface
-        aiozc = AsyncZeroconf(interfaces=[interface]) if interface else AsyncZeroconf()
+        while True:
+            try:
+                aiozc = AsyncZeroconf(interfaces=[interface]) if interface else AsyncZeroconf()
+                break
+            except OSError as err:  # no multicast (some containers): keep the static URIs, try again later
+                _LOGGER.error("zeroconf: cannot browse (%s); retrying in 30 s", err)
+                task_status.started()
+                task_status = anyio.TASK_STATUS_IGNORED
+                await anyio.sleep(30)
         self._zc = aiozc
 
         def on_change(zeroconf: Zeroconf, service_type: str, name: str, state_change: ServiceStateChange) -> None:

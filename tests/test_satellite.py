@@ -364,3 +364,12 @@ def test_wake_phrase_gates_the_answer(start_server: Launcher, tmp_path: Path) ->
     out = sat.output()
     assert out.count("not for me (no wake phrase)") == 1, out
     assert out.count("handle: every instance failed") == 1, out  # the second one was asked
+
+
+def test_conversation_id_is_stable_per_satellite() -> None:
+    from satellite.pipeline import conversation_id
+
+    kitchen = Settings(satellite_name="kitchen")
+    assert conversation_id(kitchen) == conversation_id(Settings(satellite_name="kitchen"))
+    assert conversation_id(kitchen) != conversation_id(Settings(satellite_name="hall"))
+    assert conversation_id(Settings(satellite_conversation_id="abc")) == "abc"
