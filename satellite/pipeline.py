@@ -223,10 +223,13 @@ class AsrStream:
 
     async def resume(self) -> None:
         """The user spoke again: drop the finished request; the next frame replays the whole utterance."""
+        busy = self.endpoint.uri if self.endpoint else None
         await close(self.client)
         self.client = self.endpoint = None
         self.paused = self._gave_up = False
         self._tried.clear()
+        if busy:
+            self._tried.add(busy)  # it is still transcribing the dropped part: prefer another instance
 
     async def send(self, pcm: bytes) -> None:
         self.audio += pcm
