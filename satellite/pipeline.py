@@ -19,6 +19,7 @@ from typing import Literal
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from opentelemetry import trace
 from wyoming.asr import Transcribe, Transcript
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.client import AsyncClient
@@ -31,6 +32,7 @@ from satellite.audio import CHANNELS, FRAME_SECONDS, RATE, WIDTH, MicFailed, Pla
 from satellite.discovery import Directory, Endpoint, NoService
 from satellite.feedback import feedback
 from wyoming_xnai.server.logs import setup_logging
+from wyoming_xnai.server.tracing import setup_tracing, tracer
 from wyoming_xnai.settings import Settings
 from wyoming_xnai.vad import SileroVad
 
@@ -90,6 +92,31 @@ class Turn:
         if self.first_played_at:
             out["end_of_speech_to_first_audio"] = self.first_played_at - self.speech_end
         return out
+
+    def record(self) -> None:
+        """One span per stage (exported only with --otlp-endpoint), from the marks taken on the way."""
+        offset = time.time_ns() - time.monotonic_ns()
+
+        def ns(mark: float) -> int:
+            return int(mark * 1e9) + offset
+
+        if not (self.speech_start and self.done_at):
+            return
+        root = tracer.start_span("satellite.turn", start_time=ns(self.speech_start))
+        root.set_attribute("satellite.transcript_chars", len(self.transcript))
+        for name, value in self.stages().items():
+            root.set_attribute(f"satellite.{name}_seconds", round(value, 4))
+        context = trace.set_span_in_context(root)
+        for name, start, end in (
+            ("satellite.listen", self.speech_start, self.endpoint),
+            ("satellite.asr", self.asr_stop_at, self.transcript_at),
+            ("satellite.handle", self.transcript_at, self.first_text_at),
+            ("satellite.tts", self.first_text_at, self.first_audio_at),
+            ("satellite.play", self.first_played_at, self.done_at),
+        ):
+            if start and end:
+                tracer.start_span(name, context=context, start_time=ns(start)).end(end_time=ns(end))
+        root.end(end_time=ns(self.done_at))
 
 
 class Segmenter:
@@ -610,6 +637,7 @@ class Satellite:
                 _LOGGER.info("answer: %r", turn.answer)
                 stages = ", ".join(f"{k} {v:.3f} s" for k, v in turn.stages().items())
                 _LOGGER.info("timings: %s", stages)
+                turn.record()
                 result.append(turn)
                 await feedback(self.speaker, settings.satellite_played_command, None, "played")
         finally:
@@ -670,7 +698,12 @@ async def _stop_on_signal(scope: anyio.CancelScope) -> None:
 
 def main(settings: Settings) -> int:
     setup_logging(settings.debug, settings.log_format)
-    satellite = anyio.run(run_satellite, settings, backend="asyncio")
+    provider = setup_tracing(settings.otlp_endpoint)
+    try:
+        satellite = anyio.run(run_satellite, settings, backend="asyncio")
+    finally:
+        if provider is not None:
+            provider.shutdown()
     if settings.satellite_once or settings.satellite_mic_wav is not None:
         return 0 if any(t.answer for t in satellite.turns) else 1
     return 0

@@ -21,6 +21,7 @@ from wyoming.tts import Synthesize
 
 from satellite.audio import FRAME_BYTES
 from satellite.pipeline import Segmenter, strip_wake_phrase
+from tests.otlp_collector import Collector
 from tests.support import LOOPBACK, Launcher, ServerProcess, free_port, silence, speech, transcribe, transcript_text
 from tests.test_zeroconf import browse
 from wyoming_xnai.settings import Settings
@@ -297,12 +298,16 @@ def test_dead_instances_are_skipped(voice_services: dict, start_server: Launcher
     args = ["--mic-wav", str(wav), "--snd-wav", str(out), "--once", "--timeout", "60"]
     for kind in ("asr", "handle", "tts"):
         args += [f"--{kind}-uri", dead_uri(), f"--{kind}-uri", voice_services[kind].uri]
-    sat = start_server("satellite", *args, wait=False)
-    assert wait_exit(sat, timeout=180) == 0, sat.output()
+    with Collector() as collector:
+        sat = start_server("satellite", *args, "--otlp-endpoint", collector.endpoint, wait=False)
+        assert wait_exit(sat, timeout=180) == 0, sat.output()
+        spans = {n: collector.named(f"satellite.{n}") for n in ("turn", "listen", "asr", "handle", "tts", "play")}
     answer = wait_for_log(sat, r"answer: '([^']*)'").group(1)
     assert fact.keyword.lower() in answer.lower(), sat.output()
     pcm, rate = read_wav(out)
     assert len(pcm) > rate
+    # one span per stage, exported because --otlp-endpoint was given
+    assert all(len(found) == 1 for found in spans.values()), spans
 
 
 @pytest.mark.parametrize(
