@@ -37,6 +37,8 @@ from wyoming_xnai.settings import Settings
 
 _LOGGER = logging.getLogger(__name__)
 XNAI = Attribution(name="xnai", url="")
+PING_SECONDS = 2.0
+PONG_TIMEOUT = 5.0
 
 
 class SatelliteService(Service):
@@ -83,6 +85,7 @@ class HaHandler(ServiceHandler):
         self.streaming = False  # audio is going to HA for a pipeline run
         self.busy_until = 0.0  # a pipeline run is in progress: do not start another
         self.deaf_until = 0.0  # refractory period after playback
+        self.last_pong: float | None = None  # set once HA pinged us: then we ping it too
 
     async def run(self) -> None:
         async with anyio.create_task_group() as tg:
@@ -101,6 +104,9 @@ class HaHandler(ServiceHandler):
             self._stop_mic()
         elif Ping.is_type(event.type):
             await self.write_event(Pong(text=Ping.from_event(event).text).event())
+            self._start_pinging()
+        elif Pong.is_type(event.type):
+            self.last_pong = time.monotonic()
         elif Transcript.is_type(event.type):
             _LOGGER.info("HA transcript: %r", Transcript.from_event(event).text)
             await self._stop_streaming()
@@ -122,6 +128,30 @@ class HaHandler(ServiceHandler):
                 await self._audio.aclose()
                 self._audio = None
         return True
+
+    # --- keep-alive --------------------------------------------------------------------------
+    def _start_pinging(self) -> None:
+        """Like wyoming-satellite: once HA pings us, we ping it too, and drop it after 5 s of silence,
+        so a vanished HA does not keep the mic streaming into a dead socket."""
+        if self.last_pong is None:
+            self.last_pong = time.monotonic()
+            assert self._tg is not None
+            self._tg.start_soon(self._ping_loop)
+
+    async def _ping_loop(self) -> None:
+        while True:
+            await anyio.sleep(PING_SECONDS)
+            assert self.last_pong is not None
+            if time.monotonic() - self.last_pong > PONG_TIMEOUT:
+                _LOGGER.warning("Home Assistant stopped answering pings; dropping the connection")
+                self._stop_mic()
+                assert self._tg is not None
+                self._tg.cancel_scope.cancel()
+                return
+            try:
+                await self.write_event(Ping().event())
+            except (ConnectionError, RuntimeError):
+                return
 
     # --- microphone -> HA --------------------------------------------------------------------
     def _start_mic(self) -> None:

@@ -378,3 +378,22 @@ def test_conversation_id_is_stable_per_satellite() -> None:
     assert conversation_id(kitchen) == conversation_id(Settings(satellite_name="kitchen"))
     assert conversation_id(kitchen) != conversation_id(Settings(satellite_name="hall"))
     assert conversation_id(Settings(satellite_conversation_id="abc")) == "abc"
+
+
+async def test_home_assistant_that_stops_answering_is_dropped(start_server: Launcher, tmp_path: Path) -> None:
+    """After HA's first ping the satellite pings back; without pongs it drops the connection."""
+    sat = start_server("satellite", "--ha", "--mic-wav", str(write_wav(tmp_path / "q.wav", silence(30.0))))
+    async with AsyncClient.from_uri(sat.uri) as ha:
+        await ha.write_event(RunSatellite().event())
+        await ha.write_event(Ping(text="hi").event())
+        seen: list[str] = []
+        with anyio.fail_after(20):
+            while (event := await ha.read_event()) is not None:
+                seen.append(event.type)
+    assert "pong" in seen and "ping" in seen
+    wait_for_log(sat, "stopped answering pings")
+    # and a new connection is served as usual
+    async with AsyncClient.from_uri(sat.uri) as ha:
+        await ha.write_event(Ping(text="again").event())
+        with anyio.fail_after(5):
+            assert (await ha.read_event()).type == "pong"
