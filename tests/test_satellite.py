@@ -397,3 +397,38 @@ async def test_home_assistant_that_stops_answering_is_dropped(start_server: Laun
         await ha.write_event(Ping(text="again").event())
         with anyio.fail_after(5):
             assert (await ha.read_event()).type == "pong"
+
+
+def test_service_that_restarts_is_used_again(start_server: Launcher, tmp_path: Path) -> None:
+    """The only ASR dies between two questions and comes back on the same port: the second question works."""
+    import subprocess
+
+    asr = start_server("asr")
+    question = speech(QUESTION)
+    wav = write_wav(tmp_path / "q.wav", silence(1.0) + question + silence(10.0) + question + silence(0.5))
+    sat = start_server(
+        "satellite",
+        "--mic-wav", str(wav), "--asr-uri", asr.uri, "--handle-uri", dead_uri(), "--tts-uri", dead_uri(),
+        "--timeout", "10", "--health-interval", "0.5", "--speculate", "0",
+        wait=False,
+    )  # fmt: skip
+    wait_for_log(sat, r"transcript: '")
+    asr.proc.kill()
+    asr.proc.wait()
+    wait_for_log(sat, rf"{re.escape(asr.uri)} failed")
+    log = open(tmp_path / "asr-restarted.log", "wb")
+    again = subprocess.Popen(
+        [sys.executable, "-m", "wyoming_xnai", "asr", "--uri", asr.uri], stdout=log, stderr=subprocess.STDOUT,
+        env=start_server.env,
+    )  # fmt: skip
+    try:
+        wait_exit(sat)
+    finally:
+        again.terminate()
+        again.wait(timeout=15)
+        log.close()
+    out = sat.output()
+    transcripts = re.findall(r"transcript: '([^']*)'", out)
+    assert len(transcripts) == 2, out
+    assert all("france" in t.lower() for t in transcripts), out
+    assert f"{asr.uri} is healthy" in out.split(f"{asr.uri} failed")[-1]
