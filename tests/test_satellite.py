@@ -217,7 +217,6 @@ async def test_home_assistant_mode(start_server: Launcher, tmp_path: Path) -> No
 @pytest.fixture(scope="module")
 def voice_services(module_servers: Launcher) -> dict[str, ServerProcess]:
     """ASR, TTS and handle (with the test documents indexed), all advertised by zeroconf on loopback."""
-    pytest.importorskip("wyoming_xnai.handle.server", reason="the handle server is not merged yet")
     import subprocess
 
     from tests.docs_facts import DOCS
