@@ -119,7 +119,7 @@ class Directory:
 
     def mark_failed(self, endpoint: Endpoint, reason: str) -> None:
         endpoint.failures += 1
-        if endpoint.healthy:
+        if endpoint.healthy or endpoint.failures == 1:
             _LOGGER.warning("%s %s failed: %s", "/".join(sorted(endpoint.kinds)), endpoint.uri, reason)
         endpoint.healthy = False
         endpoint.next_check = time.monotonic() + self._backoff(endpoint)
@@ -159,8 +159,8 @@ class Directory:
     async def check(self, endpoint: Endpoint) -> None:
         try:
             info = await describe(endpoint.uri)
-        except (OSError, TimeoutError, ValueError) as err:
-            self.mark_failed(endpoint, f"describe failed: {err or type(err).__name__}")
+        except Exception as err:  # refused, timed out, garbage info: a bad service must not stop the satellite
+            self.mark_failed(endpoint, f"describe failed: {type(err).__name__}: {err}")
             return
         endpoint.info = info
         if not endpoint.static:
@@ -209,7 +209,7 @@ class Directory:
                 continue
             try:
                 uri = await self._resolve(name)
-            except (OSError, TimeoutError, ValueError) as err:
+            except Exception as err:  # a malformed record from some other device on the LAN
                 _LOGGER.warning("zeroconf: cannot resolve %s: %s", name, err)
                 continue
             if uri is None:
