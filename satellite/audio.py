@@ -141,7 +141,10 @@ class Playback:
         return self._converter.convert(chunk).audio
 
     async def write(self, chunk: AudioChunk) -> None:
-        data = self.convert(chunk)
+        try:
+            data = self.convert(chunk)
+        except Exception as err:  # audioop.error on a width/rate the converter cannot handle
+            raise ValueError(f"cannot play audio {chunk.rate} Hz/{chunk.width} B/{chunk.channels} ch: {err}") from None
         if not data:
             return
         if self.first_byte_at is None:

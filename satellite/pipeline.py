@@ -45,7 +45,17 @@ class ServiceFailed(Exception):
     """A service answered with an error event or an unexpected close."""
 
 
-SERVICE_ERRORS = (OSError, EOFError, TimeoutError, ServiceFailed, anyio.BrokenResourceError, anyio.ClosedResourceError)
+SERVICE_ERRORS = (
+    OSError,
+    EOFError,
+    TimeoutError,
+    ServiceFailed,
+    anyio.BrokenResourceError,
+    anyio.ClosedResourceError,
+    KeyError,  # the rest: malformed events from a misbehaving service
+    TypeError,
+    ValueError,
+)
 
 
 def conversation_id(settings: Settings) -> str:
@@ -530,7 +540,11 @@ class Satellite:
                     continue
                 if self.segmenter.feed(frame, captured) != "start":
                     continue
-                turn = await self._turn(captured, frames)
+                try:
+                    turn = await self._turn(captured, frames)
+                except Exception:  # a bug in one turn must not end the satellite
+                    _LOGGER.exception("the turn failed; listening again")
+                    turn = None
                 self.deaf_until = time.monotonic() + self.settings.satellite_refractory
                 self.segmenter.reset()
                 if turn is None:
