@@ -15,7 +15,7 @@ from wyoming.asr import Transcript
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.client import AsyncClient
 from wyoming.info import Describe, Info
-from wyoming.ping import Ping
+from wyoming.ping import Ping, Pong
 from wyoming.satellite import RunSatellite
 from wyoming.tts import Synthesize
 
@@ -153,6 +153,18 @@ def test_service_that_starts_later_is_discovered(start_server: Launcher, tmp_pat
 
 
 # --- Home Assistant mode ---------------------------------------------------------------------
+async def answer_pings(ha: AsyncClient, *, task_status=anyio.TASK_STATUS_IGNORED) -> None:
+    """Reads everything the satellite sends: pings are answered at once, the rest is handed on."""
+    send, recv = anyio.create_memory_object_stream(1000)
+    task_status.started(recv)
+    async with send:
+        while (event := await ha.read_event()) is not None:
+            if Ping.is_type(event.type):
+                await ha.write_event(Pong(text=event.data.get("text")).event())
+            else:
+                await send.send(event)
+
+
 async def test_home_assistant_mode(start_server: Launcher, tmp_path: Path) -> None:
     """A client plays Home Assistant's side: run-satellite, ping, run-pipeline + audio, then the answer."""
     asr = start_server("asr")
@@ -165,16 +177,15 @@ async def test_home_assistant_mode(start_server: Launcher, tmp_path: Path) -> No
     )  # fmt: skip
     advertised = await browse(name)  # Home Assistant finds it like any Wyoming device
     assert advertised.port == sat.port
-    async with AsyncClient.from_uri(sat.uri) as ha:
+    async with AsyncClient.from_uri(sat.uri) as ha, anyio.create_task_group() as tg:
+        events = await tg.start(answer_pings, ha)  # HA pongs the satellite's pings, as the real one does
         await ha.write_event(RunSatellite().event())
         await ha.write_event(Describe().event())
         await ha.write_event(Ping(text="hi").event())
         audio = bytearray()
         seen: list[str] = []
         with anyio.fail_after(30):
-            while True:
-                event = await ha.read_event()
-                assert event is not None, seen
+            async for event in events:
                 seen.append(event.type)
                 if Info.is_type(event.type):
                     info = Info.from_event(event)
@@ -202,15 +213,14 @@ async def test_home_assistant_mode(start_server: Launcher, tmp_path: Path) -> No
         for i in range(0, len(answer), 2048):
             await ha.write_event(AudioChunk(rate=22050, width=2, channels=1, audio=answer[i : i + 2048]).event())
         await ha.write_event(AudioStop().event())
-        await ha.write_event(Ping(text="still there").event())
         with anyio.fail_after(20):
-            while True:
-                event = await ha.read_event()
-                assert event is not None
+            async for event in events:
                 if event.type == "played":
                     break
+        tg.cancel_scope.cancel()
     played, rate = read_wav(out)
     assert rate == 22050 and played == answer
+    assert "stopped answering pings" not in sat.output()
 
 
 # --- end to end with every real service ------------------------------------------------------
