@@ -1,7 +1,7 @@
 """Retrieval benchmark: latency and recall@5 of HNSW against exact search at 1k, 10k and 100k passages.
 
-    uv run python bench/handle_retrieval.py            # 1k, 10k, 100k (a few minutes on 2 cores)
-    uv run python bench/handle_retrieval.py --quick    # 1k and 10k, fewer queries
+    uv run python -m bench.handle_retrieval            # 1k, 10k, 100k (~10 min on 2 busy cores: HNSW build)
+    uv run python -m bench.handle_retrieval --quick    # 1k and 10k, fewer queries (~1 min)
 
 Scaling rows use synthetic vectors (clustered unit vectors shaped like MiniLM embeddings: each passage
 near a topic centre) and synthetic texts, because embedding 100k real passages takes ~10 min here.
@@ -25,7 +25,15 @@ import numpy as np
 from wyoming_xnai.rag.embed import OnnxMiniLM
 from wyoming_xnai.rag.ingest import Doc, IngestReport, write_version
 from wyoming_xnai.rag.knowledge import KnowledgeBase
-from wyoming_xnai.rag.vectors import EF_CONSTRUCTION, HNSW_M, exact_index, hnsw_index, recall_at_k, tune_ef_search
+from wyoming_xnai.rag.vectors import (
+    EF_CONSTRUCTION,
+    HNSW_M,
+    VectorIndexInfo,
+    exact_index,
+    hnsw_index,
+    recall_at_k,
+    tune_ef_search,
+)
 from wyoming_xnai.settings import Settings
 
 DIM = 384
@@ -51,7 +59,10 @@ def queries_for(vectors: np.ndarray, n: int, rng: np.random.Generator) -> np.nda
 
 
 def texts_for(n: int, rng: np.random.Generator) -> list[str]:
-    return [" ".join(rng.choice(WORDS, 40)) for _ in range(n)]
+    """80-word passages over a 20,000-word Zipfian vocabulary: BM25 postings shaped like real text."""
+    vocab = WORDS + [f"w{i}" for i in range(20_000 - len(WORDS))]
+    ranks = np.minimum(rng.zipf(1.2, size=(n, 80)), len(vocab)) - 1
+    return [" ".join(vocab[r] for r in row) for row in ranks]
 
 
 def real_sentences(n: int, rng: np.random.Generator) -> list[str]:
@@ -76,7 +87,7 @@ def per_query_ms(search, queries: np.ndarray, k: int = 5) -> tuple[float, float]
     return float(np.percentile(times, 50)), float(np.percentile(times, 95))
 
 
-def end_to_end_ms(vectors: np.ndarray, texts: list[str], embedder: OnnxMiniLM, questions: list[str]) -> float:
+def end_to_end_ms(vectors: np.ndarray, texts: list[str], embedder: OnnxMiniLM, questions: list[str], prebuilt) -> float:
     """Median KnowledgeBase.search latency through an index written and loaded like the real one."""
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp), handle_hnsw_threshold=20_000)
@@ -84,7 +95,8 @@ def end_to_end_ms(vectors: np.ndarray, texts: list[str], embedder: OnnxMiniLM, q
             f"/bench/doc{i // 100:05}.txt": Doc(f"{i}", texts[i : i + 100], vectors[i : i + 100])
             for i in range(0, len(texts), 100)
         }
-        write_version(settings, embedder, {"max_words": 80, "overlap_words": 20}, docs, IngestReport(), False)
+        chunking = {"max_words": 80, "overlap_words": 20}
+        write_version(settings, embedder, chunking, docs, IngestReport(), False, prebuilt)
         kb = KnowledgeBase.open(settings.index_dir, embedder)
         kb.search(questions[0], 4)
         times = []
@@ -112,8 +124,9 @@ def row(name: str, vectors: np.ndarray, queries: np.ndarray, texts: list[str], e
     faiss.omp_set_num_threads(1)  # single queries, as KnowledgeBase does
     exact_p50, exact_p95 = per_query_ms(exact.search, queries)
     hnsw_p50, hnsw_p95 = per_query_ms(hnsw.search, queries)
-    e2e = end_to_end_ms(vectors, texts, embedder, questions)
-    kind = "flat" if len(vectors) < 20_000 else "hnsw"
+    kind = "flat" if len(vectors) < 20_000 else "hnsw"  # what ingest would pick
+    info = VectorIndexInfo("hnsw", ef, recall) if kind == "hnsw" else VectorIndexInfo("flat")
+    e2e = end_to_end_ms(vectors, texts, embedder, questions, (hnsw if kind == "hnsw" else exact, info))
     return (
         f"| {name} | {len(vectors):,} | {exact_p50:.2f} / {exact_p95:.2f} | {hnsw_p50:.2f} / {hnsw_p95:.2f} | "
         f"{ef} | {recall:.3f} | {low_recall:.3f} | {build_s:.1f} | {e2e:.1f} ({kind}) |"
@@ -129,7 +142,7 @@ def main() -> None:
     sizes = args.sizes or ([1000, 10_000] if args.quick else [1000, 10_000, 100_000])
     n_queries = 100 if args.quick else args.queries
     rng = np.random.default_rng(0)
-    embedder = OnnxMiniLM()
+    embedder = OnnxMiniLM(threads=1)  # as the handle server embeds queries (handle_embed_threads)
     questions = [
         f"When is the {a} {b} checked?" for a, b in zip(rng.choice(WORDS, 20), rng.choice(WORDS, 20), strict=True)
     ]
@@ -152,8 +165,14 @@ def main() -> None:
             row("synthetic", vectors, queries_for(vectors, n_queries, rng), texts_for(n, rng), embedder, questions),
             flush=True,
         )
+    times = []
+    for question in questions:
+        t = time.perf_counter()
+        embedder.embed([question])
+        times.append((time.perf_counter() - t) * 1000)
+    print(f"\nquery embedding alone (MiniLM int8, 1 thread): {np.median(times):.1f} ms p50")
     print(
-        "\nsearch = KnowledgeBase.search end to end (MiniLM query embedding + FAISS + BM25 + fusion); "
+        "search = KnowledgeBase.search end to end (MiniLM query embedding + FAISS + BM25 + fusion); "
         "ingest uses exact search below 20,000 passages (--hnsw-threshold)."
     )
 

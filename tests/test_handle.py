@@ -186,6 +186,16 @@ async def test_metrics_count_the_answering_stage(handle: ServerProcess, metrics_
     assert metric(metrics_port, "xnai_breaker_open", breaker="retrieval") == 0
 
 
+async def test_home_assistant_closing_after_handled_is_fine(handle: ServerProcess, metrics_port: int) -> None:
+    async with AsyncClient.from_uri(handle.uri) as client:  # as Home Assistant does: stop reading at handled
+        await client.write_event(Transcript(text="Where is the spare house key?", language="en").event())
+        events = await read_until(client, "handled", timeout=300)
+    assert "flower pot" in handled_text(events).lower()
+    await anyio.sleep(0.5)
+    assert metric(metrics_port, "xnai_requests_total", service="handle", kind="cancelled") == 0
+    assert "flower pot" in handled_text(await ask(handle.uri, "Where is the spare house key?")).lower()
+
+
 async def test_bad_input_gets_an_error_and_the_server_keeps_serving(handle: ServerProcess) -> None:
     async with AsyncClient.from_uri(handle.uri) as client:
         await client.write_event(Transcript(text="x" * 5000).event())
@@ -302,3 +312,71 @@ async def test_overload_is_answered_politely_and_disconnect_cancels_generation(
     assert metric(port, "xnai_requests_total", service="handle", kind="cancelled") == 1
     await wait_for(lambda: "LLM generation cancelled" in server.output(), 10, "the cancel log line")
     assert "thursday" in handled_text(await ask(server.uri, "Which day is the bin collection?")).lower()
+
+
+async def test_answer_cache_covers_a_failing_llm(data_dir: Path, models_dir: Path) -> None:
+    """In-process chain: the real LLM answers once; then a real timeout makes the cache answer."""
+    from wyoming_xnai.handle.chain import Answerer
+    from wyoming_xnai.settings import Settings
+
+    settings = Settings(data_dir=data_dir, models_dir=models_dir, handle_llm_timeout=float(SLOW))
+    answerer = Answerer(settings)
+    await anyio.to_thread.run_sync(answerer.load)
+    fresh = await answerer.answer("Which day is the bin collection?")
+    assert fresh.stage == "rag" and "thursday" in fresh.text.lower()
+    settings.handle_llm_timeout = 0.001  # from now on every generation takes longer than allowed
+    exact = await answerer.answer("which day is the bin collection")
+    assert exact.stage == "cache" and exact.text == fresh.text and "llm" in exact.problems
+    similar = await answerer.answer("On which day is the bin collection?")
+    assert similar.stage == "cache" and similar.text == fresh.text
+    unknown = await answerer.answer("What is the cat allergic to?")
+    assert unknown.stage == "template" and FALLBACK in unknown.text and "chicken" in unknown.text
+
+
+def test_memory_is_bounded_and_expires() -> None:
+    from wyoming_xnai.handle.memory import ConversationMemory
+
+    now = [0.0]
+    memory = ConversationMemory(max_conversations=2, max_turns=2, ttl=10, clock=lambda: now[0])
+    for i in range(3):
+        memory.add("a", f"q{i}", f"a{i}")
+    assert [t.question for t in memory.history("a")] == ["q1", "q2"]
+    memory.add("b", "q", "a")
+    memory.add("c", "q", "a")
+    assert memory.history("a") == [] and len(memory) == 2  # least recently used conversation dropped
+    now[0] = 11
+    assert memory.history("b") == []  # expired
+    assert memory.history(None) == []
+
+
+def test_speakable_sentences_and_grounding() -> None:
+    from wyoming_xnai.handle.prompt import Note, SentenceSplitter, grounded, speakable
+
+    assert speakable("The password is `marigold-42`, see **[docs](https://x.example)** or www.x.example") == (
+        "The password is marigold-42, see docs or"
+    )
+    splitter = SentenceSplitter()
+    pieces = ["The vet is Dr.", " Rowe. She", " is at Fernbrook. And"]
+    assert [s for p in pieces for s in splitter.feed(p)] == ["The vet is Dr. Rowe.", "She is at Fernbrook."]
+    assert splitter.flush() == "And"
+    note = [Note("Bin collection is every Thursday morning at 7.", "house.txt", 1.0, 0.8)]
+    question = "Which day is the bin collection?"
+    assert grounded("The bins are collected every Thursday morning.", question, note)
+    assert not grounded("The bins are collected on Monday.", question, note)  # not in the notes
+    assert not grounded("Bin collection is at 8.", question, note)  # a number the notes do not have
+    assert not grounded("The bin collection.", question, note)  # says nothing new
+
+
+async def test_slow_answer_outlives_the_idle_timeout_then_idle_clients_are_closed(
+    start_server, data_dir, models_dir
+) -> None:
+    server, _ = launch(
+        start_server, data_dir, models_dir, "--llm-timeout", SLOW, "--idle-timeout", "1", "--max-tokens", "100"
+    )
+    async with AsyncClient.from_uri(server.uri) as client:
+        await client.write_event(Transcript(text=LONG).event())  # seconds of prompt and generation
+        events = await read_until(client, "handled-stop", timeout=300)
+        assert events[-1].type == "handled-stop" and handled_text(events)
+        # the answer is complete; a client that then stays silent is closed after the idle timeout
+        closing = await read_until(client, "handled-stop", timeout=30)
+        assert closing[-1].type == "error" and closing[-1].data["code"] == "timeout"

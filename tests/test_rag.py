@@ -443,7 +443,7 @@ def test_hnsw_recall_at_5_against_exact_on_real_embeddings(embedder: OnnxMiniLM)
     sentences = sorted(
         {
             f"{rng.choice(subjects).capitalize()} {rng.choice(verbs)} {rng.choice(whens)} {rng.choice(wheres)}."
-            for _ in range(4000)
+            for _ in range(2600)
         }
     )
     vectors = embedder.embed(sentences)

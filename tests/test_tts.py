@@ -114,6 +114,9 @@ def voice_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (folder / "en_US-duo-medium.onnx.json").write_text(json.dumps(duo))
     (folder / "en_US-broken-medium.onnx").write_bytes(b"this is not an onnx model" * 100)
     (folder / "en_US-broken-medium.onnx.json").write_text(json.dumps(config))
+    (folder / "en_US-brokenlow-low.onnx").write_bytes(b"not a model either")
+    low = dict(config, audio={"sample_rate": 16000, "quality": "low"})
+    (folder / "en_US-brokenlow-low.onnx.json").write_text(json.dumps(low))
     return folder
 
 
@@ -146,7 +149,7 @@ async def test_describe_lists_every_voice(tts: ServerProcess) -> None:
     assert program.installed and program.supports_synthesize_streaming
     voices = {v.name: v for v in program.voices}
     assert program.voices[0].name == VOICE  # the default comes first
-    assert set(voices) == {VOICE, "en_GB-mine-medium", "en_US-duo-medium", "en_US-broken-medium"}
+    assert set(voices) == {VOICE, "en_GB-mine-medium", "en_US-duo-medium", "en_US-broken-medium", "en_US-brokenlow-low"}
     assert voices[VOICE].languages == ["en_US"]
     assert [s.name for s in voices["en_US-duo-medium"].speakers] == ["alice", "bob"]
     assert voices[VOICE].speakers is None
@@ -259,11 +262,27 @@ async def test_broken_voice_falls_back_to_espeak(tts: ServerProcess) -> None:
     assert "using the degraded voice" in tts.output()
 
 
+async def test_fallback_keeps_the_voice_audio_format(tts: ServerProcess) -> None:
+    """espeak-ng speaks at 22050 Hz; a 16 kHz voice's stream must stay 16 kHz (resampled)."""
+    reply = await stream(tts.uri, ["Turn on the ", "kitchen lights."], SynthesizeVoice(name="en_US-brokenlow-low"))
+    assert reply.formats == {(16000, 2, 1)}
+    assert 0.8 < len(reply.audio) / 32000 < 5
+
+
 async def test_multi_speaker_fault_falls_back(tts: ServerProcess) -> None:
     """The duo config claims two speakers but the model has one: Piper fails at run time -> espeak."""
     reply = await synthesize(tts.uri, COMMAND, SynthesizeVoice(name="en_US-duo-medium", speaker="bob"))
     assert_one_block(reply)
     assert reply.seconds > 0.8
+
+
+async def test_speaking_rate_and_pauses_are_honoured(tts: ServerProcess, start_server) -> None:
+    normal = await synthesize(tts.uri, FOUR)
+    slow = start_server("tts", "--length-scale", "1.6", "--sentence-silence", "1.0", "--noise-scale", "0.3")
+    reply = await synthesize(slow.uri, FOUR)
+    assert_one_block(reply)
+    # 1.6x longer speech plus 3 x 0.8 s more pause between the four sentences
+    assert reply.seconds > normal.seconds * 1.4 + 2.0, (reply.seconds, normal.seconds)
 
 
 async def test_default_voice_that_fails_to_load_still_answers(start_server, voice_dir: Path) -> None:
@@ -369,12 +388,21 @@ async def test_disconnect_during_a_text_stream(tts: ServerProcess, metrics_port:
 async def test_long_answer_streams_steadily(tts: ServerProcess) -> None:
     """An LLM-sized answer comes back whole, in order, in one block."""
     text = " ".join([FOUR, LONG_FIRST] * 6)  # ~2000 characters
+    await synthesize(tts.uri, " ".join([FOUR, LONG_FIRST] * 2))  # onnxruntime's arenas reach their size
+    before = _rss_mb(tts)
     async with AsyncClient.from_uri(tts.uri) as client:
         await client.write_event(Synthesize(text).event())
         events = await read_until(client, "audio-stop", timeout=600)
     reply = _reply(events)
     assert_one_block(reply)
     plausible_length(reply, text)
+    # piece by piece: memory does not grow with the length of the answer
+    assert _rss_mb(tts) - before < 50
+
+
+def _rss_mb(server: ServerProcess) -> float:
+    status = Path(f"/proc/{server.proc.pid}/status").read_text()
+    return int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024
 
 
 # --- text splitting (pure functions) ---------------------------------------------------------
@@ -398,10 +426,20 @@ def test_no_cuts_inside_numbers_or_abbreviations() -> None:
     ]  # fmt: skip
 
 
+def test_sentences_may_end_with_an_abbreviation() -> None:
+    assert [p.text for p in split("Buy apples, pears etc. Then go home.")] == [
+        "Buy apples, pears etc.",
+        "Then go home.",
+    ]
+    assert len(split("Call No. 5 on Jan. 3 please. Thanks.")) == 2
+
+
 def test_unpunctuated_first_sentence_is_cut_before_a_joining_word() -> None:
     text = "The washing machine in the basement finished its long cotton cycle about twenty minutes ago and you can move it"
     first = split(text)[0].text
-    assert len(first.split()) <= 12 and text.startswith(first)
+    assert len(first.split()) <= 12 and text.startswith(first.rstrip(","))
+    assert first.endswith(",")  # rising intonation: more is coming
+    assert split("Hello world")[0].text == "Hello world."
 
 
 def test_streamed_text_splits_like_whole_text() -> None:
@@ -416,4 +454,7 @@ def test_streamed_text_splits_like_whole_text() -> None:
 def test_clean() -> None:
     assert clean("<speak>Hi <break time='1s'/> there &amp; you</speak>") == "Hi\n\nthere & you"
     assert clean("**Bold** [[ h ]] a\x00b\u200bc") == "Bold [ h ] a bc"
+    assert clean("Done ✅ 🙂 at 21°C for €5") == "Done at 21°C for €5"
+    assert clean("See https://www.example.com/a/b?c=d#e now") == "See example.com now"
+    assert all(len(p.text) <= 301 for p in split("x" * 5000 + ". Done."))
     assert foreign_script("你好，世界。", "en_US") == "CJK" and foreign_script("Grüße, Wang 王", "en_US") is None

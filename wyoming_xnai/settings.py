@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     handle_mlock: bool = Field(False, description="Lock the LLM in RAM")
     handle_f16_kv: bool = Field(True, description="Keep the KV cache in f16")
     handle_top_k: int = Field(4, ge=1, description="Passages retrieved per question")
+    handle_embed_threads: int = Field(
+        1, ge=0, description="onnxruntime threads per query embedding (0 = all cores; ingest uses all)"
+    )
     handle_chunk_words: int = Field(80, ge=10, le=180, description="Ingest: words per passage (MiniLM reads ~180)")
     handle_chunk_overlap: int = Field(20, ge=0, description="Ingest: words repeated from the previous passage")
     handle_hnsw_threshold: int = Field(

@@ -17,7 +17,8 @@ from wyoming_xnai.settings import Settings
 def main(settings: Settings, args: argparse.Namespace) -> int:
     setup_logging(settings.debug, "text")
     if not settings.debug:
-        logging.getLogger("wyoming_xnai").setLevel(logging.ERROR)  # one-line problems are printed below
+        for name in ("wyoming_xnai", "faiss"):
+            logging.getLogger(name).setLevel(logging.ERROR)  # one-line problems are printed below
     answerer = Answerer(settings)
     answerer.load()
     answer = anyio.run(answerer.answer, args.question, None, None, backend="asyncio")

@@ -29,6 +29,7 @@ from wyoming_xnai.handle.prompt import (
     SentenceSplitter,
     Turn,
     best_clause,
+    finish_sentence,
     grounded,
     is_follow_up,
     plain_prompt,
@@ -48,6 +49,7 @@ _LOGGER = logging.getLogger(__name__)
 OnSentence = Callable[[str], Awaitable[None]]
 BUSY_TEXT = "Sorry, I am busy answering other questions. Please ask me again in a moment."
 EMPTY_TEXT = "Sorry, I did not hear a question."
+NO_ANSWER = "gave no answer"
 
 
 @dataclass
@@ -68,7 +70,7 @@ class Answerer:
         self.llm = Llm(s)
         self.queue = WorkQueue("handle", 1, s.handle_max_queue)
         self.breakers = Breakers(["retrieval", "llm"], s.handle_breaker_failures, s.handle_breaker_reset)
-        self.memory = ConversationMemory(max_turns=max(s.handle_memory_turns, 1), ttl=s.handle_memory_seconds)
+        self.memory = ConversationMemory(max_turns=s.handle_memory_turns, ttl=s.handle_memory_seconds)
         self.cache = AnswerCache(s.handle_cache_size, s.handle_cache_similarity)
         self._embedder = None
         self._kb = None
@@ -96,17 +98,14 @@ class Answerer:
 
     def knowledge(self):
         """The open knowledge base, re-opened when `xnai ingest` has committed a new version."""
-        from wyoming_xnai.rag import store
         from wyoming_xnai.rag.knowledge import KnowledgeBase
 
         with self._kb_lock:
             index_dir = self.settings.index_dir
             if self._kb is not None:
-                try:
-                    if store.current_path(index_dir).name == self._kb.version:
-                        return self._kb
-                except store.IndexUnavailable:
-                    return self._kb  # the live index went away under us: keep answering from what we have
+                live = KnowledgeBase.live_version(index_dir)
+                if live is None or live == self._kb.version:
+                    return self._kb  # unchanged, or gone from under us: keep answering from what we have
             self._kb = KnowledgeBase.open(index_dir, self.embedder())
             return self._kb
 
@@ -158,7 +157,7 @@ class Answerer:
             span.set_attribute("handle.stage", answer.stage)
         if answer.stage in ("rag", "llm", "cache"):
             self.memory.add(conversation_id, question, answer.text)
-        if answer.stage in ("rag", "llm") and not follow_up and not answer.extractive:
+        if answer.stage in ("rag", "llm") and not follow_up:
             self.cache.put(question, answer.text, answer.sources, query_vec)
         return self._finish(answer, started)
 
@@ -214,6 +213,8 @@ class Answerer:
         rejected: list[str] = []
 
         async def accept(sentence: str) -> bool:
+            # a small model copies whole note sentences: "X; Y" -> "X." (the direct answer comes first)
+            sentence = finish_sentence(sentence.split("; ")[0])
             if len(said) >= MAX_SENTENCES or sentence in said:
                 return False
             if relevant and not grounded(sentence, question, relevant):
@@ -272,7 +273,7 @@ class Answerer:
             text = best_clause(relevant[0].text, question)
             await say(text)
             return Answer(text, stage, [relevant[0].source], extractive=True)
-        problems["llm"] = "gave no answer"
+        problems["llm"] = NO_ANSWER
         return None
 
     async def _cache_stage(
@@ -296,6 +297,8 @@ class Answerer:
     def _template(self, notes: list[Note] | None, problems: dict[str, str]) -> Answer:
         """Say plainly what failed; if the documents still work, read out the best match."""
         relevant = [n for n in notes or [] if n.similarity >= self.settings.handle_min_similarity]
+        if problems.get("llm") == NO_ANSWER and not relevant:
+            return Answer("Sorry, I do not know the answer to that.", "template")
         llm_down = "llm" in problems
         docs_down = "retrieval" in problems
         if llm_down and relevant:

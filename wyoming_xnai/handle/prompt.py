@@ -62,8 +62,8 @@ class Note:
 
 def _stem(word: str) -> str:
     word = word.lower().removesuffix("'s")
-    for suffix in ("ing", "ed", "es", "s", "e"):
-        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+    for suffix in ("ions", "ion", "ing", "ly", "ed", "es", "s", "e"):
+        if len(word) - len(suffix) >= 3 and word.endswith(suffix):
             return word[: -len(suffix)]
     return word
 

@@ -29,6 +29,7 @@ from wyoming_xnai.settings import Settings
 
 _LOGGER = logging.getLogger(__name__)
 XNAI = Attribution(name="xnai", url="")
+MAX_PENDING = 2  # questions one connection may have in flight (Home Assistant sends one per connection)
 LLAMA = Attribution(name="llama.cpp via llama-cpp-python", url="https://github.com/abetlen/llama-cpp-python")
 
 
@@ -81,6 +82,7 @@ class HandleHandler(ServiceHandler):
         self.svc = svc
         self._answers: TaskGroup | None = None
         self._one_at_a_time = anyio.Lock()
+        self._pending = 0  # questions of this connection not answered yet
 
     async def run(self) -> None:
         async with anyio.create_task_group() as tg:
@@ -89,6 +91,9 @@ class HandleHandler(ServiceHandler):
                 await super().run()
             finally:
                 tg.cancel_scope.cancel()  # the client is gone: stop answering it
+
+    def working(self) -> bool:
+        return self._pending > 0  # the client waits for an answer: not idle
 
     async def handle(self, event: Event) -> bool:
         if not Transcript.is_type(event.type):
@@ -103,6 +108,10 @@ class HandleHandler(ServiceHandler):
         context = event_data(event, "context", dict, {})
         conversation_id = context.get("conversation_id")
         assert self._answers is not None
+        if self._pending >= MAX_PENDING:
+            await self.send_error("busy", f"{self._pending} questions of this connection are still being answered")
+            return True
+        self._pending += 1
         self._answers.start_soon(
             self._answer, text, conversation_id if isinstance(conversation_id, str) else None, context
         )
@@ -120,6 +129,7 @@ class HandleHandler(ServiceHandler):
         REQUESTS.labels("handle", "transcript").inc()
         started = anyio.current_time()
         first: list[float] = []
+        answered = False
 
         async def chunk(sentence: str) -> None:
             if not first:
@@ -134,14 +144,18 @@ class HandleHandler(ServiceHandler):
                 answer = await self.svc.answerer.answer(text, conversation_id, chunk)
                 # `handled` before `handled-stop`: Home Assistant closes the socket on `handled`.
                 await self._send(Handled(text=answer.text, context=context).event())
-                await self._send(HandledStop().event())
+                answered = True
+                await self._send(HandledStop().event())  # Home Assistant may have closed already: fine
         except anyio.get_cancelled_exc_class():
-            REQUESTS.labels("handle", "cancelled").inc()
-            _LOGGER.info("client went away: answer to %r cancelled", text[:60])
+            if not answered:
+                REQUESTS.labels("handle", "cancelled").inc()
+                _LOGGER.info("client went away: answer to %r cancelled", text[:60])
             raise
         except Exception as err:  # a bug must not end the connection's task group
             _LOGGER.exception("answering failed")
             await self.send_error("internal-error", f"internal error: {type(err).__name__}")
+        finally:
+            self._pending -= 1
 
 
 def main(settings: Settings, args: argparse.Namespace) -> int:

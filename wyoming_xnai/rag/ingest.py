@@ -26,7 +26,7 @@ from wyoming_xnai.rag.chunking import chunk_text
 from wyoming_xnai.rag.documents import DocumentError, find_documents, read_text
 from wyoming_xnai.rag.embed import Embedder, load_embedder
 from wyoming_xnai.rag.lexical import Lexical
-from wyoming_xnai.rag.vectors import build_index
+from wyoming_xnai.rag.vectors import VectorIndexInfo, build_index
 from wyoming_xnai.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ def ingest(
     if missing:
         raise UserError(f"not found: {', '.join(missing)}")
     report = IngestReport(failed=[(str(p), why) for p, why in refused])
-    embedder = embedder or load_embedder(settings)
+    embedder = embedder or load_embedder(settings, threads=0)
     chunking = {"max_words": settings.handle_chunk_words, "overlap_words": settings.handle_chunk_overlap}
     roots = {f.root for f in found} | {Path(p).expanduser().resolve() for p in paths}
     with store.locked(settings.index_dir):
@@ -107,12 +107,13 @@ def ingest(
         docs: dict[str, Doc] = {}
         # Documents indexed earlier from elsewhere stay while their file exists; under a named folder,
         # only what was found now stays.
+        found_now = {str(f.path) for f in found}
         for source, doc in previous.items():
             path = Path(source)
             under_named = any(path == r or path.is_relative_to(r) for r in roots)
             if not under_named and path.is_file():
                 docs[source] = doc
-            elif not under_named or source not in {str(f.path) for f in found}:
+            elif not under_named or source not in found_now:
                 report.removed.append(source)
         bar = tqdm(found, desc="indexing", unit="file", disable=None if progress else True, file=sys.stderr)
         for item in bar:
@@ -155,9 +156,18 @@ def ingest(
 
 
 def write_version(
-    settings: Settings, embedder: Embedder, chunking: dict, docs: dict[str, Doc], report: IngestReport, progress: bool
+    settings: Settings,
+    embedder: Embedder,
+    chunking: dict,
+    docs: dict[str, Doc],
+    report: IngestReport,
+    progress: bool,
+    prebuilt: tuple[faiss.Index, VectorIndexInfo] | None = None,
 ) -> None:
-    """Build FAISS and BM25 over `docs` and commit them as the new live version (caller holds the lock)."""
+    """Build FAISS and BM25 over `docs` and commit them as the new live version (caller holds the lock).
+
+    `prebuilt` is a FAISS index over exactly these embeddings, in sorted-source order (the benchmark's).
+    """
     texts: list[str] = []
     sources: list[str] = []
     documents: dict[str, dict] = {}
@@ -171,7 +181,7 @@ def write_version(
     embeddings = np.concatenate(parts) if parts else np.zeros((0, embedder.dim), np.float32)
     if progress and len(texts) >= settings.handle_hnsw_threshold:
         print(f"building the HNSW index over {len(texts)} passages...", file=sys.stderr)
-    vectors, info = build_index(embeddings, settings.handle_hnsw_threshold)
+    vectors, info = prebuilt or build_index(embeddings, settings.handle_hnsw_threshold)
     writer = store.Writer(settings.index_dir)
     try:
         writer.write_chunks(texts, sources)
@@ -197,7 +207,14 @@ def write_version(
 
 
 def main(settings: Settings, args: argparse.Namespace) -> int:
-    report = ingest([Path(p) for p in args.paths], settings, rebuild=args.rebuild)
+    try:
+        report = ingest([Path(p) for p in args.paths], settings, rebuild=args.rebuild)
+    except OSError as err:  # unreadable documents are skipped inside ingest(); this is the index write
+        detail = err.strerror or str(err)
+        raise UserError(
+            f"writing the index in {settings.index_dir} failed: {detail} (is the disk full?); "
+            "the previous index is unchanged"
+        ) from None
     for path, reason in report.failed:
         print(f"xnai: skipped {path}: {reason}", file=sys.stderr)
     print(report.summary())

@@ -9,6 +9,7 @@ wyoming reads the rest, so a bad frame becomes a clear `error` event and closes 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from typing import Any
@@ -126,6 +127,31 @@ class ServiceHandler(AsyncEventHandler):
         except (ConnectionError, RuntimeError):
             pass
 
+    def working(self) -> bool:
+        """True while this connection has a request in progress that may answer later (the client
+        is then silent by right, so the idle timeout waits); handlers that answer in the background
+        override it."""
+        return False
+
+    async def _next_event(self, idle_timeout: float | None) -> Event | None:
+        """The next event; TimeoutError if the client stays silent for `idle_timeout` while we owe it nothing.
+
+        The read runs as its own task that is never cancelled mid-frame while the client may still
+        be talking, so a slow but live client loses nothing."""
+        read = asyncio.ensure_future(async_read_event(self._guarded))  # type: ignore[arg-type]
+        try:
+            while True:
+                done, _ = await asyncio.wait({read}, timeout=idle_timeout)
+                if done:
+                    return read.result()
+                if not self.working():
+                    raise TimeoutError
+        finally:
+            if not read.done():
+                read.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await read
+
     async def run(self) -> None:
         limit = self.limit
         if limit is not None and limit.open >= limit.limit:
@@ -139,10 +165,7 @@ class ServiceHandler(AsyncEventHandler):
         try:
             while True:
                 try:
-                    event = await asyncio.wait_for(
-                        async_read_event(self._guarded),  # type: ignore[arg-type]
-                        idle_timeout,
-                    )
+                    event = await self._next_event(idle_timeout)
                 except FrameError as err:
                     await self.send_error(err.code, err.text)
                     break

@@ -29,6 +29,7 @@ from wyoming.info import Attribution, Info, TtsProgram, TtsVoice, TtsVoiceSpeake
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeStopped
 
 from wyoming_xnai import __version__
+from wyoming_xnai.errors import UserError
 from wyoming_xnai.server.bootstrap import ModelUnavailable, Service, run
 from wyoming_xnai.server.handler import ServiceHandler, event_data
 from wyoming_xnai.server.metrics import LATENCY, REQUESTS
@@ -60,6 +61,10 @@ class TtsService(Service):
     def __init__(self, settings: Settings, uri: str) -> None:
         super().__init__(settings, uri)
         self.bank = VoiceBank(settings)  # reads voice configs only; ModelMissingError if the voice is absent
+        try:
+            self.bank.voices[self.bank.default].speaker_id(settings.tts_speaker)
+        except UnknownVoice as err:
+            raise UserError(str(err)) from None
         self.queue = WorkQueue(self.name, settings.tts_max_concurrent, settings.tts_max_queue)
         self._info = self._build_info()
 
@@ -149,6 +154,9 @@ class TtsHandler(ServiceHandler):
             finally:
                 tg.cancel_scope.cancel()
 
+    def working(self) -> bool:
+        return self._stream is not None  # a text stream is open: its audio may still be on the way
+
     async def handle(self, event: Event) -> bool:
         if Synthesize.is_type(event.type):
             if self._stream is not None:
@@ -236,6 +244,9 @@ class TtsHandler(ServiceHandler):
             await self.send_error(err.code, err.text)
         except (ConnectionError, RuntimeError):
             _LOGGER.debug("tts: client went away mid-stream")
+        except Exception as err:  # a bug must end this stream, not the connection's task group silently
+            _LOGGER.exception("tts: unexpected error in a stream")
+            await self.send_error("internal-error", f"internal error: {type(err).__name__}")
         finally:
             stream.done.set()
 
@@ -321,7 +332,9 @@ class TtsHandler(ServiceHandler):
                     if not audio_started:
                         await self.write_event(AudioStart(rate=rate, width=WIDTH, channels=CHANNELS).event())
                         audio_started = True
-                        LATENCY.labels("tts", "first_audio").observe(time.perf_counter() - started)
+                        first_audio = time.perf_counter() - started
+                        LATENCY.labels("tts", "first_audio").observe(first_audio)
+                        span.set_attribute("tts.first_audio_seconds", first_audio)
                     pcm = pause + audio.pcm
                     for i in range(0, len(pcm), chunk_bytes):
                         chunk = AudioChunk(rate=rate, width=WIDTH, channels=CHANNELS, audio=pcm[i : i + chunk_bytes])
@@ -339,6 +352,7 @@ class TtsHandler(ServiceHandler):
                 raise RequestError("synthesis-failed", str(err)) from None
             finally:
                 span.set_attribute("tts.pieces", count)
+                span.set_attribute("tts.degraded", "espeak" in sources)
                 if audio_started:  # close the block even on failure; a client that left can't be told
                     with anyio.move_on_after(2, shield=True), suppress(ConnectionError, RuntimeError):
                         await self.write_event(AudioStop().event())

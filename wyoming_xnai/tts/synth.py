@@ -171,8 +171,8 @@ class VoiceBank:
             entry = _Loaded(None)
             entry.lock.acquire()  # others asking for this voice wait for this load, not a second one
             self._loaded[name] = entry
-            while len(self._loaded) > MAX_LOADED:
-                self._loaded.popitem(last=False)
+            for old in [n for n in self._loaded if n != self.default][: max(0, len(self._loaded) - MAX_LOADED)]:
+                del self._loaded[old]  # least recently used first; the default voice stays loaded
         try:
             entry.voice = self._load_piper(self.voices[name])
             _LOGGER.info("tts: loaded voice %s", name)

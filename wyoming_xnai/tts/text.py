@@ -21,6 +21,7 @@ _MD_LINK = re.compile(r"\[([^\]]+)\]\((?:[^)\s]+)\)")
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+", re.MULTILINE)
 _MD_BULLET = re.compile(r"^\s*[-*+•]\s+", re.MULTILINE)
 _MD_EMPHASIS = re.compile(r"(\*{1,3}|_{2,3}|`+|~~|(?<!\w)_(?=\w)|(?<=\w)_(?!\w))")
+_URL = re.compile(r"\bhttps?://(?:www\.)?([^/\s?#]+)[^\s]*")
 _SPACES = re.compile(r"[ \t\f\v]+")
 
 
@@ -36,6 +37,7 @@ def clean(text: str, ssml: bool = False, strip: bool = True) -> str:
         text = _TAG.sub(" ", text)
         text = html.unescape(text)
     text = _MD_LINK.sub(r"\1", text)
+    text = _URL.sub(lambda m: m.group(1), text)  # "https://www.example.com/a?b=c" -> "example.com"
     text = _MD_HEADING.sub("", text)
     text = _MD_BULLET.sub("", text)
     text = _MD_EMPHASIS.sub("", text)
@@ -47,14 +49,20 @@ def clean(text: str, ssml: bool = False, strip: bool = True) -> str:
             out.append("\n")
         elif cat == "Cc" or ch == "\u2028" or ch == "\u2029":
             out.append(" ")  # tabs and stray control bytes separate words, nothing more
-        elif cat in ("Cf", "Cs", "Co", "Cn"):
-            continue  # zero-width, surrogates, private use, unassigned: nothing to say
+        elif cat in ("Cf", "Cs", "Co", "Cn") or _is_emoji(ch):
+            continue  # zero-width, surrogates, private use, unassigned, emoji: nothing to say
         else:
             out.append(ch)
     text = "".join(out).replace("\r", "")
     text = _SPACES.sub(" ", text)
     text = re.sub(r" *\n *", "\n", text)
     return text.strip() if strip else text
+
+
+def _is_emoji(ch: str) -> bool:
+    """Emoji and pictographs ("🙂", "✅"), which voices would read out by name; "°", "€", "%" stay."""
+    cp = ord(ch)
+    return 0x1F000 <= cp <= 0x1FAFF or 0x2600 <= cp <= 0x27BF or 0xFE00 <= cp <= 0xFE0F or 0x1F1E6 <= cp <= 0x1F1FF
 
 
 def speakable(text: str) -> bool:
@@ -64,10 +72,13 @@ def speakable(text: str) -> bool:
 
 # --- splitting -------------------------------------------------------------------------------
 
+# Abbreviations that come before a name or a number ("Dr. Smith", "No. 5", "Jan. 3"), so a capital or a
+# digit after them does not start a new sentence. "etc.", "Inc." and the like often end sentences: they
+# are not here, and split only before a capital (a lower-case word after any "." continues the sentence).
 ABBREVIATIONS = frozenset(
-    """mr mrs ms dr prof sr jr st mt ft vs etc eg ie approx appt apt dept est min max misc no nos
-    vol fig figs inc ltd co corp jan feb mar apr jun jul aug sep sept oct nov dec mon tue tues wed
-    thu thur thurs fri sat sun gen col lt sgt capt rev hon pres gov sen rep ave blvd rd cf al""".split()
+    """mr mrs ms dr prof sr jr st mt ft vs eg ie approx appt apt min max no nos vol fig figs cf
+    jan feb mar apr jun jul aug sep sept oct nov dec mon tue tues wed thu thur thurs fri sat sun
+    gen col lt sgt capt rev hon pres gov sen rep ave blvd rd""".split()
 )
 # Words a long clause can be cut before without breaking a phrase apart.
 JOINERS = frozenset(
@@ -140,6 +151,8 @@ class Splitter:
         limit = self.config.max_chars
         if self._first:
             cut = self._first_cut(sentence, complete=end is not None or final)
+            if cut is None and len(sentence) > limit:
+                cut = limit  # one endless "word" (a hash, a run of letters): cut it anyway
             if cut is not None:
                 return self._take(cut, sentence_end=False)
         else:
@@ -148,7 +161,7 @@ class Splitter:
             grow = min(limit, self.config.second_chars << min(self._count - 1, 8))
             cut = last_clause_end(sentence, grow) if len(sentence) > grow else None
             if cut is None and len(sentence) > limit:
-                cut = last_clause_end(sentence, limit) or word_cut(sentence, _word_count(sentence[:limit]))
+                cut = last_clause_end(sentence, limit) or word_cut(sentence, _word_count(sentence[:limit])) or limit
             if cut is not None and cut < len(sentence):
                 return self._take(cut, sentence_end=False)
         if end is not None:
@@ -176,7 +189,13 @@ class Splitter:
 
     def _take(self, end: int, sentence_end: bool) -> Piece:
         text, self._buf = self._buf[:end].strip(), self._buf[end:]
-        return Piece(" ".join(text.split()), sentence_end)
+        text = " ".join(text.split())
+        # Piper speaks a piece as a whole utterance: punctuation at its end sets the intonation. A
+        # sentence without a final mark gets a full stop (as wyoming-piper does), a piece cut between
+        # words a comma, so the voice rises for more instead of falling as if done.
+        if text and text[-1].isalnum():
+            text += "." if sentence_end else ","
+        return Piece(text, sentence_end)
 
 
 def _is_abbreviation(buf: str, dot: int) -> bool:
