@@ -57,7 +57,7 @@ class SatelliteService(Service):
                 attribution=XNAI,
                 installed=True,
                 version=__version__,
-                area=None,
+                area=settings.satellite_area,
                 has_vad=True,
             )
         )

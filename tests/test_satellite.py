@@ -172,7 +172,7 @@ async def test_home_assistant_mode(start_server: Launcher, tmp_path: Path) -> No
     out = tmp_path / "out.wav"
     name = f"sat-ha-{free_port()}"
     sat = start_server(
-        "satellite", "--ha", "--mic-wav", str(wav), "--snd-wav", str(out),
+        "satellite", "--ha", "--mic-wav", str(wav), "--snd-wav", str(out), "--area", "kitchen",
         "--zeroconf", name, "--zeroconf-host", LOOPBACK,
     )  # fmt: skip
     advertised = await browse(name)  # Home Assistant finds it like any Wyoming device
@@ -190,6 +190,7 @@ async def test_home_assistant_mode(start_server: Launcher, tmp_path: Path) -> No
                 if Info.is_type(event.type):
                     info = Info.from_event(event)
                     assert info.satellite is not None and info.satellite.installed
+                    assert info.satellite.area == "kitchen"
                 elif event.type == "pong":
                     assert event.data.get("text") == "hi"
                 elif event.type == "run-pipeline":

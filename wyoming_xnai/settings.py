@@ -129,6 +129,7 @@ class Settings(BaseSettings):
 
     # --- satellite (xnai-satellite) ----------------------------------------------------------
     satellite_name: str | None = Field(None, description="This room device's name (default: the host name)")
+    satellite_area: str | None = Field(None, description="Room the satellite is in (shown by Home Assistant)")
     satellite_conversation_id: str | None = Field(
         None, description="Conversation id sent to handle so follow-ups work (default: derived from the name)"
     )
