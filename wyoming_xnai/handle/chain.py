@@ -235,6 +235,9 @@ class Answerer:
             for sentence in splitter.feed(piece):
                 if not await accept(sentence):
                     return False
+            if "; " in splitter.pending:  # the sentence will be cut there anyway: say it, stop generating
+                await accept(splitter.flush())
+                return False
             return True
 
         started = time.perf_counter()

@@ -197,6 +197,11 @@ class SentenceSplitter:
         rest, self._buffer = speakable(self._buffer), ""
         return rest
 
+    @property
+    def pending(self) -> str:
+        """Text received that does not end a sentence yet."""
+        return self._buffer
+
 
 def split_sentences(text: str) -> list[str]:
     splitter = SentenceSplitter()

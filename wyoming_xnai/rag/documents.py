@@ -78,7 +78,7 @@ def read_text(path: Path) -> str:
         elif kind == "html":
             text = _html_text(data)
         else:
-            text = data.decode("utf-8", errors="replace")
+            text = _plain_text(data)
     except DocumentError:
         raise
     except Exception as err:  # parsers raise many kinds of errors on broken files; one bad file is not fatal
@@ -86,6 +86,16 @@ def read_text(path: Path) -> str:
     if not text.strip():
         raise DocumentError("no text in it" + (" (a scanned PDF needs OCR first)" if kind == "pdf" else ""))
     return text
+
+
+def _plain_text(data: bytes) -> str:
+    """UTF-8 (with or without BOM), else Windows-1252 (old notes saved on Windows); binary is refused."""
+    if b"\x00" in data[:8192]:
+        raise DocumentError("binary file, not text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
 
 
 def _pdf_text(data: bytes) -> str:
@@ -110,7 +120,7 @@ def _html_text(data: bytes) -> str:
     """Visible text, one paragraph per block element; scripts, styles and navigation are dropped."""
     from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
-    tree = HTMLParser(data.decode("utf-8", errors="replace"))
+    tree = HTMLParser(_plain_text(data))
     tree.strip_tags(["script", "style", "noscript", "template", "nav", "head", "svg"])
     body = tree.body or tree.root
     if body is None:

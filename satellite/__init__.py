@@ -1,0 +1,1 @@
+"""xnai satellite: the room device (microphone in, spoken answer out) built on the xnai services."""

@@ -1,0 +1,444 @@
+"""The satellite against real services on loopback: a WAV of espeak-ng speech is the microphone,
+a WAV file is the speaker. Services are found by zeroconf or given by URI."""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+import wave
+from pathlib import Path
+
+import anyio
+import pytest
+from wyoming.asr import Transcript
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.client import AsyncClient
+from wyoming.info import Describe, Info
+from wyoming.ping import Ping, Pong
+from wyoming.satellite import RunSatellite
+from wyoming.tts import Synthesize
+
+from satellite.audio import FRAME_BYTES
+from satellite.pipeline import Segmenter, strip_wake_phrase
+from tests.otlp_collector import Collector
+from tests.support import LOOPBACK, Launcher, ServerProcess, free_port, silence, speech, transcribe, transcript_text
+from tests.test_zeroconf import browse
+from wyoming_xnai.settings import Settings
+
+pytestmark = pytest.mark.anyio
+QUESTION = "what is the capital of france"
+
+
+def write_wav(path: Path, pcm: bytes, rate: int = 16000) -> Path:
+    with wave.open(str(path), "wb") as wav:
+        wav.setframerate(rate)
+        wav.setsampwidth(2)
+        wav.setnchannels(1)
+        wav.writeframes(pcm)
+    return path
+
+
+def question_wav(path: Path, text: str = QUESTION, lead: float = 1.0) -> Path:
+    return write_wav(path, silence(lead) + speech(text) + silence(0.3))
+
+
+def read_wav(path: Path) -> tuple[bytes, int]:
+    with wave.open(str(path), "rb") as wav:
+        return wav.readframes(wav.getnframes()), wav.getframerate()
+
+
+def wait_for_log(server: ServerProcess, pattern: str, timeout: float = 60.0) -> re.Match:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        match = re.search(pattern, server.output())
+        if match:
+            return match
+        if server.proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    raise AssertionError(f"no /{pattern}/ in satellite output:\n{server.output()}")
+
+
+def wait_exit(server: ServerProcess, timeout: float = 90.0) -> int:
+    deadline = time.monotonic() + timeout
+    while server.proc.poll() is None:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"satellite did not finish:\n{server.output()}")
+        time.sleep(0.1)
+    return server.proc.returncode
+
+
+def dead_uri() -> str:
+    return f"tcp://{LOOPBACK}:{free_port()}"
+
+
+# --- units on real audio ---------------------------------------------------------------------
+def test_segmenter_finds_start_and_end_of_real_speech() -> None:
+    settings = Settings(satellite_end_silence=0.45)
+    segmenter = Segmenter(settings)
+    pcm = silence(1.0) + speech(QUESTION) + silence(1.0)
+    events = []
+    for i in range(0, len(pcm) - FRAME_BYTES + 1, FRAME_BYTES):
+        event = segmenter.feed(pcm[i : i + FRAME_BYTES], i / 32000)
+        if event:
+            events.append((event, i / 32000))
+    assert [e for e, _ in events] == ["start", "end"]
+    speech_seconds = len(speech(QUESTION)) / 32000
+    assert 0.9 <= events[0][1] <= 1.5
+    assert 1.0 + speech_seconds <= events[1][1] <= 1.0 + speech_seconds + 0.8
+
+
+def test_wake_phrase() -> None:
+    assert strip_wake_phrase("Hey Jarvis, what time is it?", "hey jarvis") == "what time is it?"
+    assert strip_wake_phrase("What time is it?", "hey jarvis") is None
+    assert strip_wake_phrase("Hey, Jarvis.", "hey jarvis") == ""
+
+
+# --- failover and robustness -----------------------------------------------------------------
+def test_asr_failover_mid_utterance(start_server: Launcher, tmp_path: Path) -> None:
+    """Two ASR instances; the one in use is killed while the user speaks; the utterance still succeeds."""
+    asr_a = start_server("asr")
+    asr_b = start_server("asr")
+    wav = question_wav(tmp_path / "q.wav", lead=0.5)
+    sat = start_server(
+        "satellite",
+        "--mic-wav", str(wav), "--snd-wav", str(tmp_path / "out.wav"),
+        "--asr-uri", asr_a.uri, "--asr-uri", asr_b.uri,
+        "--handle-uri", dead_uri(), "--tts-uri", dead_uri(), "--timeout", "5",
+        wait=False,
+    )  # fmt: skip
+    used = wait_for_log(sat, r"asr: streaming to (tcp://\S+)").group(1)
+    victim = asr_a if used == asr_a.uri else asr_b
+    victim.proc.kill()  # dies mid-request: no goodbye, the socket just breaks
+    wait_exit(sat)
+    out = sat.output()
+    transcript = wait_for_log(sat, r"transcript: '([^']*)'").group(1).lower()
+    assert "capital" in transcript and "france" in transcript, out
+    assert "failing over" in out
+    assert out.count("asr: streaming to") >= 2
+
+
+def test_broken_mic_command_is_reported_and_retried(start_server: Launcher) -> None:
+    sat = start_server("satellite", "--mic-command", "false", "--asr-uri", dead_uri(), wait=False)
+    wait_for_log(sat, r"mic command 'false' stopped \(exit code -?\d+\); retrying in 1 s", timeout=20)
+    wait_for_log(sat, r"retrying in 2 s", timeout=20)
+    assert sat.proc.poll() is None  # still alive, still trying
+    assert sat.stop() == 0
+
+
+def test_missing_mic_command_is_reported(start_server: Launcher) -> None:
+    sat = start_server("satellite", "--mic-command", "/nonexistent/arecord", "--asr-uri", dead_uri(), wait=False)
+    wait_for_log(sat, r"mic command '/nonexistent/arecord' cannot start", timeout=20)
+    assert sat.proc.poll() is None
+    sat.stop()
+
+
+def test_service_that_starts_later_is_discovered(start_server: Launcher, tmp_path: Path) -> None:
+    """The satellite starts with no ASR anywhere; one appears on zeroconf while the user speaks."""
+    wav = question_wav(tmp_path / "q.wav", lead=1.5)
+    tag = f"satlate{free_port()}"
+    sat = start_server(
+        "satellite",
+        "--mic-wav", str(wav), "--discover-interface", LOOPBACK, "--discover-names", tag,
+        "--handle-uri", dead_uri(), "--tts-uri", dead_uri(), "--timeout", "20", "--health-interval", "0.5",
+        wait=False,
+    )  # fmt: skip
+    wait_for_log(sat, "zeroconf: browsing")
+    start_server("asr", "--zeroconf", f"{tag}-asr", "--zeroconf-host", LOOPBACK)
+    wait_exit(sat)
+    transcript = wait_for_log(sat, r"transcript: '([^']*)'").group(1).lower()
+    assert "capital" in transcript and "france" in transcript, sat.output()
+    assert f"found {tag}-asr" in sat.output()
+
+
+# --- Home Assistant mode ---------------------------------------------------------------------
+async def answer_pings(ha: AsyncClient, *, task_status=anyio.TASK_STATUS_IGNORED) -> None:
+    """Reads everything the satellite sends: pings are answered at once, the rest is handed on."""
+    send, recv = anyio.create_memory_object_stream(1000)
+    task_status.started(recv)
+    async with send:
+        while (event := await ha.read_event()) is not None:
+            if Ping.is_type(event.type):
+                await ha.write_event(Pong(text=event.data.get("text")).event())
+            else:
+                await send.send(event)
+
+
+async def test_home_assistant_mode(start_server: Launcher, tmp_path: Path) -> None:
+    """A client plays Home Assistant's side: run-satellite, ping, run-pipeline + audio, then the answer."""
+    asr = start_server("asr")
+    wav = question_wav(tmp_path / "q.wav")
+    out = tmp_path / "out.wav"
+    name = f"sat-ha-{free_port()}"
+    sat = start_server(
+        "satellite", "--ha", "--mic-wav", str(wav), "--snd-wav", str(out), "--area", "kitchen",
+        "--zeroconf", name, "--zeroconf-host", LOOPBACK,
+    )  # fmt: skip
+    advertised = await browse(name)  # Home Assistant finds it like any Wyoming device
+    assert advertised.port == sat.port
+    async with AsyncClient.from_uri(sat.uri) as ha, anyio.create_task_group() as tg:
+        events = await tg.start(answer_pings, ha)  # HA pongs the satellite's pings, as the real one does
+        await ha.write_event(RunSatellite().event())
+        await ha.write_event(Describe().event())
+        await ha.write_event(Ping(text="hi").event())
+        audio = bytearray()
+        seen: list[str] = []
+        with anyio.fail_after(30):
+            async for event in events:
+                seen.append(event.type)
+                if Info.is_type(event.type):
+                    info = Info.from_event(event)
+                    assert info.satellite is not None and info.satellite.installed
+                    assert info.satellite.area == "kitchen"
+                elif event.type == "pong":
+                    assert event.data.get("text") == "hi"
+                elif event.type == "run-pipeline":
+                    assert event.data["start_stage"] == "asr" and event.data["end_stage"] == "tts"
+                elif AudioChunk.is_type(event.type):
+                    chunk = AudioChunk.from_event(event)
+                    assert (chunk.rate, chunk.width, chunk.channels) == (16000, 2, 1)
+                    audio += chunk.audio
+                elif AudioStop.is_type(event.type):
+                    break
+        assert {"info", "pong", "run-pipeline"} <= set(seen)
+        assert seen.index("run-pipeline") < seen.index("audio-chunk")
+        # HA transcribes what the satellite streamed...
+        heard = transcript_text(await transcribe(asr.uri, bytes(audio))).lower()
+        assert "capital" in heard and "france" in heard
+        # ...and sends the answer back the way HA does for satellites (22050 Hz, 2048-byte chunks)
+        await ha.write_event(Transcript(text=heard).event())
+        answer = speech("the capital of france is paris", rate=22050)
+        await ha.write_event(Synthesize(text="The capital of France is Paris.").event())
+        await ha.write_event(AudioStart(rate=22050, width=2, channels=1).event())
+        for i in range(0, len(answer), 2048):
+            await ha.write_event(AudioChunk(rate=22050, width=2, channels=1, audio=answer[i : i + 2048]).event())
+        await ha.write_event(AudioStop().event())
+        with anyio.fail_after(20):
+            async for event in events:
+                if event.type == "played":
+                    break
+        tg.cancel_scope.cancel()
+    played, rate = read_wav(out)
+    assert rate == 22050 and played == answer
+    assert "stopped answering pings" not in sat.output()
+
+
+# --- end to end with every real service ------------------------------------------------------
+@pytest.fixture(scope="module")
+def voice_services(module_servers: Launcher) -> dict[str, ServerProcess]:
+    """ASR, TTS and handle (with the test documents indexed), all advertised by zeroconf on loopback."""
+    import subprocess
+
+    from tests.docs_facts import DOCS
+
+    tag = f"sate2e{free_port()}"
+    subprocess.run(
+        [sys.executable, "-m", "wyoming_xnai", "ingest", str(DOCS)], env=module_servers.env, check=True, timeout=300
+    )
+    servers = {
+        kind: module_servers(kind, "--zeroconf", f"{tag}-{kind}", "--zeroconf-host", LOOPBACK)
+        for kind in ("asr", "tts", "handle")
+    }
+    servers["tag"] = tag  # type: ignore[assignment]
+    return servers
+
+
+def test_end_to_end_spoken_question_gets_spoken_answer(
+    voice_services: dict, start_server: Launcher, tmp_path: Path
+) -> None:
+    from tests.docs_facts import SPOKEN
+
+    fact = SPOKEN[0]
+    wav = question_wav(tmp_path / "q.wav", fact.question)
+    out = tmp_path / "answer.wav"
+    sat = start_server(
+        "satellite",
+        "--mic-wav", str(wav), "--snd-wav", str(out), "--once",
+        "--discover-interface", LOOPBACK, "--discover-names", voice_services["tag"],
+        "--timeout", "60",
+        wait=False,
+    )  # fmt: skip
+    assert wait_exit(sat, timeout=180) == 0, sat.output()
+    output = sat.output()
+    for kind in ("asr", "tts", "handle"):
+        assert f"found {voice_services['tag']}-{kind}" in output
+    pcm, rate = read_wav(out)
+    assert len(pcm) > rate  # more than half a second of answer
+    heard = anyio.run(transcribe, voice_services["asr"].uri, pcm, rate)
+    text = transcript_text(heard).lower()
+    assert fact.keyword.lower() in text, (text, output)
+
+
+def test_stalled_mic_command_is_restarted(start_server: Launcher) -> None:
+    """A recorder that hangs without delivering audio must not block the satellite forever."""
+    sat = start_server("satellite", "--mic-command", "sleep 60", "--asr-uri", dead_uri(), wait=False)
+    wait_for_log(sat, r"mic command 'sleep 60' gave no audio for 5 s; retrying", timeout=30)
+    assert sat.stop() == 0
+
+
+def test_a_pause_mid_question_does_not_cut_it_off(start_server: Launcher, tmp_path: Path) -> None:
+    """After a short pause (espeak-ng's ~0.3 s between the two parts) the answer is prepared
+    speculatively; when the user goes on it is dropped and the whole question is transcribed (the
+    utterance is replayed to ASR)."""
+    asr = start_server("asr")
+    pcm = silence(1.0) + speech("what is the capital") + speech("of france") + silence(0.3)
+    wav = write_wav(tmp_path / "q.wav", pcm)
+    sat = start_server(
+        "satellite",
+        "--mic-wav", str(wav), "--asr-uri", asr.uri, "--handle-uri", dead_uri(), "--tts-uri", dead_uri(),
+        "--speculate", "0.2", "--end-silence", "0.45", "--timeout", "5",
+        wait=False,
+    )  # fmt: skip
+    wait_exit(sat)
+    out = sat.output()
+    assert "speech resumed: the speculative answer is dropped" in out
+    transcripts = re.findall(r"transcript: '([^']*)'", out)
+    assert "france" in transcripts[-1].lower(), out
+    assert "capital" in transcripts[-1].lower(), out
+
+
+def test_dead_instances_are_skipped(voice_services: dict, start_server: Launcher, tmp_path: Path) -> None:
+    """The first instance of every service is down; the satellite answers through the second ones."""
+    from tests.docs_facts import SPOKEN
+
+    fact = SPOKEN[0]
+    wav = question_wav(tmp_path / "q.wav", fact.question)
+    out = tmp_path / "answer.wav"
+    args = ["--mic-wav", str(wav), "--snd-wav", str(out), "--once", "--timeout", "60"]
+    for kind in ("asr", "handle", "tts"):
+        args += [f"--{kind}-uri", dead_uri(), f"--{kind}-uri", voice_services[kind].uri]
+    with Collector() as collector:
+        sat = start_server("satellite", *args, "--otlp-endpoint", collector.endpoint, wait=False)
+        assert wait_exit(sat, timeout=180) == 0, sat.output()
+        spans = {n: collector.named(f"satellite.{n}") for n in ("turn", "listen", "asr", "handle", "tts", "play")}
+    answer = wait_for_log(sat, r"answer: '([^']*)'").group(1)
+    assert fact.keyword.lower() in answer.lower(), sat.output()
+    pcm, rate = read_wav(out)
+    assert len(pcm) > rate
+    # one span per stage, exported because --otlp-endpoint was given
+    assert all(len(found) == 1 for found in spans.values()), spans
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "no microphone"),
+        (["--mic-wav", "/nonexistent.wav"], "no such file"),
+    ],
+)
+def test_user_mistakes_are_one_line_errors(args: list[str], message: str, xnai_env: dict) -> None:
+    import subprocess
+
+    result = subprocess.run(
+        [sys.executable, "-m", "satellite", *args], capture_output=True, text=True, env=xnai_env, timeout=60
+    )
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_mic_and_speaker_commands(voice_services: dict, start_server: Launcher, tmp_path: Path) -> None:
+    """The production path: a recorder command (here sox, 44.1 kHz stereo) and a player command."""
+    from tests.docs_facts import SPOKEN
+
+    fact = SPOKEN[0]
+    wav = question_wav(tmp_path / "q.wav", fact.question)
+    out = tmp_path / "played.wav"
+    sat = start_server(
+        "satellite",
+        "--mic-command", f"sox -q {wav} -t raw -r 44100 -c 2 -b 16 -e signed-integer -",
+        "--mic-rate", "44100", "--mic-channels", "2",
+        "--snd-command", f"sox -q -t raw -r 22050 -c 1 -b 16 -e signed-integer - {out}",
+        "--asr-uri", voice_services["asr"].uri, "--handle-uri", voice_services["handle"].uri,
+        "--tts-uri", voice_services["tts"].uri, "--once", "--timeout", "60",
+        wait=False,
+    )  # fmt: skip
+    assert wait_exit(sat, timeout=180) == 0, sat.output()
+    transcript = wait_for_log(sat, r"transcript: '([^']*)'").group(1).lower()
+    assert "key" in transcript, sat.output()
+    pcm, rate = read_wav(out)
+    assert rate == 22050 and len(pcm) > rate
+    heard = transcript_text(anyio.run(transcribe, voice_services["asr"].uri, pcm, rate)).lower()
+    assert fact.keyword.lower() in heard, (heard, sat.output())
+
+
+def test_wake_phrase_gates_the_answer(start_server: Launcher, tmp_path: Path) -> None:
+    """Only the utterance that starts with the wake phrase goes on to handle."""
+    asr = start_server("asr")
+    pcm = silence(1.0) + speech("what is the capital of france") + silence(4.0)
+    pcm += speech("computer, what is the capital of france") + silence(0.5)
+    wav = write_wav(tmp_path / "q.wav", pcm)
+    sat = start_server(
+        "satellite",
+        "--mic-wav", str(wav), "--wake-phrase", "computer", "--asr-uri", asr.uri,
+        "--handle-uri", dead_uri(), "--tts-uri", dead_uri(), "--timeout", "5", "--speculate", "0",
+        wait=False,
+    )  # fmt: skip
+    wait_exit(sat)
+    out = sat.output()
+    assert out.count("not for me (no wake phrase)") == 1, out
+    assert out.count("handle: every instance failed") == 1, out  # the second one was asked
+
+
+def test_conversation_id_is_stable_per_satellite() -> None:
+    from satellite.pipeline import conversation_id
+
+    kitchen = Settings(satellite_name="kitchen")
+    assert conversation_id(kitchen) == conversation_id(Settings(satellite_name="kitchen"))
+    assert conversation_id(kitchen) != conversation_id(Settings(satellite_name="hall"))
+    assert conversation_id(Settings(satellite_conversation_id="abc")) == "abc"
+
+
+async def test_home_assistant_that_stops_answering_is_dropped(start_server: Launcher, tmp_path: Path) -> None:
+    """After HA's first ping the satellite pings back; without pongs it drops the connection."""
+    sat = start_server("satellite", "--ha", "--mic-wav", str(write_wav(tmp_path / "q.wav", silence(30.0))))
+    async with AsyncClient.from_uri(sat.uri) as ha:
+        await ha.write_event(RunSatellite().event())
+        await ha.write_event(Ping(text="hi").event())
+        seen: list[str] = []
+        with anyio.fail_after(20):
+            while (event := await ha.read_event()) is not None:
+                seen.append(event.type)
+    assert "pong" in seen and "ping" in seen
+    wait_for_log(sat, "stopped answering pings")
+    # and a new connection is served as usual
+    async with AsyncClient.from_uri(sat.uri) as ha:
+        await ha.write_event(Ping(text="again").event())
+        with anyio.fail_after(5):
+            assert (await ha.read_event()).type == "pong"
+
+
+def test_service_that_restarts_is_used_again(start_server: Launcher, tmp_path: Path) -> None:
+    """The only ASR dies between two questions and comes back on the same port: the second question works."""
+    import subprocess
+
+    asr = start_server("asr")
+    question = speech(QUESTION)
+    wav = write_wav(tmp_path / "q.wav", silence(1.0) + question + silence(10.0) + question + silence(0.5))
+    sat = start_server(
+        "satellite",
+        "--mic-wav", str(wav), "--asr-uri", asr.uri, "--handle-uri", dead_uri(), "--tts-uri", dead_uri(),
+        "--timeout", "10", "--health-interval", "0.5", "--speculate", "0",
+        wait=False,
+    )  # fmt: skip
+    wait_for_log(sat, r"transcript: '")
+    asr.proc.kill()
+    asr.proc.wait()
+    wait_for_log(sat, rf"{re.escape(asr.uri)} failed")
+    log = open(tmp_path / "asr-restarted.log", "wb")
+    again = subprocess.Popen(
+        [sys.executable, "-m", "wyoming_xnai", "asr", "--uri", asr.uri], stdout=log, stderr=subprocess.STDOUT,
+        env=start_server.env,
+    )  # fmt: skip
+    try:
+        wait_exit(sat)
+    finally:
+        again.terminate()
+        again.wait(timeout=15)
+        log.close()
+    out = sat.output()
+    transcripts = re.findall(r"transcript: '([^']*)'", out)
+    assert len(transcripts) == 2, out
+    assert all("france" in t.lower() for t in transcripts), out
+    assert f"{asr.uri} is healthy" in out.split(f"{asr.uri} failed")[-1]
