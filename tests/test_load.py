@@ -234,6 +234,8 @@ def test_idle_and_half_open_connections_do_not_block_others(asr) -> None:
 def test_connections_beyond_the_cap_are_refused_so_memory_stays_bounded(start_server) -> None:
     """Each connection may buffer one capped payload; the connection cap bounds how many do at once."""
     server = start_server("asr", "--max-connections", "8", "--max-payload-bytes", str(1 << 20))
+    # The model loads after the server answers describe: measure from a warm server.
+    assert transcript_text(anyio.run(transcribe, server.uri, speech(PHRASE)))
     rss_before = rss_mb(server.proc.pid)
     header = b'{"type": "audio-chunk", "data": {"rate": 16000, "width": 2, "channels": 1}, "payload_length": %d}\n'
     hogs = []
