@@ -16,7 +16,7 @@ from wyoming_xnai.errors import UserError
 from wyoming_xnai.settings import Settings
 
 MAX_TOKENS = 256  # all-MiniLM-L6-v2 was trained on 128 and truncates at 256 word pieces
-BATCH = 32
+BATCH = 4  # measured: 4-8 beat 32 by 1.3-2.5x (int8 MiniLM on 2 cores), for ingest and queries alike
 
 
 class Embedder(Protocol):
@@ -64,8 +64,14 @@ class OnnxMiniLM:
         self._lock = threading.Lock()  # the tokenizer's padding state is shared; encode is cheap
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        out = [self._embed_batch(list(texts[i : i + BATCH])) for i in range(0, len(texts), BATCH)]
-        return np.concatenate(out) if out else np.zeros((0, self.dim), np.float32)
+        # A batch is padded to its longest text, so texts of similar length go together: one long note
+        # in a batch of short sentences made the handle server's retrieval 2.5 times slower.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        rows = np.zeros((len(texts), self.dim), np.float32)
+        for start in range(0, len(order), BATCH):
+            batch = order[start : start + BATCH]
+            rows[batch] = self._embed_batch([texts[i] for i in batch])
+        return rows
 
     def _embed_batch(self, texts: list[str]) -> np.ndarray:
         with self._lock:
