@@ -16,11 +16,11 @@ from typing import Literal
 
 import anyio
 from anyio.abc import TaskStatus
-from wyoming.client import AsyncClient
-from wyoming.info import Describe, Info
+from wyoming.info import Info
 from zeroconf import IPVersion, ServiceStateChange, Zeroconf
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
+from wyoming_xnai.health import describe
 from wyoming_xnai.server.zeroconf import SERVICE_TYPE
 from wyoming_xnai.settings import Settings
 
@@ -53,19 +53,6 @@ class Endpoint:
         if self.info is None:
             return False
         return any(p.installed and p.supports_synthesize_streaming for p in self.info.tts)
-
-
-async def describe(uri: str, timeout: float = DESCRIBE_TIMEOUT) -> Info:
-    """One describe round trip; raises OSError/TimeoutError when the service does not answer."""
-    with anyio.fail_after(timeout):
-        async with AsyncClient.from_uri(uri) as client:
-            await client.write_event(Describe().event())
-            while True:
-                event = await client.read_event()
-                if event is None:
-                    raise ConnectionError(f"{uri} closed the connection before info")
-                if Info.is_type(event.type):
-                    return Info.from_event(event)
 
 
 def served_kinds(info: Info) -> set[str]:
@@ -158,7 +145,7 @@ class Directory:
 
     async def check(self, endpoint: Endpoint) -> None:
         try:
-            info = await describe(endpoint.uri)
+            info = await describe(endpoint.uri, DESCRIBE_TIMEOUT)
         except Exception as err:  # refused, timed out, garbage info: a bad service must not stop the satellite
             self.mark_failed(endpoint, f"describe failed: {type(err).__name__}: {err}")
             return

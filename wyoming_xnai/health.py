@@ -11,13 +11,14 @@ from wyoming.info import Describe, Info
 
 
 async def describe(uri: str, timeout: float) -> Info:
+    """One describe round trip; raises OSError/TimeoutError when the service does not answer."""
     with anyio.fail_after(timeout):
         async with AsyncClient.from_uri(uri) as client:
             await client.write_event(Describe().event())
             while True:
                 event = await client.read_event()
                 if event is None:
-                    raise ConnectionError("connection closed before info")
+                    raise ConnectionError(f"{uri} closed the connection before info")
                 if Info.is_type(event.type):
                     return Info.from_event(event)
 
