@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import signal
@@ -286,8 +287,9 @@ def exchange_bytes(port: int, data: bytes, timeout: float = 60.0) -> tuple[bytes
         try:
             sock.sendall(data)
             sock.shutdown(socket.SHUT_WR)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
+        except OSError as err:  # the server answered and closed while we were still sending
+            if err.errno not in (errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN):
+                raise
         received = bytearray()
         try:
             while chunk := sock.recv(65536):
