@@ -456,6 +456,14 @@ def test_chunks_respect_size_and_keep_every_word(paragraphs: list[str], max_word
     assert sorted({w for c in chunks for w in c.split()}) == sorted(set(text.split()))
 
 
+def test_headings_carried_to_the_next_chunk_never_overflow_it() -> None:
+    """Found by hypothesis: short lines count as headings; carried forward together they overflowed."""
+    text = "\n\n".join(["a\na", "a a", "a a", "a a", "a a a a"])
+    chunks = chunk_text(text, 10, 0)
+    assert all(len(c.split()) <= 10 for c in chunks)
+    assert sum(len(c.split()) for c in chunks) == len(text.split())
+
+
 def test_chunks_overlap_and_keep_headings_with_their_text() -> None:
     text = (DOCS / "house.txt").read_text()
     chunks = chunk_text(text, 60, 20)

@@ -76,6 +76,9 @@ def chunk_text(text: str, max_words: int = 80, overlap_words: int = 20) -> list[
             trailing: list[list[str]] = []  # a heading belongs to the text after it, not before
             while len(current) > 1 and _is_heading(" ".join(current[-1])):
                 trailing.insert(0, current.pop())
+            if sum(len(p) for p in trailing) + len(piece) > max_words:  # they would not fit with it: stay
+                current.extend(trailing)
+                trailing = []
             chunks.append(" ".join(w for p in current for w in p))
             if trailing:
                 current, size = trailing, sum(len(p) for p in trailing)
