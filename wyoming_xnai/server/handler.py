@@ -24,13 +24,17 @@ from wyoming_xnai.server.metrics import CONNECTIONS, ERRORS
 _LOGGER = logging.getLogger(__name__)
 
 
-class FrameError(Exception):
-    """The client sent something that is not a valid Wyoming frame."""
+class ClientError(Exception):
+    """Something a client sent that the server refuses: sent back as an `error` event with `code`."""
 
     def __init__(self, code: str, text: str) -> None:
         super().__init__(text)
         self.code = code
         self.text = text
+
+
+class FrameError(ClientError):
+    """The client sent something that is not a valid Wyoming frame (the connection is closed)."""
 
 
 class GuardedReader:

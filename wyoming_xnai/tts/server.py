@@ -31,7 +31,7 @@ from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, Synthesize
 from wyoming_xnai import __version__
 from wyoming_xnai.errors import UserError
 from wyoming_xnai.server.bootstrap import ModelUnavailable, Service, run
-from wyoming_xnai.server.handler import ServiceHandler, event_data
+from wyoming_xnai.server.handler import ClientError, ServiceHandler, event_data
 from wyoming_xnai.server.metrics import LATENCY, REQUESTS
 from wyoming_xnai.server.queue import Busy, WorkQueue
 from wyoming_xnai.server.tracing import tracer
@@ -108,15 +108,6 @@ class TtsService(Service):
 
     def handler(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> TtsHandler:
         return TtsHandler(reader, writer, self)
-
-
-class RequestError(Exception):
-    """A request the server cannot serve: sent to the client as an error event with `code`."""
-
-    def __init__(self, code: str, text: str) -> None:
-        super().__init__(text)
-        self.code = code
-        self.text = text
 
 
 class _Stream:
@@ -200,18 +191,18 @@ class TtsHandler(ServiceHandler):
             voice, speaker_id = self._voice(event)
             raw = event_data(event, "text", str, "")
             if len(raw) > self.settings.tts_max_text_chars:
-                raise RequestError(
+                raise ClientError(
                     "text-too-long",
                     f"text of {len(raw)} characters is over the limit of {self.settings.tts_max_text_chars}",
                 )
             text = clean(raw, ssml=self._ssml(event))
             if not speakable(text):
-                raise RequestError("empty-text", "nothing to say: the text is empty or has no letters or digits")
+                raise ClientError("empty-text", "nothing to say: the text is empty or has no letters or digits")
             _check_script(text, voice)
             splitter = Splitter()
             pieces = splitter.add(text) + splitter.finish()
             await self._speak(_iterate(pieces), voice, speaker_id, "synthesize")
-        except RequestError as err:
+        except ClientError as err:
             await self.send_error(err.code, err.text)
         except UnknownVoice as err:
             await self.send_error(_voice_error_code(err), str(err))
@@ -240,7 +231,7 @@ class TtsHandler(ServiceHandler):
             with stream.scope:
                 async with receive:
                     await self._speak(_receive(receive), voice, stream.speaker_id, "stream")
-        except RequestError as err:
+        except ClientError as err:
             await self.send_error(err.code, err.text)
         except (ConnectionError, RuntimeError):
             _LOGGER.debug("tts: client went away mid-stream")
@@ -303,7 +294,7 @@ class TtsHandler(ServiceHandler):
     async def _speak(self, pieces: AsyncIterator[Piece], voice: VoiceInfo, speaker_id: int | None, kind: str) -> None:
         """Synthesize pieces in order into one audio-start ... audio-stop block.
 
-        Raises RequestError for failures the client should hear about; an error after audio
+        Raises ClientError for failures the client should hear about; an error after audio
         started still closes the block first so the client is never left waiting.
         """
         started = time.perf_counter()
@@ -345,11 +336,11 @@ class TtsHandler(ServiceHandler):
                     pause = silence(seconds, rate)
                     count += 1
             except ModelUnavailable as err:
-                raise RequestError("model-unavailable", str(err)) from None
+                raise ClientError("model-unavailable", str(err)) from None
             except Busy as err:
-                raise RequestError("busy", str(err)) from None
+                raise ClientError("busy", str(err)) from None
             except SynthesisFailed as err:
-                raise RequestError("synthesis-failed", str(err)) from None
+                raise ClientError("synthesis-failed", str(err)) from None
             finally:
                 span.set_attribute("tts.pieces", count)
                 span.set_attribute("tts.degraded", "espeak" in sources)
@@ -359,7 +350,7 @@ class TtsHandler(ServiceHandler):
             if not audio_started and skipped:
                 _check_script(skipped, voice)
             if not audio_started:
-                raise RequestError("empty-text", "nothing to say: the text is empty or has no letters or digits")
+                raise ClientError("empty-text", "nothing to say: the text is empty or has no letters or digits")
         if "espeak" in sources:
             _LOGGER.warning("tts: answered with the degraded espeak-ng voice (Piper voice %s failed)", voice.name)
         LATENCY.labels("tts", "total").observe(time.perf_counter() - started)
@@ -368,7 +359,7 @@ class TtsHandler(ServiceHandler):
 def _check_script(text: str, voice: VoiceInfo) -> None:
     script = foreign_script(text, voice.languages[0])
     if script is not None:
-        raise RequestError(
+        raise ClientError(
             "unsupported-language",
             f"voice {voice.name} speaks {voice.languages[0]}, but this text is mostly {script.title()} script; "
             f"choose a voice for that language",
