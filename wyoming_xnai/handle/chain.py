@@ -32,11 +32,11 @@ from wyoming_xnai.handle.prompt import (
     finish_sentence,
     grounded,
     is_follow_up,
+    merge_notes,
     plain_prompt,
     rag_prompt,
     rank_notes,
     retrieval_query,
-    split_notes,
     split_sentences,
 )
 from wyoming_xnai.server.metrics import FALLBACK_STAGE, LATENCY
@@ -117,10 +117,16 @@ class Answerer:
             return self._kb
 
     def _retrieve(self, query: str) -> tuple[list[Note], np.ndarray]:
-        passages = self.knowledge().search(query, self.settings.handle_top_k)
-        candidates = split_notes([(p.text, p.source) for p in passages])
-        vectors = self.embedder().embed([query] + [text for text, _ in candidates])
-        return rank_notes(query, vectors[0], candidates, vectors[1:]), vectors[0]
+        """Note sentences of the best passages, best first. Embeds only the query, once: the sentences'
+        vectors were stored by ingest (an index from before that embeds them on first use)."""
+        kb = self.knowledge()
+        query_vec = kb.embed_query(query)
+        passages = kb.search(query, self.settings.handle_top_k, query_vec)
+        groups = kb.sentences(passages)
+        candidates, vectors = merge_notes(
+            [(p.source, texts, vecs) for p, (texts, vecs) in zip(passages, groups, strict=True)], len(query_vec)
+        )
+        return rank_notes(query, query_vec, candidates, vectors), query_vec
 
     # --- the chain ------------------------------------------------------------------------------
 

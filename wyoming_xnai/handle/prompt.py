@@ -4,8 +4,9 @@ Gemma 3 270M is not instruction-tuned: it continues text. So the prompt is a pla
 worked example ("Notes / Question / Answer") that it imitates, and generation stops at the end of the
 line. It is also weak: given a long context it copies the wrong sentence or invents numbers. Hence:
 
-- retrieval passages are cut into sentences and only the few sentences most similar to the question go
-  into the prompt (`select_notes`): short prompt, little to confuse it, fast prefill;
+- retrieval passages are cut into sentences (at ingest, which also embeds them) and only the few sentences
+  most similar to the question go into the prompt (`rank_notes`): short prompt, little to confuse it,
+  fast prefill;
 - every sentence it produces is checked against those notes (`grounded`): a sentence whose new words or
   numbers are not in the notes is not spoken. If the first sentence already fails, the answer is the best
   note itself (the sentence most similar to the question), said plainly. That fallback is extractive and
@@ -19,8 +20,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-
-from wyoming_xnai.rag.chunking import sentences
 
 STOP = ["\n", "Question:", "Notes:", "Answer:"]
 MAX_SENTENCES = 2
@@ -85,18 +84,23 @@ def retrieval_query(question: str, history: Sequence[Turn]) -> str:
     return question
 
 
-def split_notes(passages: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
-    """(sentence, source) for every sentence of the passages, without the repeats chunk overlap makes."""
+def merge_notes(
+    passages: Sequence[tuple[str, Sequence[str], np.ndarray]], dim: int
+) -> tuple[list[tuple[str, str]], np.ndarray]:
+    """(sentence, source) for every note sentence of the passages, without the repeats chunk overlap makes,
+    and their vectors. `passages` are (source, note sentences, their vectors), best passage first."""
     seen: set[str] = set()
     out = []
-    for text, source in passages:
-        for sentence in sentences(text):
+    rows = []
+    for source, texts, vectors in passages:
+        for sentence, vector in zip(texts, vectors, strict=True):
             key = sentence.lower()
-            if key in seen or len(sentence.split()) < 3:
+            if key in seen:
                 continue
             seen.add(key)
             out.append((sentence, source))
-    return out
+            rows.append(vector)
+    return out, (np.stack(rows) if rows else np.zeros((0, dim), np.float32))
 
 
 def rank_notes(

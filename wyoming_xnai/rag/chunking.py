@@ -34,6 +34,21 @@ def sentences(text: str) -> list[str]:
     return units
 
 
+def note_sentences(passage: str) -> list[str]:
+    """The sentences of a passage that can be notes for the LLM: three words or more, each once.
+
+    Ingest embeds exactly these (stored with the passage), so answering a question embeds only the question.
+    """
+    seen: set[str] = set()
+    out = []
+    for sentence in sentences(passage):
+        key = sentence.lower()
+        if key not in seen and len(sentence.split()) >= 3:
+            seen.add(key)
+            out.append(sentence)
+    return out
+
+
 def _starts_item(line: str) -> bool:
     return bool(re.match(r"^([-*+•]|\d+[.)]|#{1,6})\s", line))
 

@@ -2,7 +2,9 @@
 
     index_dir/CURRENT         name of the live version (replaced with os.replace, after fsync)
     index_dir/v-.../          meta.json (with a sha256 per file), chunks.json, embeddings.npy,
-                              vectors.faiss, bm25/
+                              vectors.faiss, bm25/, and (since ingest precomputes them) sentences.json +
+                              sentence_embeddings.npy: every passage's note sentences and their vectors,
+                              so answering a question embeds only the question
     index_dir/.staging-.../   a version being written; ignored and cleaned up if a crash left it
 
 A crash at any point leaves CURRENT naming a complete, checksummed version, so readers never see a
@@ -34,6 +36,8 @@ CHUNKS = "chunks.json"
 EMBEDDINGS = "embeddings.npy"
 VECTORS = "vectors.faiss"
 BM25 = "bm25"
+SENTENCES = "sentences.json"
+SENTENCE_EMBEDDINGS = "sentence_embeddings.npy"
 
 
 class IndexUnavailable(Exception):
@@ -51,6 +55,27 @@ class Version:
 
     def embeddings(self) -> np.ndarray:
         return np.load(self.path / EMBEDDINGS, mmap_mode="r", allow_pickle=False)
+
+    def sentences(self) -> Sentences | None:
+        """The stored note sentences, None for an index written before ingest stored them."""
+        if SENTENCES not in self.meta["files"] or SENTENCE_EMBEDDINGS not in self.meta["files"]:
+            return None
+        data = json.loads((self.path / SENTENCES).read_text())
+        vectors = np.load(self.path / SENTENCE_EMBEDDINGS, mmap_mode="r", allow_pickle=False)
+        return Sentences(data["texts"], np.asarray(data["chunks"], dtype=np.int64), vectors)
+
+
+@dataclass
+class Sentences:
+    """Note sentences of all passages, grouped by passage (`chunks` ascending), with their embeddings."""
+
+    texts: list[str]
+    chunks: np.ndarray  # passage index of each sentence
+    vectors: np.ndarray  # (len(texts), dim)
+
+    def of(self, chunk: int) -> tuple[list[str], np.ndarray]:
+        lo, hi = np.searchsorted(self.chunks, [chunk, chunk + 1])
+        return self.texts[lo:hi], np.asarray(self.vectors[lo:hi])
 
 
 def _sha256(path: Path) -> str:
@@ -129,6 +154,12 @@ class Writer:
 
     def write_embeddings(self, embeddings: np.ndarray) -> None:
         np.save(self.staging / EMBEDDINGS, np.ascontiguousarray(embeddings, dtype=np.float32), allow_pickle=False)
+
+    def write_sentences(self, texts: list[str], chunks: list[int], embeddings: np.ndarray) -> None:
+        (self.staging / SENTENCES).write_text(json.dumps({"texts": texts, "chunks": chunks}, ensure_ascii=False))
+        np.save(
+            self.staging / SENTENCE_EMBEDDINGS, np.ascontiguousarray(embeddings, dtype=np.float32), allow_pickle=False
+        )
 
     def folder(self, name: str) -> Path:
         folder = self.staging / name
