@@ -36,6 +36,7 @@ from wyoming_xnai.handle.prompt import (
     plain_prompt,
     rag_prompt,
     rank_notes,
+    remainder,
     retrieval_query,
     split_sentences,
 )
@@ -165,7 +166,7 @@ class Answerer:
                 # fallback text is spoken after whatever the LLM managed to say before it failed
                 for sentence in split_sentences(answer.text):
                     await say(sentence)
-            answer.text = " ".join(spoken)
+            answer.text = " ".join(spoken)  # exactly the chunks (ends with a comma if a first clause's rest failed)
             answer.problems = problems
             span.set_attribute("handle.stage", answer.stage)
         if answer.stage in ("rag", "llm", "cache"):
@@ -224,26 +225,41 @@ class Answerer:
         splitter = SentenceSplitter()
         said: list[str] = []
         rejected: list[str] = []
+        head = ""  # the first clause of the sentence being generated, said already
+        heads: list[str] = []  # every such clause (one said whose sentence then failed still counts)
 
         async def accept(sentence: str) -> bool:
+            nonlocal head
             # a small model copies whole note sentences: "X; Y" -> "X." (the direct answer comes first)
             sentence = finish_sentence(sentence.split("; ")[0])
+            said_head, head = head, ""
             if len(said) >= MAX_SENTENCES or sentence in said:
                 return False
-            if relevant and not grounded(sentence, question, relevant):
+            rest = remainder(sentence, said_head) if said_head else sentence
+            if rest and relevant and not grounded(rest, question, relevant):
                 rejected.append(sentence)
                 return False
             said.append(sentence)
-            await say(sentence)
+            if rest:
+                await say(rest)
             return True
 
         async def on_piece(piece: str) -> bool:
+            nonlocal head
             for sentence in splitter.feed(piece):
                 if not await accept(sentence):
                     return False
             if "; " in splitter.pending:  # the sentence will be cut there anyway: say it, stop generating
                 await accept(splitter.flush())
                 return False
+            if not said and not head:
+                # The first words out early: the first clause, once it is grounded by itself, is said
+                # before its sentence ends; the rest of the sentence is checked on its own when it ends.
+                clause = splitter.clause()
+                if len(clause.split()) >= 2 and (not relevant or grounded(clause, question, relevant)):
+                    head = clause
+                    heads.append(clause)
+                    await say(clause)
             return True
 
         started = time.perf_counter()
@@ -283,8 +299,8 @@ class Answerer:
         if rejected:
             _LOGGER.info("not grounded in the notes, not said: %r", rejected[0])
         sources = list(dict.fromkeys(n.source for n in relevant))
-        if said:
-            return Answer(" ".join(said), stage, sources)
+        if said or heads:
+            return Answer(" ".join(said or heads), stage, sources)
         if relevant:  # the LLM said nothing usable: say (the answering part of) the best note itself
             text = best_clause(relevant[0].text, question)
             await say(text)

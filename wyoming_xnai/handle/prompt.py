@@ -206,6 +206,22 @@ class SentenceSplitter:
         """Text received that does not end a sentence yet."""
         return self._buffer
 
+    def clause(self) -> str:
+        """The pending text up to its last comma ("The cat is allergic to chicken,"), or "" if it has none.
+
+        Said before its sentence ends, it is the first words out a few tokens earlier.
+        """
+        cut = self._buffer.rfind(", ")
+        if cut < 0:
+            return ""
+        head = speakable(self._buffer[:cut])
+        return f"{head}," if head else ""
+
+
+def remainder(sentence: str, head: str) -> str:
+    """What `sentence` says after `head`, its first clause that was said already."""
+    return " ".join(sentence.split()[len(head.split()) :])
+
 
 def split_sentences(text: str) -> list[str]:
     splitter = SentenceSplitter()
