@@ -24,6 +24,7 @@ from wyoming_xnai.handle.llm import Llm, LlmUnavailable, generate
 from wyoming_xnai.handle.memory import ConversationMemory
 from wyoming_xnai.handle.prompt import (
     MAX_SENTENCES,
+    RAG_PREFIX,
     STOP,
     Note,
     SentenceSplitter,
@@ -90,6 +91,11 @@ class Answerer:
             self.llm.load()
         except LlmUnavailable as err:
             _LOGGER.error("%s; answering from the cache and templates until it loads", err)
+            return
+        try:
+            self.llm.warm(RAG_PREFIX)
+        except Exception as err:  # only the first answer is slower without it
+            _LOGGER.warning("could not evaluate the prompt prefix ahead: %s", err)
 
     def embedder(self):
         if self._embedder is None:

@@ -73,6 +73,11 @@ class Llm:
                 raise LlmUnavailable(f"cannot load LLM '{s.handle_model}': {err}") from None
             _LOGGER.info("LLM %s loaded (%s)", self.name, path)
 
+    def warm(self, prefix: str) -> None:
+        """Evaluate the fixed start of the prompts now (blocking), so the first question finds it in the
+        KV cache (llama-cpp-python reuses the longest common prefix of consecutive prompts)."""
+        self.complete(prefix, 1, [], threading.Event(), lambda _piece: True)
+
     def count_tokens(self, text: str) -> int:
         assert self._llama is not None
         return len(self._llama.tokenize(text.encode("utf-8"), add_bos=True))

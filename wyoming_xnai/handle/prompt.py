@@ -29,6 +29,8 @@ EXAMPLE = (
     "Notes:\nThe shed key hangs on the hook by the back door. The lawn mower is kept in the shed.\n\n"
     "Question: Where is the lawn mower?\nAnswer: The lawn mower is kept in the shed.\n\n"
 )
+# The start of every RAG prompt: evaluated once at load, then reused from llama.cpp's KV cache.
+RAG_PREFIX = f"{INSTRUCTION}{EXAMPLE}Notes:\n"
 PLAIN_INSTRUCTION = "Answer each question in one short sentence.\n\n"
 PLAIN_EXAMPLE = "Question: What is the capital of France?\nAnswer: The capital of France is Paris.\n\n"
 
@@ -123,7 +125,7 @@ def _history_text(history: Sequence[Turn]) -> str:
 def rag_prompt(question: str, notes: Sequence[Note], history: Sequence[Turn]) -> str:
     """Fixed prefix first (llama.cpp reuses its KV cache across requests), the variable part last."""
     body = " ".join(speakable(n.text) for n in notes)
-    return f"{INSTRUCTION}{EXAMPLE}Notes:\n{body}\n\n{_history_text(history)}Question: {question.strip()}\nAnswer:"
+    return f"{RAG_PREFIX}{body}\n\n{_history_text(history)}Question: {question.strip()}\nAnswer:"
 
 
 def plain_prompt(question: str, history: Sequence[Turn]) -> str:
