@@ -21,7 +21,7 @@ from tests.docs_facts import DOCS, FACTS
 from tests.support import server_env
 from wyoming_xnai.errors import UserError
 from wyoming_xnai.rag import store
-from wyoming_xnai.rag.chunking import chunk_text
+from wyoming_xnai.rag.chunking import chunk_text, note_sentences
 from wyoming_xnai.rag.embed import OnnxMiniLM, load_embedder
 from wyoming_xnai.rag.ingest import ingest
 from wyoming_xnai.rag.knowledge import IndexUnavailable, KnowledgeBase
@@ -116,6 +116,68 @@ def test_empty_folder_gives_an_empty_usable_index(tmp_path: Path, cfg: Settings,
     assert report.documents == 0
     kb = KnowledgeBase.open(cfg.index_dir, embedder)
     assert len(kb) == 0 and kb.search("spare key", 4) == []
+
+
+# --- note sentences stored at ingest -----------------------------------------------------------
+
+
+def drop_stored_sentences(index_dir: Path) -> None:
+    """Make the live version look like one written before ingest stored note sentences."""
+    path = store.current_path(index_dir)
+    meta = json.loads((path / store.META).read_text())
+    for name in (store.SENTENCES, store.SENTENCE_EMBEDDINGS):
+        (path / name).unlink()
+        del meta["files"][name]
+    meta.pop("sentences", None)
+    (path / store.META).write_text(json.dumps(meta))
+
+
+def assert_sentences_of_every_passage(kb: KnowledgeBase, embedder: OnnxMiniLM) -> None:
+    """Each passage's note sentences, with vectors the embedder gives them (batching changes ~1e-6)."""
+    passages = kb.search("house key boiler vet car", len(kb))
+    assert len(passages) == len(kb)
+    for passage, (texts, vectors) in zip(passages, kb.sentences(passages), strict=True):
+        assert texts == note_sentences(passage.text) and texts, passage
+        assert vectors.shape == (len(texts), embedder.dim)
+        assert np.allclose(vectors, embedder.embed(texts), atol=1e-4)
+
+
+def test_ingest_stores_each_passages_note_sentences_with_vectors(
+    docs: Path, cfg: Settings, embedder: OnnxMiniLM
+) -> None:
+    ingest([docs], cfg, progress=False, embedder=embedder)
+    version = store.read_version(cfg.index_dir)
+    stored = version.sentences()
+    assert stored is not None and version.meta["sentences"] == len(stored.texts) > len(version.texts)
+    assert store.SENTENCES in version.meta["files"] and store.SENTENCE_EMBEDDINGS in version.meta["files"]
+    kb = KnowledgeBase.open(cfg.index_dir, embedder)
+    assert kb.stores_sentences
+    assert_sentences_of_every_passage(kb, embedder)
+
+    # a changed file gets new sentences; the unchanged files keep theirs, still with the right passages
+    house = docs / "house.txt"
+    house.write_text(house.read_text().replace("under the blue flower pot by the garage", "inside the red doormat"))
+    (docs / "pets.html").unlink()
+    ingest([docs], cfg, progress=False, embedder=embedder)
+    kb = KnowledgeBase.open(cfg.index_dir, embedder)
+    assert_sentences_of_every_passage(kb, embedder)
+    assert any("red doormat" in t for t in store.read_version(cfg.index_dir).sentences().texts)
+
+
+def test_index_without_stored_sentences_answers_and_the_next_ingest_adds_them(
+    docs: Path, cfg: Settings, embedder: OnnxMiniLM
+) -> None:
+    ingest([docs], cfg, progress=False, embedder=embedder)
+    drop_stored_sentences(cfg.index_dir)
+    old = KnowledgeBase.open(cfg.index_dir, embedder)
+    assert not old.stores_sentences
+    assert_sentences_of_every_passage(old, embedder)  # embedded when asked
+
+    report = ingest([docs], cfg, progress=False, embedder=embedder)
+    assert len(report.unchanged) == 4  # nothing re-read, but a new version with the sentences is written
+    kb = KnowledgeBase.open(cfg.index_dir, embedder)
+    assert kb.stores_sentences and kb.version != old.version
+    assert_sentences_of_every_passage(kb, embedder)
 
 
 # --- incremental ------------------------------------------------------------------------------
