@@ -333,6 +333,64 @@ async def test_answer_cache_covers_a_failing_llm(data_dir: Path, models_dir: Pat
     assert unknown.stage == "template" and FALLBACK in unknown.text and "chicken" in unknown.text
 
 
+class RecordingEmbedder:
+    """The real embedder, remembering what it was asked to embed (to see what answering costs)."""
+
+    def __init__(self, real) -> None:
+        self.real, self.name, self.dim = real, real.name, real.dim
+        self.calls: list[list[str]] = []
+
+    def embed(self, texts):
+        self.calls.append(list(texts))
+        return self.real.embed(texts)
+
+
+async def recording_answerer(data_dir: Path, models_dir: Path):
+    from wyoming_xnai.handle.chain import Answerer
+    from wyoming_xnai.rag.embed import load_embedder
+    from wyoming_xnai.settings import Settings
+
+    settings = Settings(data_dir=data_dir, models_dir=models_dir, handle_llm_timeout=float(SLOW))
+    answerer = Answerer(settings)
+    answerer._embedder = recorder = RecordingEmbedder(load_embedder(settings))
+    await anyio.to_thread.run_sync(answerer.load)
+    return answerer, recorder
+
+
+async def test_answering_embeds_only_the_question_once(data_dir: Path, models_dir: Path) -> None:
+    """Ingest stored the note sentences' vectors: a question costs one embedding, its own."""
+    answerer, recorder = await recording_answerer(data_dir, models_dir)
+    for fact in (FACTS[0], FACTS[9]):
+        recorder.calls.clear()
+        answer = await answerer.answer(fact.question)
+        assert answer.stage == "rag" and fact.keyword.lower() in answer.text.lower(), answer
+        assert recorder.calls == [[fact.question]]
+
+
+async def test_index_without_stored_sentences_still_answers(data_dir: Path, models_dir: Path, tmp_path: Path) -> None:
+    """An index written before ingest stored sentence vectors: they are embedded on first use, then kept."""
+    from tests.test_rag import drop_stored_sentences
+
+    old = Path(shutil.copytree(data_dir, tmp_path / "data"))
+    drop_stored_sentences(old / "index")
+    answerer, recorder = await recording_answerer(old, models_dir)
+    fact = FACTS[9]
+    answer = await answerer.answer(fact.question)
+    assert answer.stage == "rag" and fact.keyword.lower() in answer.text.lower(), answer
+    assert recorder.calls[0] == [fact.question] and len(recorder.calls) == 2  # then the passages' sentences
+    recorder.calls.clear()
+    again = await answerer.answer(fact.question)  # the passages' sentences are known now
+    assert again.text == answer.text and recorder.calls == [[fact.question]]
+
+
+async def test_first_clause_is_said_before_its_sentence_ends(handle: ServerProcess) -> None:
+    """A grounded first clause goes out as its own chunk; the rest of the sentence follows, also grounded."""
+    events = await ask(handle.uri, "What is the cat allergic to?")
+    chunks = [e.data["text"] for e in events if e.type == "handled-chunk"]
+    assert len(chunks) >= 2 and chunks[0].endswith(",") and "chicken" in chunks[0].lower(), chunks
+    assert " ".join(chunks) == handled_text(events)
+
+
 def test_memory_is_bounded_and_expires() -> None:
     from wyoming_xnai.handle.memory import ConversationMemory
 
@@ -365,6 +423,19 @@ def test_speakable_sentences_and_grounding() -> None:
     assert not grounded("The bins are collected on Monday.", question, note)  # not in the notes
     assert not grounded("Bin collection is at 8.", question, note)  # a number the notes do not have
     assert not grounded("The bin collection.", question, note)  # says nothing new
+
+
+def test_first_clause_and_the_rest_of_its_sentence() -> None:
+    from wyoming_xnai.handle.prompt import SentenceSplitter, remainder
+
+    splitter = SentenceSplitter()
+    assert splitter.feed("The cat is allergic to **chicken**,") == [] and splitter.clause() == ""  # "1,000"?
+    assert splitter.feed(" so she") == [] and splitter.clause() == "The cat is allergic to chicken,"
+    assert splitter.feed(" eats duck. Then") == ["The cat is allergic to chicken, so she eats duck."]
+    assert splitter.clause() == ""
+    assert remainder("The cat is allergic to chicken, so she eats duck.", "The cat is allergic to chicken,") == (
+        "so she eats duck."
+    )
 
 
 async def test_slow_answer_outlives_the_idle_timeout_then_idle_clients_are_closed(
