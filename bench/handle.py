@@ -1,6 +1,6 @@
 """LLM speed through `xnai handle` vs bare llama-cpp-python, and time to first handled-chunk / handled.
 
-    uv run python -m bench.handle [--quick] [--repeat N] [--out bench/results/handle.md]
+    uv run python -m bench.handle [--quick | --spoken] [--repeat N] [--out bench/results/handle.md]
 
 The test documents are indexed into a temporary data dir and one `xnai handle` server is started on
 loopback (bundled Gemma 3 270M, same threads/context as the bare run). For each question the server
@@ -28,7 +28,7 @@ from wyoming.asr import Transcript
 from wyoming.client import AsyncClient
 
 from bench.support import Server, load_average, median, table
-from tests.docs_facts import DOCS, FACTS
+from tests.docs_facts import DOCS, FACTS, SPOKEN
 from tests.otlp_collector import Collector
 from wyoming_xnai.settings import Settings
 
@@ -68,11 +68,12 @@ def bare_run(llama, prompt: str, max_tokens: int, stop: list[str]) -> tuple[floa
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="4 questions, 1 repeat")
+    parser.add_argument("--spoken", action="store_true", help="Only the 4 spoken questions (tests/docs_facts.SPOKEN)")
     parser.add_argument("--repeat", type=int, default=2, help="Rounds over the questions")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, help="Also write the table to this file")
     args = parser.parse_args()
-    facts = FACTS[1::4] if args.quick else FACTS
+    facts = SPOKEN if args.spoken else FACTS[1::4] if args.quick else FACTS
     repeat = 1 if args.quick else args.repeat
 
     from llama_cpp import Llama
