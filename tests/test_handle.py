@@ -425,6 +425,18 @@ def test_speakable_sentences_and_grounding() -> None:
     assert not grounded("The bin collection.", question, note)  # says nothing new
 
 
+def test_a_made_up_number_is_caught_before_its_sentence_ends() -> None:
+    from wyoming_xnai.handle.prompt import Note, cannot_be_grounded
+
+    notes = [Note("The front tyres need 2.4 bar and the back ones 2.6 bar.", "car.pdf", 1.0, 0.8)]
+    question = "What tyre pressure does the car need at the front?"
+    assert not cannot_be_grounded("The car needs 2", question, notes)  # "2" may still become "2.4"
+    assert not cannot_be_grounded("The car needs 2.4 bar at", question, notes)
+    assert cannot_be_grounded("The car needs 3.1 bar", question, notes)
+    assert cannot_be_grounded("It needs 7 ", question, notes)
+    assert not cannot_be_grounded("It needs lots of air ", question, notes)  # words: decided at the end
+
+
 def test_first_clause_and_the_rest_of_its_sentence() -> None:
     from wyoming_xnai.handle.prompt import SentenceSplitter, remainder
 

@@ -30,6 +30,7 @@ from wyoming_xnai.handle.prompt import (
     SentenceSplitter,
     Turn,
     best_clause,
+    cannot_be_grounded,
     finish_sentence,
     grounded,
     is_follow_up,
@@ -257,6 +258,9 @@ class Answerer:
                     return False
             if "; " in splitter.pending:  # the sentence will be cut there anyway: say it, stop generating
                 await accept(splitter.flush())
+                return False
+            if not said and relevant and cannot_be_grounded(splitter.pending, question, relevant):
+                rejected.append(splitter.flush())  # a made-up number: stop now, the best note is said at once
                 return False
             if not said and not head:
                 # The first words out early: the first clause, once it is grounded by itself, is said

@@ -150,6 +150,16 @@ def grounded(sentence: str, question: str, notes: Sequence[Note]) -> bool:
     return len(novel & known) >= max(1, 0.75 * len(novel))
 
 
+def cannot_be_grounded(partial: str, question: str, notes: Sequence[Note]) -> bool:
+    """A sentence still being written already holds a whole number the notes do not have: it will fail
+    `grounded` whatever follows, so the best note can be said now instead of after the sentence ends."""
+    words = _WORD.findall(partial)
+    if partial and not partial[-1].isspace():
+        words = words[:-1]  # the last word may still grow ("2" -> "2.4")
+    numbers = {_stem(w) for w in words if _NUMBER.search(w)} - content_words(question)
+    return bool(numbers - content_words(" ".join(n.text for n in notes)))
+
+
 # --- speakable text -------------------------------------------------------------------------------
 
 _URL = re.compile(r"(https?://|www\.)\S+", re.I)
