@@ -21,8 +21,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from wyoming_xnai.tts.text import JOINERS
+
 STOP = ["\n", "Question:", "Notes:", "Answer:"]
 MAX_SENTENCES = 2
+JOIN_AFTER = 5  # words a first sentence has before it may be cut at a joining word ("and", "when", ...)
 
 INSTRUCTION = "Answer each question in one short sentence, using only the notes.\n\n"
 EXAMPLE = (
@@ -219,15 +222,23 @@ class SentenceSplitter:
         return self._buffer
 
     def clause(self) -> str:
-        """The pending text up to its last comma ("The cat is allergic to chicken,"), or "" if it has none.
+        """The start of the pending sentence that can be said on its own, or "" if there is none yet:
+        up to its last comma ("The cat is allergic to chicken,"), else, once it is JOIN_AFTER words long,
+        up to a joining word ("The car needs 2.4 bar at the front" | "and 2.6 bar at the back").
 
-        Said before its sentence ends, it is the first words out a few tokens earlier.
+        Said before its sentence ends, it is the first words out a few tokens earlier. The joining words
+        are the TTS's (it cuts a long first sentence there too), so both cut in the same place.
         """
         cut = self._buffer.rfind(", ")
-        if cut < 0:
-            return ""
-        head = speakable(self._buffer[:cut])
-        return f"{head}," if head else ""
+        if cut >= 0:
+            head = speakable(self._buffer[:cut])
+            return f"{head}," if head else ""
+        words = self._buffer.split()
+        if self._buffer and not self._buffer[-1].isspace():
+            words = words[:-1]  # the last word may still grow
+        if len(words) > JOIN_AFTER and words[-1].lower() in JOINERS:
+            return speakable(" ".join(words[:-1]))
+        return ""
 
 
 def remainder(sentence: str, head: str) -> str:
