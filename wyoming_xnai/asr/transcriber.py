@@ -29,6 +29,7 @@ ENGLISH_ONLY_VOCAB = 51864
 SAMPLE_RATE = 16000
 HOP = 160  # samples per mel frame
 FULL_WINDOW = 30.0
+LEAD = 0.2  # seconds of silence before the audio: Whisper often drops a first word that starts at sample 0
 MARGIN = 1.0  # seconds of padding after the audio, so the last word is not at the window's edge
 # faster-whisper's own thresholds for "this decode went wrong" and "nobody spoke"
 MAX_COMPRESSION_RATIO = 2.4
@@ -75,7 +76,7 @@ class Transcriber:
         audio = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768.0
         if language is None and self.languages == ["en"]:
             language = "en"
-        fits = len(audio) <= (FULL_WINDOW - MARGIN) * SAMPLE_RATE
+        fits = len(audio) <= (FULL_WINDOW - LEAD - MARGIN) * SAMPLE_RATE
         if fits and language is not None and self._settings.asr_window < FULL_WINDOW:
             text = self.one_window(audio, language)
             if text is not None:
@@ -108,10 +109,11 @@ class Transcriber:
         model = self._model
         assert model is not None, "load() first"
         audio_seconds = len(audio) / SAMPLE_RATE
-        seconds = min(FULL_WINDOW, max(self._settings.asr_window, audio_seconds + MARGIN))
+        seconds = min(FULL_WINDOW, max(self._settings.asr_window, LEAD + audio_seconds + MARGIN))
         frames = int(seconds * SAMPLE_RATE / HOP)
         padded = np.zeros(frames * HOP, dtype=np.float32)
-        padded[: len(audio)] = audio
+        lead = int(LEAD * SAMPLE_RATE)
+        padded[lead : lead + len(audio)] = audio
         features = model.feature_extractor(padded, padding=0)[:, :frames]
         tokenizer = self._tokenizer(language)
         prompt = self._prompt(tokenizer)

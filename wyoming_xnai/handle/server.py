@@ -135,7 +135,8 @@ class HandleHandler(ServiceHandler):
             if not first:
                 first.append(anyio.current_time() - started)
                 LATENCY.labels("handle", "first_chunk").observe(first[0])
-            await self._send(HandledChunk(text=sentence).event())
+            # chunks concatenate to the answer; the space after each sentence tells a streaming TTS it is over
+            await self._send(HandledChunk(text=sentence + " ").event())
 
         try:
             async with self._one_at_a_time:
