@@ -84,12 +84,9 @@ class AsrService(Service):
         return AsrHandler(reader, writer, self)
 
 
-class AsrHandler(ServiceHandler):
-    service = "asr"
-
+class AsrHandler(ServiceHandler[AsrService]):
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, svc: AsrService) -> None:
-        super().__init__(reader, writer, svc.info(), svc.settings.max_payload_bytes)
-        self.svc = svc
+        super().__init__(reader, writer, svc)
         self.language = svc.default_language()
         self.sensitivity = "default"
         self._max_bytes = int(svc.settings.asr_max_seconds * BYTES_PER_SECOND)
