@@ -95,7 +95,7 @@ def test_asr_model_that_raises_mid_request(start_server, switch: Path) -> None:
 def test_asr_model_that_hangs_times_out(start_server, switch: Path) -> None:
     """A model call that never returns: its client gets a timeout error, the server keeps answering,
     newer requests are refused or time out instead of piling up behind the stuck call, and once the
-    call returns the model transcribes again."""
+    call returns the model transcribes again. SIGTERM still stops a server whose model is stuck."""
     metrics_port = free_port()
     server: ServerProcess = start_server(
         "asr", "--timeout", "2", "--max-queue", "1",
@@ -121,7 +121,11 @@ def test_asr_model_that_hangs_times_out(start_server, switch: Path) -> None:
     assert metric(body, 'xnai_queue_depth{service="asr"}') == 0
     assert 'xnai_errors_total{code="timeout",service="asr"} 2.0' in body
     assert "abandoned model call returned" in server.output()
-    assert server.proc.poll() is None
+    # stuck again, then SIGTERM: the server exits on its own (no SIGKILL) without waiting for the call
+    switch.touch()
+    assert anyio.run(transcribe, server.uri, pcm)[-1].data.get("code") == "timeout"
+    assert server.stop() == 0
+    assert "exiting without them" in server.output()
 
 
 # --- disk full while ingesting ------------------------------------------------------------------
