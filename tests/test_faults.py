@@ -38,6 +38,9 @@ from tests.support import (
 
 FAULTS = Path(__file__).parent / "faults"
 PHRASE = "turn on the kitchen lights"
+# the whole model call the ASR server makes in its worker thread (short utterances skip faster-whisper's
+# WhisperModel.transcribe for a direct CTranslate2 decode, whose extension type cannot be patched)
+ASR_CALL = "wyoming_xnai.asr.transcriber:Transcriber.transcribe"
 
 
 def fault_env(switch: Path, *faults: str) -> dict[str, str]:
@@ -77,7 +80,7 @@ def test_asr_model_that_raises_mid_request(start_server, switch: Path) -> None:
     metrics_port = free_port()
     server: ServerProcess = start_server(
         "asr", "--metrics-port", str(metrics_port), "--metrics-host", LOOPBACK,
-        env=fault_env(switch, "faster_whisper:WhisperModel.transcribe=raise"),
+        env=fault_env(switch, f"{ASR_CALL}=raise"),
     )  # fmt: skip
     pcm = speech(PHRASE)
     switch.touch()
@@ -100,7 +103,7 @@ def test_asr_model_that_hangs_times_out(start_server, switch: Path) -> None:
     server: ServerProcess = start_server(
         "asr", "--timeout", "2", "--max-queue", "1",
         "--metrics-port", str(metrics_port), "--metrics-host", LOOPBACK,
-        env=fault_env(switch, "faster_whisper:WhisperModel.transcribe=hang"),
+        env=fault_env(switch, f"{ASR_CALL}=hang"),
     )  # fmt: skip
     pcm = speech(PHRASE)
     switch.touch()
