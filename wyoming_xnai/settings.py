@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     asr_max_concurrent: int = Field(1, ge=1, description="Transcriptions that may run at the same time")
     asr_max_queue: int = Field(16, ge=0, description="Utterances that may wait for a transcription slot")
     asr_max_seconds: float = Field(120.0, gt=0, description="Longest utterance accepted, in seconds of audio")
+    asr_timeout: float = Field(
+        30.0, gt=0, description="Seconds from the end of an utterance to its transcript (queue wait included)"
+    )
     asr_vad_endpointing: float | None = Field(
         None, description="End the utterance after this many seconds of silence (server-side endpointing)"
     )
