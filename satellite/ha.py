@@ -72,13 +72,9 @@ class SatelliteService(Service):
         return HaHandler(reader, writer, self)
 
 
-class HaHandler(ServiceHandler):
-    service = "satellite"
-
+class HaHandler(ServiceHandler[SatelliteService]):
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, svc: SatelliteService) -> None:
-        super().__init__(reader, writer, svc.info(), svc.settings.max_payload_bytes)
-        self.svc = svc
-        self.settings = svc.settings
+        super().__init__(reader, writer, svc)
         self._tg: TaskGroup | None = None
         self._mic_scope: anyio.CancelScope | None = None
         self._audio: MemoryObjectSendStream[AudioChunk] | None = None

@@ -24,6 +24,7 @@ from tests.support import (
     transcript_text,
     words,
 )
+from wyoming_xnai.asr.transcriber import repeats_itself
 
 pytestmark = pytest.mark.anyio
 PHRASE = "turn on the kitchen lights"
@@ -69,6 +70,32 @@ async def test_transcribes_speech(asr: ServerProcess, rate: int) -> None:
     # streaming events wrap the mandatory transcript in the protocol's order
     assert types[0] == "transcript-start" and types[-1] == "transcript-stop"
     assert types.index("transcript-chunk") < types.index("transcript")
+
+
+async def test_whisper_full_window_gives_the_same_words(start_server) -> None:
+    server = start_server("asr", "--window", "30")  # faster-whisper's own transcription, no cut window
+    events = await transcribe(server.uri, speech(PHRASE), language="en")
+    assert words(transcript_text(events)) == PHRASE_WORDS
+
+
+async def test_utterance_longer_than_one_window_is_transcribed_whole(asr: ServerProcess) -> None:
+    pcm = speech(PHRASE) + silence(31) + speech("what is the weather like tomorrow")
+    heard = words(transcript_text(await transcribe(asr.uri, pcm, language="en")))
+    assert PHRASE_WORDS <= heard and {"weather", "tomorrow"} <= heard
+
+
+@pytest.mark.parametrize(
+    ("text", "degenerate"),
+    [
+        ("Turn on the kitchen lights. Turn on the kitchen lights.", True),
+        ("Lock the front door and close the garage. Lock the front door and close the", True),
+        ("turn on the kitchen lights", False),
+        ("no no no", False),
+        ("Add milk, eggs and bread to the shopping list.", False),
+    ],
+)
+def test_a_sentence_said_twice_is_not_trusted(text: str, degenerate: bool) -> None:
+    assert repeats_itself(text) is degenerate
 
 
 async def test_converts_any_format_and_needs_no_audio_start(asr: ServerProcess) -> None:

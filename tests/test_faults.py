@@ -26,6 +26,7 @@ from tests.docs_facts import DOCS
 from tests.support import (
     LOOPBACK,
     ServerProcess,
+    describe_sync,
     free_port,
     read_until,
     server_env,
@@ -37,6 +38,9 @@ from tests.support import (
 
 FAULTS = Path(__file__).parent / "faults"
 PHRASE = "turn on the kitchen lights"
+# the whole model call the ASR server makes in its worker thread (short utterances skip faster-whisper's
+# WhisperModel.transcribe for a direct CTranslate2 decode, whose extension type cannot be patched)
+ASR_CALL = "wyoming_xnai.asr.transcriber:Transcriber.transcribe"
 
 
 def fault_env(switch: Path, *faults: str) -> dict[str, str]:
@@ -76,7 +80,7 @@ def test_asr_model_that_raises_mid_request(start_server, switch: Path) -> None:
     metrics_port = free_port()
     server: ServerProcess = start_server(
         "asr", "--metrics-port", str(metrics_port), "--metrics-host", LOOPBACK,
-        env=fault_env(switch, "faster_whisper:WhisperModel.transcribe=raise"),
+        env=fault_env(switch, f"{ASR_CALL}=raise"),
     )  # fmt: skip
     pcm = speech(PHRASE)
     switch.touch()
@@ -89,6 +93,42 @@ def test_asr_model_that_raises_mid_request(start_server, switch: Path) -> None:
     body = fetch_metrics(metrics_port)
     assert metric(body, 'xnai_in_flight{service="asr"}') == 0  # the failed requests gave their slots back
     assert metric(body, 'xnai_queue_depth{service="asr"}') == 0
+
+
+def test_asr_model_that_hangs_times_out(start_server, switch: Path) -> None:
+    """A model call that never returns: its client gets a timeout error, the server keeps answering,
+    newer requests are refused or time out instead of piling up behind the stuck call, and once the
+    call returns the model transcribes again. SIGTERM still stops a server whose model is stuck."""
+    metrics_port = free_port()
+    server: ServerProcess = start_server(
+        "asr", "--timeout", "2", "--max-queue", "1",
+        "--metrics-port", str(metrics_port), "--metrics-host", LOOPBACK,
+        env=fault_env(switch, f"{ASR_CALL}=hang"),
+    )  # fmt: skip
+    pcm = speech(PHRASE)
+    switch.touch()
+    hung = anyio.run(transcribe, server.uri, pcm)[-1]
+    assert (hung.type, hung.data.get("code")) == ("error", "timeout")
+    assert "transcription took longer than 2 s" in hung.data["text"]
+    assert describe_sync(server.port, timeout=5).asr  # the server is not blocked
+    # the stuck call still holds the only slot: one request waits its 2 s and times out, one more is busy
+    outcomes = [events[-1] for events in anyio.run(at_once, 2, lambda: transcribe(server.uri, pcm))]
+    assert sorted(e.data.get("code") for e in outcomes) == ["busy", "timeout"], outcomes
+    waited = next(e for e in outcomes if e.data.get("code") == "timeout")
+    assert "waiting for a free transcription slot" in waited.data["text"]
+    assert metric(fetch_metrics(metrics_port), 'xnai_in_flight{service="asr"}') == 1  # the stuck call
+    switch.unlink()  # the call returns (with an error nobody waits for); its slot is free again
+    assert {"kitchen", "lights"} <= words(transcript_text(anyio.run(transcribe, server.uri, pcm)))
+    body = fetch_metrics(metrics_port)
+    assert metric(body, 'xnai_in_flight{service="asr"}') == 0
+    assert metric(body, 'xnai_queue_depth{service="asr"}') == 0
+    assert 'xnai_errors_total{code="timeout",service="asr"} 2.0' in body
+    assert "abandoned model call returned" in server.output()
+    # stuck again, then SIGTERM: the server exits on its own (no SIGKILL) without waiting for the call
+    switch.touch()
+    assert anyio.run(transcribe, server.uri, pcm)[-1].data.get("code") == "timeout"
+    assert server.stop() == 0
+    assert "exiting without them" in server.output()
 
 
 # --- disk full while ingesting ------------------------------------------------------------------

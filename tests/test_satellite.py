@@ -43,9 +43,20 @@ def question_wav(path: Path, text: str = QUESTION, lead: float = 1.0) -> Path:
     return write_wav(path, silence(lead) + speech(text) + silence(0.3))
 
 
+def heard_fact(heard: str, keyword: str) -> bool:
+    """The fact is in the spoken answer as our ASR heard it; tiny.en may garble one word of a longer
+    keyword ("flower pot" -> "flower, hot"), as Piper's noise makes every rendering a little different."""
+    keywords = keyword.lower().split()
+    return sum(w in heard.lower() for w in keywords) >= max(1, len(keywords) - 1)
+
+
 def read_wav(path: Path) -> tuple[bytes, int]:
     with wave.open(str(path), "rb") as wav:
         return wav.readframes(wav.getnframes()), wav.getframerate()
+
+
+# the satellite logs the transcript with %r: in double quotes when it holds an apostrophe
+TRANSCRIPT_LOG = r"(?m)transcript: ['\"](.*)['\"]$"
 
 
 def wait_for_log(server: ServerProcess, pattern: str, timeout: float = 60.0) -> re.Match:
@@ -113,7 +124,7 @@ def test_asr_failover_mid_utterance(start_server: Launcher, tmp_path: Path) -> N
     victim.proc.kill()  # dies mid-request: no goodbye, the socket just breaks
     wait_exit(sat)
     out = sat.output()
-    transcript = wait_for_log(sat, r"transcript: '([^']*)'").group(1).lower()
+    transcript = wait_for_log(sat, TRANSCRIPT_LOG).group(1).lower()
     assert "capital" in transcript and "france" in transcript, out
     assert "failing over" in out
     assert out.count("asr: streaming to") >= 2
@@ -147,7 +158,7 @@ def test_service_that_starts_later_is_discovered(start_server: Launcher, tmp_pat
     wait_for_log(sat, "zeroconf: browsing")
     start_server("asr", "--zeroconf", f"{tag}-asr", "--zeroconf-host", LOOPBACK)
     wait_exit(sat)
-    transcript = wait_for_log(sat, r"transcript: '([^']*)'").group(1).lower()
+    transcript = wait_for_log(sat, TRANSCRIPT_LOG).group(1).lower()
     assert "capital" in transcript and "france" in transcript, sat.output()
     assert f"found {tag}-asr" in sat.output()
 
@@ -267,7 +278,7 @@ def test_end_to_end_spoken_question_gets_spoken_answer(
     assert len(pcm) > rate  # more than half a second of answer
     heard = anyio.run(transcribe, voice_services["asr"].uri, pcm, rate)
     text = transcript_text(heard).lower()
-    assert fact.keyword.lower() in text, (text, output)
+    assert heard_fact(text, fact.keyword), (text, output)
 
 
 def test_stalled_mic_command_is_restarted(start_server: Launcher) -> None:
@@ -293,7 +304,7 @@ def test_a_pause_mid_question_does_not_cut_it_off(start_server: Launcher, tmp_pa
     wait_exit(sat)
     out = sat.output()
     assert "speech resumed: the speculative answer is dropped" in out
-    transcripts = re.findall(r"transcript: '([^']*)'", out)
+    transcripts = re.findall(TRANSCRIPT_LOG, out)
     assert "france" in transcripts[-1].lower(), out
     assert "capital" in transcripts[-1].lower(), out
 
@@ -355,12 +366,12 @@ def test_mic_and_speaker_commands(voice_services: dict, start_server: Launcher, 
         wait=False,
     )  # fmt: skip
     assert wait_exit(sat, timeout=180) == 0, sat.output()
-    transcript = wait_for_log(sat, r"transcript: '([^']*)'").group(1).lower()
+    transcript = wait_for_log(sat, TRANSCRIPT_LOG).group(1).lower()
     assert "key" in transcript, sat.output()
     pcm, rate = read_wav(out)
     assert rate == 22050 and len(pcm) > rate
     heard = transcript_text(anyio.run(transcribe, voice_services["asr"].uri, pcm, rate)).lower()
-    assert fact.keyword.lower() in heard, (heard, sat.output())
+    assert heard_fact(heard, fact.keyword), (heard, sat.output())
 
 
 def test_wake_phrase_gates_the_answer(start_server: Launcher, tmp_path: Path) -> None:
@@ -422,7 +433,7 @@ def test_service_that_restarts_is_used_again(start_server: Launcher, tmp_path: P
         "--timeout", "10", "--health-interval", "0.5", "--speculate", "0",
         wait=False,
     )  # fmt: skip
-    wait_for_log(sat, r"transcript: '")
+    wait_for_log(sat, TRANSCRIPT_LOG)
     asr.proc.kill()
     asr.proc.wait()
     wait_for_log(sat, rf"{re.escape(asr.uri)} failed")
@@ -438,7 +449,7 @@ def test_service_that_restarts_is_used_again(start_server: Launcher, tmp_path: P
         again.wait(timeout=15)
         log.close()
     out = sat.output()
-    transcripts = re.findall(r"transcript: '([^']*)'", out)
+    transcripts = re.findall(TRANSCRIPT_LOG, out)
     assert len(transcripts) == 2, out
     assert all("france" in t.lower() for t in transcripts), out
     assert f"{asr.uri} is healthy" in out.split(f"{asr.uri} failed")[-1]

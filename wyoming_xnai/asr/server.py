@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import logging
 import time
 
@@ -26,7 +27,7 @@ from wyoming_xnai.models import whisper_model
 from wyoming_xnai.server.bootstrap import ModelUnavailable, Service, run
 from wyoming_xnai.server.handler import ServiceHandler, event_data
 from wyoming_xnai.server.metrics import LATENCY, REQUESTS
-from wyoming_xnai.server.queue import Busy, WorkQueue
+from wyoming_xnai.server.queue import Busy, Slot, WorkQueue
 from wyoming_xnai.server.tracing import tracer
 from wyoming_xnai.settings import Settings
 
@@ -84,12 +85,9 @@ class AsrService(Service):
         return AsrHandler(reader, writer, self)
 
 
-class AsrHandler(ServiceHandler):
-    service = "asr"
-
+class AsrHandler(ServiceHandler[AsrService]):
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, svc: AsrService) -> None:
-        super().__init__(reader, writer, svc.info(), svc.settings.max_payload_bytes)
-        self.svc = svc
+        super().__init__(reader, writer, svc)
         self.language = svc.default_language()
         self.sensitivity = "default"
         self._max_bytes = int(svc.settings.asr_max_seconds * BYTES_PER_SECOND)
@@ -172,33 +170,45 @@ class AsrHandler(ServiceHandler):
         if not pcm:
             await self._send_transcript("")
             return
+        timeout = self.svc.settings.asr_timeout
+        running = False
         try:
             await self.svc.wait_ready()
-            async with self.svc.queue.slot():
-                await self.write_event(TranscriptStart(language=self.language).event())
-                model_started = time.perf_counter()
-                with tracer.start_as_current_span("asr.transcribe") as span:
-                    span.set_attribute("asr.model", self.svc.model_name)
-                    span.set_attribute("asr.audio_seconds", len(pcm) / BYTES_PER_SECOND)
-                    span.set_attribute("asr.end_reason", reason)
-                    text = await anyio.to_thread.run_sync(
-                        self.svc.transcriber.transcribe, pcm, self.language, self._chunk
-                    )
-                    span.set_attribute("asr.text_chars", len(text))
-                LATENCY.labels("asr", "transcribe").observe(time.perf_counter() - model_started)
+            with anyio.fail_after(timeout):  # a stuck model call keeps its slot, not this client
+                async with self.svc.queue.slot() as slot:
+                    running = True
+                    await self.write_event(TranscriptStart(language=self.language).event())
+                    model_started = time.perf_counter()
+                    with tracer.start_as_current_span("asr.transcribe") as span:
+                        span.set_attribute("asr.model", self.svc.model_name)
+                        span.set_attribute("asr.audio_seconds", len(pcm) / BYTES_PER_SECOND)
+                        span.set_attribute("asr.end_reason", reason)
+                        text = await slot.run_sync(
+                            self.svc.transcriber.transcribe, pcm, self.language, functools.partial(self._chunk, slot)
+                        )
+                        span.set_attribute("asr.text_chars", len(text))
+                    LATENCY.labels("asr", "transcribe").observe(time.perf_counter() - model_started)
         except ModelUnavailable as err:
             await self.send_error("model-unavailable", str(err))
             return
         except Busy as err:
             await self.send_error("busy", str(err))
             return
+        except TimeoutError:
+            what = "transcription took" if running else "waiting for a free transcription slot took"
+            await self.send_error("timeout", f"{what} longer than {timeout:g} s (--timeout): try again later")
+            return
         await self._send_transcript(text, streaming_started=True)
         LATENCY.labels("asr", "end_to_transcript").observe(time.perf_counter() - started)
         _LOGGER.debug("transcript (%s, %.1f s audio): %s", reason, len(pcm) / BYTES_PER_SECOND, text)
 
-    def _chunk(self, text: str) -> None:
+    def _chunk(self, slot: Slot, text: str) -> None:
         """Called from the worker thread for every decoded segment."""
-        anyio.from_thread.run(self.write_event, TranscriptChunk(text=text).event())
+        anyio.from_thread.run(self._send_chunk, slot, text)
+
+    async def _send_chunk(self, slot: Slot, text: str) -> None:
+        if not slot.abandoned:  # a call that timed out must not talk to the client after its error
+            await self.write_event(TranscriptChunk(text=text).event())
 
     async def _send_transcript(self, text: str, streaming_started: bool = False) -> None:
         if not streaming_started:

@@ -74,12 +74,9 @@ class HandleService(Service):
         return HandleHandler(reader, writer, self)
 
 
-class HandleHandler(ServiceHandler):
-    service = "handle"
-
+class HandleHandler(ServiceHandler[HandleService]):
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, svc: HandleService) -> None:
-        super().__init__(reader, writer, svc.info(), svc.settings.max_payload_bytes)
-        self.svc = svc
+        super().__init__(reader, writer, svc)
         self._answers: TaskGroup | None = None
         self._one_at_a_time = anyio.Lock()
         self._pending = 0  # questions of this connection not answered yet
@@ -135,7 +132,8 @@ class HandleHandler(ServiceHandler):
             if not first:
                 first.append(anyio.current_time() - started)
                 LATENCY.labels("handle", "first_chunk").observe(first[0])
-            await self._send(HandledChunk(text=sentence).event())
+            # chunks concatenate to the answer; the space after each sentence tells a streaming TTS it is over
+            await self._send(HandledChunk(text=sentence + " ").event())
 
         try:
             async with self._one_at_a_time:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -162,4 +164,19 @@ def run(services: Sequence[Service], settings: Settings) -> int:
     finally:
         if provider is not None:
             provider.shutdown()  # flush the last spans
+    _exit_if_stuck()
     return 0
+
+
+def _exit_if_stuck(grace: float = 2.0) -> None:
+    """A model call that never returned (abandoned after a timeout) keeps its worker thread alive, and
+    Python waits for every such thread before it exits: a stuck model must not stop SIGTERM working."""
+    deadline = time.monotonic() + grace
+    others = [t for t in threading.enumerate() if t is not threading.current_thread() and not t.daemon]
+    for thread in others:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    stuck = [t for t in others if t.is_alive()]
+    if stuck:
+        _LOGGER.warning("%d worker thread(s) still busy (a stuck model call): exiting without them", len(stuck))
+        logging.shutdown()
+        os._exit(0)

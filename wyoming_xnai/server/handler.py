@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from wyoming.error import Error
 from wyoming.event import Event, async_read_event
@@ -20,6 +20,7 @@ from wyoming.info import Describe, Info
 from wyoming.server import AsyncEventHandler
 
 from wyoming_xnai.server.metrics import CONNECTIONS, ERRORS
+from wyoming_xnai.settings import Settings
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -101,16 +102,30 @@ class ConnectionLimit:
         self.open = 0
 
 
-class ServiceHandler(AsyncEventHandler):
-    """One client connection. Subclasses implement `handle` for their events."""
+class Served(Protocol):
+    """What a handler needs from its service (bootstrap.Service has it; a Protocol avoids an import cycle)."""
 
-    service = "base"
+    name: str
+    settings: Settings
+
+    def info(self) -> Info: ...
+
+
+S = TypeVar("S", bound=Served)
+
+
+class ServiceHandler(AsyncEventHandler, Generic[S]):
+    """One client connection of service `svc`. Subclasses implement `handle` for their events."""
+
     limit: ConnectionLimit | None = None  # set by bootstrap for every accepted connection
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, info: Info, max_bytes: int) -> None:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, svc: S) -> None:
         super().__init__(reader, writer)
-        self.info = info
-        self._guarded = GuardedReader(reader, max_bytes)
+        self.svc = svc
+        self.settings = svc.settings
+        self.service = svc.name  # the metrics label and log prefix
+        self.info = svc.info()
+        self._guarded = GuardedReader(reader, svc.settings.max_payload_bytes)
 
     async def handle(self, event: Event) -> bool:
         """Handle one non-describe event; return False to close the connection."""

@@ -125,13 +125,9 @@ class _Stream:
         self.done = anyio.Event()
 
 
-class TtsHandler(ServiceHandler):
-    service = "tts"
-
+class TtsHandler(ServiceHandler[TtsService]):
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, svc: TtsService) -> None:
-        super().__init__(reader, writer, svc.info(), svc.settings.max_payload_bytes)
-        self.svc = svc
-        self.settings = svc.settings
+        super().__init__(reader, writer, svc)
         self._tg: TaskGroup | None = None
         self._stream: _Stream | None = None
 

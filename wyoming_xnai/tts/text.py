@@ -224,8 +224,9 @@ def _is_list_number(buf: str, dot: int) -> bool:
 def sentence_end(buf: str, final: bool) -> int | None:
     """Index just past the first sentence end that is certain, or None.
 
-    A terminator counts when whitespace and then a letter that may start a sentence follow it; at
-    the end of the buffer it counts only when no more text is coming (`final`). Blank lines and
+    A terminator counts when whitespace and then a letter that may start a sentence follow it, or
+    whitespace ends the buffer (unless it is an abbreviation); right at the end of the buffer it counts
+    only when no more text is coming (`final`). Blank lines and
     CJK full stops end a sentence on their own.
     """
     i, n = 0, len(buf)
@@ -251,10 +252,14 @@ def sentence_end(buf: str, final: bool) -> int | None:
         k = j
         while k < n and buf[k].isspace():
             k += 1
-        if k >= n:
-            return j if final else None
-        nxt = buf[k]
         dot_only = buf[i:j].rstrip(_CLOSERS) == "."
+        if k >= n:
+            # "...on Thursday. " and nothing yet after it: a sender that puts the space after a whole
+            # sentence (xnai handle does) says it is over, so it is spoken now, not when more text comes.
+            if final or not (dot_only and (_is_abbreviation(buf, i) or _is_list_number(buf, i))):
+                return j
+            return None
+        nxt = buf[k]
         if "\n" in buf[j:k] and not (dot_only and _is_list_number(buf, i)):
             return j  # a line break after a terminator always ends the sentence
         if dot_only and (_is_abbreviation(buf, i) or _is_list_number(buf, i)):
