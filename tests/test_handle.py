@@ -452,7 +452,7 @@ def test_first_clause_and_the_rest_of_its_sentence() -> None:
     assert joined.feed("The cat is allergic to") == [] and joined.feed(" chicken") == [] and joined.clause() == ""
     joined = SentenceSplitter()
     assert joined.feed("The car needs 2.4 bar at the front and") == [] and joined.clause() == ""  # "android"?
-    assert joined.feed(" 2") == [] and joined.clause() == "The car needs 2.4 bar at the front"
+    assert joined.feed(" 2") == [] and joined.clause() == "The car needs 2.4 bar at the front,"
 
 
 async def test_slow_answer_outlives_the_idle_timeout_then_idle_clients_are_closed(

@@ -224,10 +224,12 @@ class SentenceSplitter:
     def clause(self) -> str:
         """The start of the pending sentence that can be said on its own, or "" if there is none yet:
         up to its last comma ("The cat is allergic to chicken,"), else, once it is JOIN_AFTER words long,
-        up to a joining word ("The car needs 2.4 bar at the front" | "and 2.6 bar at the back").
+        up to a joining word, where it gets a comma ("The car needs 2.4 bar at the front," | "and 2.6 bar
+        at the back.").
 
         Said before its sentence ends, it is the first words out a few tokens earlier. The joining words
-        are the TTS's (it cuts a long first sentence there too), so both cut in the same place.
+        are the TTS's (it cuts a long first sentence there too), and a streaming TTS speaks a first piece
+        that ends at a comma at once, without waiting for the rest of the sentence.
         """
         cut = self._buffer.rfind(", ")
         if cut >= 0:
@@ -237,7 +239,8 @@ class SentenceSplitter:
         if self._buffer and not self._buffer[-1].isspace():
             words = words[:-1]  # the last word may still grow
         if len(words) > JOIN_AFTER and words[-1].lower() in JOINERS:
-            return speakable(" ".join(words[:-1]))
+            head = speakable(" ".join(words[:-1]))
+            return f"{head}," if head else ""
         return ""
 
 
