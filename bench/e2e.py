@@ -14,12 +14,14 @@ and reports, per utterance and as medians, the time of each stage after the end 
     uv run python -m bench.e2e --quick          # 3 utterances (writes bench/results/e2e.md)
     uv run python -m bench.e2e --repeat 3       # every spoken question, 3 times
     uv run python -m bench.e2e --asr-uri tcp://... --tts-uri ... --handle-uri ...   # running services
+    uv run python -m bench.e2e --asr-flags "--window 30"                             # other server settings
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import shlex
 import statistics
 import subprocess
 import sys
@@ -40,7 +42,7 @@ STAGES = ["vad_endpoint", "head_start", "asr", "handle_first_text", "tts_first_a
 TOTAL = "end_of_speech_to_first_audio"
 
 
-def start_services(workdir: Path) -> tuple[Launcher, dict[str, str]]:
+def start_services(workdir: Path, flags: dict[str, list[str]] | None = None) -> tuple[Launcher, dict[str, str]]:
     launcher = Launcher(workdir)
     subprocess.run(
         [sys.executable, "-m", "wyoming_xnai", "ingest", str(DOCS)],
@@ -48,7 +50,8 @@ def start_services(workdir: Path) -> tuple[Launcher, dict[str, str]]:
         check=True,
         capture_output=True,
     )
-    uris = {kind: launcher(kind).uri for kind in ("asr", "tts", "handle")}
+    flags = flags or {}
+    uris = {kind: launcher(kind, *flags.get(kind, [])).uri for kind in ("asr", "tts", "handle")}
     return launcher, uris
 
 
@@ -108,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--asr-uri")
     parser.add_argument("--tts-uri")
     parser.add_argument("--handle-uri")
+    for kind in ("asr", "tts", "handle"):
+        parser.add_argument(f"--{kind}-flags", default="", help=f"Extra flags for the {kind} server this starts")
     parser.add_argument("--out", type=Path, default=Path("bench/results/e2e.md"), help="Markdown table file")
     parser.add_argument("--debug", action="store_true")
     args = parser.parse_args(argv)
@@ -124,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
                 uris = {"asr": args.asr_uri, "tts": args.tts_uri, "handle": args.handle_uri}
             else:
                 print("starting ASR, TTS and handle (indexing the test documents) ...", file=sys.stderr)
-                launcher, uris = start_services(Path(tmp))
+                flags = {kind: shlex.split(getattr(args, f"{kind}_flags")) for kind in ("asr", "tts", "handle")}
+                launcher, uris = start_services(Path(tmp), flags)
             overrides = {} if args.end_silence is None else {"satellite_end_silence": args.end_silence}
             settings = Settings(
                 satellite_asr_uri=[uris["asr"]],

@@ -466,6 +466,12 @@ def test_a_sentence_followed_by_a_space_is_spoken_before_more_text_comes() -> No
     assert [p.text for p in splitter.add("Rowe. ")] == ["Ask Dr. Rowe."]
 
 
+def test_first_piece_ends_before_a_place_phrase_or_after_a_two_word_clause() -> None:
+    text = "The spare house key is under the blue flower pot by the garage."
+    assert [p.text for p in split(text)] == ["The spare house key is,", "under the blue flower pot by the garage."]
+    assert [p.text for p in split("Hartwell Heating, phone 555 0142.")] == ["Hartwell Heating,", "phone 555 0142."]
+
+
 def test_clean() -> None:
     assert clean("<speak>Hi <break time='1s'/> there &amp; you</speak>") == "Hi\n\nthere & you"
     assert clean("**Bold** [[ h ]] a\x00b\u200bc") == "Bold [ h ] a bc"

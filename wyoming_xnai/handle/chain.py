@@ -161,7 +161,10 @@ class Answerer:
             span.set_attribute("handle.follow_up", follow_up)
             notes, query_vec = await self._retrieval_stage(retrieval_query(question, history), problems)
             try:
-                answer = await self._llm_stage(question, notes, history, problems, say)
+                # earlier turns go into the prompt only when this question leans on them: a new topic
+                # reads faster without them, and a small model is not led astray by them
+                context = history if follow_up else []
+                answer = await self._llm_stage(question, notes, context, problems, say)
             except Busy as err:
                 _LOGGER.info("%s", err)
                 answer = Answer(BUSY_TEXT, "busy", problems=problems)

@@ -34,7 +34,6 @@ EXAMPLE = (
 )
 # The start of every RAG prompt: evaluated once at load, then reused from llama.cpp's KV cache.
 RAG_PREFIX = f"{INSTRUCTION}{EXAMPLE}Notes:\n"
-PLAIN_INSTRUCTION = "Answer each question in one short sentence.\n\n"
 PLAIN_EXAMPLE = "Question: What is the capital of France?\nAnswer: The capital of France is Paris.\n\n"
 
 _STOPWORDS = set(
@@ -132,7 +131,9 @@ def rag_prompt(question: str, notes: Sequence[Note], history: Sequence[Turn]) ->
 
 
 def plain_prompt(question: str, history: Sequence[Turn]) -> str:
-    return f"{PLAIN_INSTRUCTION}{PLAIN_EXAMPLE}{_history_text(history)}Question: {question.strip()}\nAnswer:"
+    """No notes: the same start as the RAG prompt, so answering without notes does not evict the RAG
+    prefix from llama.cpp's KV cache (the next question with notes would read it all again)."""
+    return f"{INSTRUCTION}{EXAMPLE}{PLAIN_EXAMPLE}{_history_text(history)}Question: {question.strip()}\nAnswer:"
 
 
 def grounded(sentence: str, question: str, notes: Sequence[Note]) -> bool:

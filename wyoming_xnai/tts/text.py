@@ -85,6 +85,10 @@ JOINERS = frozenset(
     """and but or nor so yet because although though while whereas which who whom whose that where
     when if unless until since after before with without for to from into onto about than as""".split()
 )
+# Where else a first piece may end: before a place or time phrase ("The key is | under the pot by the door").
+PHRASE_STARTS = JOINERS | frozenset(
+    "by under at on in near behind beside inside outside above below over through during next every".split()
+)
 _SENTENCE_END = ".!?…。！？؟।"
 _CLOSERS = "\"'”’»)]}"
 _CLAUSE = re.compile(r"[,;:—–]+[\"'”’)\]]*(?=\s)|\s[-–—]\s")
@@ -100,9 +104,9 @@ class Piece:
 
 @dataclass(frozen=True)
 class SplitConfig:
-    first_min_words: int = 3  # a first clause shorter than this is not worth its own piece ...
+    first_min_words: int = 2  # a first clause shorter than this is not worth its own piece ...
     first_split_words: int = 8  # ... unless the sentence is longer than this
-    first_max_words: int = 12  # a first piece with no clause break is cut near here
+    first_max_words: int = 8  # a first piece with no clause break is cut near here (before a phrase)
     second_chars: int = 100  # the second piece ends at a clause within this, later ones may double
     max_chars: int = 300  # no piece is longer than this (cut at a clause, else before a word)
 
@@ -184,7 +188,7 @@ class Splitter:
             ):
                 return clause
         if words > cfg.first_max_words:
-            return word_cut(sentence, cfg.first_max_words)
+            return word_cut(sentence, cfg.first_max_words, PHRASE_STARTS)
         return None
 
     def _take(self, end: int, sentence_end: bool) -> Piece:
@@ -289,14 +293,14 @@ def last_clause_end(text: str, stop: int) -> int | None:
     return ends[-1] if ends else None
 
 
-def word_cut(text: str, max_words: int) -> int | None:
+def word_cut(text: str, max_words: int, before: frozenset[str] = JOINERS) -> int | None:
     """Cut a clause with no punctuation after at most `max_words` words, before a joining word if any."""
     spans = [m.span() for m in re.finditer(r"\S+", text)]
     if len(spans) <= max_words:
         return None
     best = max_words
     for idx in range(max_words, max(2, max_words // 2) - 1, -1):
-        if text[spans[idx][0] : spans[idx][1]].lower().strip("\"'(") in JOINERS:
+        if text[spans[idx][0] : spans[idx][1]].lower().strip("\"'(") in before:
             best = idx
             break
     return spans[best][0]
