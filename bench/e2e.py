@@ -32,6 +32,7 @@ from pathlib import Path
 
 import anyio
 
+from bench.support import load_average, piper_speech
 from satellite.audio import FRAME_BYTES, FRAME_SECONDS
 from satellite.pipeline import Turn, run_satellite
 from tests.docs_facts import DOCS, SPOKEN
@@ -55,10 +56,11 @@ def start_services(workdir: Path, flags: dict[str, list[str]] | None = None) -> 
     return launcher, uris
 
 
-async def mic(questions: list[str], answered: list[anyio.Event]) -> AsyncIterator[bytes]:
+async def mic(questions: list[str], answered: list[anyio.Event], voice: str) -> AsyncIterator[bytes]:
     """Each question in real time, then room silence until the satellite has answered it."""
+    speak = piper_speech if voice == "piper" else speech
     for question, done in zip(questions, answered, strict=True):
-        pcm = silence(0.6) + speech(question)
+        pcm = silence(0.6) + speak(question)
         started = time.monotonic()
         for i, offset in enumerate(range(0, len(pcm) - FRAME_BYTES + 1, FRAME_BYTES)):
             await anyio.sleep(max(0.0, started + i * FRAME_SECONDS - time.monotonic()))
@@ -70,7 +72,7 @@ async def mic(questions: list[str], answered: list[anyio.Event]) -> AsyncIterato
                 yield quiet
 
 
-async def measure(settings: Settings, questions: list[str]) -> list[Turn]:
+async def measure(settings: Settings, questions: list[str], voice: str = "espeak-ng") -> list[Turn]:
     answered = [anyio.Event() for _ in questions]
     turns: list[Turn] = []
 
@@ -79,7 +81,7 @@ async def measure(settings: Settings, questions: list[str]) -> list[Turn]:
         if len(turns) <= len(answered):
             answered[len(turns) - 1].set()
 
-    await run_satellite(settings, on_turn, mic(questions, answered))
+    await run_satellite(settings, on_turn, mic(questions, answered, voice))
     return turns
 
 
@@ -107,6 +109,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="3 utterances only")
     parser.add_argument("--repeat", type=int, default=1, help="How often to ask each spoken question")
+    parser.add_argument(
+        "--voice",
+        choices=["espeak-ng", "piper"],
+        default="espeak-ng",
+        help="Who asks: espeak-ng (robotic, tiny.en mishears it often) or the bundled Piper voice (natural)",
+    )
     parser.add_argument("--end-silence", type=float, default=None, help="VAD end-of-utterance silence (s)")
     parser.add_argument("--asr-uri")
     parser.add_argument("--tts-uri")
@@ -141,15 +149,15 @@ def main(argv: list[str] | None = None) -> int:
                 **overrides,
             )
             (Path(tmp) / "answers").mkdir()
-            turns = anyio.run(measure, settings, questions, backend="asyncio")
+            turns = anyio.run(measure, settings, questions, args.voice, backend="asyncio")
         finally:
             if launcher is not None:
                 launcher.stop_all()
     report = (
-        f"Satellite end to end, {len(turns)} utterances, end silence {settings.satellite_end_silence} s, "
+        f"Satellite end to end, {len(turns)} utterances spoken by {args.voice}, end silence {settings.satellite_end_silence} s, "
         f"speculation after {settings.satellite_speculate} s (seconds):\n\n"
         + table(turns, questions, [f.keyword for f in facts])
-        + "\n"
+        + f"\n\nmachine: {load_average()}\n"
     )
     print("\n" + report)
     args.out.parent.mkdir(parents=True, exist_ok=True)

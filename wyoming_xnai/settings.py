@@ -104,6 +104,9 @@ class Settings(BaseSettings):
         "onnx", description="Embedding backend (sentence-transformers needs the extra)"
     )
     handle_threads: int = Field(2, ge=1, description="LLM threads")
+    handle_threads_after_first: int = Field(
+        1, ge=0, description="LLM threads once the first words are out, leaving a core to TTS (0 = no change)"
+    )
     handle_context_size: int = Field(2048, ge=256, description="LLM context size in tokens")
     handle_max_tokens: int = Field(64, ge=1, description="Longest answer in tokens")
     handle_mlock: bool = Field(False, description="Lock the LLM in RAM")

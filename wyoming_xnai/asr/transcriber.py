@@ -69,6 +69,8 @@ class Transcriber:
             cpu_threads=self._settings.asr_cpu_threads,
             local_files_only=True,
         )
+        if self._settings.asr_window < FULL_WINDOW:  # the first decode is slow: not on the first utterance
+            self.one_window(np.zeros(SAMPLE_RATE, dtype=np.float32), self.languages[0])
 
     def transcribe(self, pcm: bytes, language: str | None, on_segment: Callable[[str], None]) -> str:
         """Blocking: run in a worker thread. `on_segment` sees each segment's text as it is decoded."""

@@ -86,6 +86,7 @@ class Answerer:
         """Load what can be loaded; a missing index or a broken LLM is logged and answered around."""
         try:
             self.knowledge()
+            self.embedder().embed(["warm up"])  # onnxruntime's first run is slow: not on the first question
         except Exception as err:
             _LOGGER.warning("documents unavailable, answering without them: %s", err)
         try:
@@ -233,6 +234,12 @@ class Answerer:
         prompt = rag_prompt(question, relevant, history) if relevant else plain_prompt(question, history)
         stage = "rag" if notes is not None else "llm"
         splitter = SentenceSplitter()
+        spoken = threading.Event()  # the first words are out: the LLM may write the rest on fewer threads
+
+        async def speak(text: str) -> None:
+            spoken.set()
+            await say(text)
+
         said: list[str] = []
         rejected: list[str] = []
         head = ""  # the first clause of the sentence being generated, said already
@@ -251,7 +258,7 @@ class Answerer:
                 return False
             said.append(sentence)
             if rest:
-                await say(rest)
+                await speak(rest)
             return True
 
         async def on_piece(piece: str) -> bool:
@@ -272,7 +279,7 @@ class Answerer:
                 if len(clause.split()) >= 2 and (not relevant or grounded(clause, question, relevant)):
                     head = clause
                     heads.append(clause)
-                    await say(clause)
+                    await speak(clause)
             return True
 
         started = time.perf_counter()
@@ -287,7 +294,7 @@ class Answerer:
                         span.set_attribute("gen_ai.request.max_tokens", s.handle_max_tokens)
                         span.set_attribute("gen_ai.request.temperature", 0.0)
                         span.set_attribute("handle.notes", len(relevant))
-                        completion = await generate(self.llm, prompt, s.handle_max_tokens, STOP, on_piece)
+                        completion = await generate(self.llm, prompt, s.handle_max_tokens, STOP, on_piece, spoken)
                         span.set_attribute("gen_ai.usage.input_tokens", completion.input_tokens)
                         span.set_attribute("gen_ai.usage.output_tokens", completion.output_tokens)
                         span.set_attribute("gen_ai.response.finish_reasons", [completion.finish_reason])

@@ -89,8 +89,15 @@ class Llm:
         stop: list[str],
         cancel: threading.Event,
         on_piece: Callable[[str], bool],
+        spoken: threading.Event | None = None,
     ) -> Completion:
-        """Greedy completion (blocking); `on_piece` gets each piece of text and returns False to stop."""
+        """Greedy completion (blocking); `on_piece` gets each piece of text and returns False to stop.
+
+        Once `spoken` is set (the first words went out to be said), the rest is written on
+        `--threads-after-first` threads: on a small box TTS is synthesizing those words right now, and
+        two thread pools spinning on two cores slow both, while the listener waits only for the first.
+        """
+        import llama_cpp
         from llama_cpp import StoppingCriteriaList
 
         self.load()
@@ -112,8 +119,13 @@ class Llm:
             stream=True,
             stopping_criteria=StoppingCriteriaList([lambda _ids, _logits: cancel.is_set()]),
         )
+        threads, ease_to = self.settings.handle_threads, self.settings.handle_threads_after_first
+        eased = False
         try:
             for chunk in stream:
+                if spoken is not None and spoken.is_set() and not eased and ease_to and ease_to != threads:
+                    llama_cpp.llama_set_n_threads(llama.ctx, ease_to, ease_to)
+                    eased = True
                 choice = chunk["choices"][0]
                 piece = choice["text"]
                 output_tokens += 1
@@ -125,6 +137,8 @@ class Llm:
                     finish = choice["finish_reason"]
         finally:
             stream.close()
+            if eased:
+                llama_cpp.llama_set_n_threads(llama.ctx, threads, threads)
         if cancel.is_set():
             finish = "cancelled"
         return Completion("".join(pieces), input_tokens, output_tokens, finish)
@@ -136,9 +150,10 @@ async def generate(
     max_tokens: int,
     stop: list[str],
     on_piece: Callable[[str], Awaitable[bool]],
+    spoken: threading.Event | None = None,
 ) -> Completion:
     """Stream a completion from a worker thread; `on_piece` runs in the event loop, in order, and
-    returns False when the caller has enough.
+    returns False when the caller has enough. Set `spoken` once the first words are out (see complete).
 
     If the caller is cancelled (timeout, client gone) the thread is told to stop and is waited for,
     so the model is never used by two requests at once.
@@ -158,7 +173,7 @@ async def generate(
 
     async def work() -> None:
         with send:
-            result.append(await anyio.to_thread.run_sync(llm.complete, prompt, max_tokens, stop, cancel, push))
+            result.append(await anyio.to_thread.run_sync(llm.complete, prompt, max_tokens, stop, cancel, push, spoken))
 
     try:
         async with anyio.create_task_group() as tg:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from wyoming_xnai.tts.text import JOINERS
+from wyoming_xnai.tts.text import PHRASE_STARTS
 
 STOP = ["\n", "Question:", "Notes:", "Answer:"]
 MAX_SENTENCES = 2
@@ -224,22 +224,22 @@ class SentenceSplitter:
 
     def clause(self) -> str:
         """The start of the pending sentence that can be said on its own, or "" if there is none yet:
-        up to its last comma ("The cat is allergic to chicken,"), else, once it is JOIN_AFTER words long,
-        up to a joining word, where it gets a comma ("The car needs 2.4 bar at the front," | "and 2.6 bar
+        up to its last comma or colon ("The cat is allergic to chicken,"), else, once it is JOIN_AFTER words
+        long, up to a joining word or the start of a place phrase ("by", "under"), where it gets a comma ("The car needs 2.4 bar at the front," | "and 2.6 bar
         at the back.").
 
         Said before its sentence ends, it is the first words out a few tokens earlier. The joining words
         are the TTS's (it cuts a long first sentence there too), and a streaming TTS speaks a first piece
         that ends at a comma at once, without waiting for the rest of the sentence.
         """
-        cut = self._buffer.rfind(", ")
+        cut = max(self._buffer.rfind(", "), self._buffer.rfind(": "))
         if cut >= 0:
             head = speakable(self._buffer[:cut])
             return f"{head}," if head else ""
         words = self._buffer.split()
         if self._buffer and not self._buffer[-1].isspace():
             words = words[:-1]  # the last word may still grow
-        if len(words) > JOIN_AFTER and words[-1].lower() in JOINERS:
+        if len(words) > JOIN_AFTER and words[-1].lower() in PHRASE_STARTS:
             head = speakable(" ".join(words[:-1]))
             return f"{head}," if head else ""
         return ""

@@ -194,6 +194,9 @@ class VoiceBank:
         if self.settings.tts_cpu_threads:
             options.intra_op_num_threads = self.settings.tts_cpu_threads
             options.inter_op_num_threads = 1
+        # No busy-waiting between ops: the LLM is usually still writing the rest of the answer while
+        # the first piece is synthesized, and spinning threads on a small box slow both down.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         session = onnxruntime.InferenceSession(
             str(info.ref.model), sess_options=options, providers=["CPUExecutionProvider"]
         )
