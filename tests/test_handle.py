@@ -354,6 +354,8 @@ async def recording_answerer(data_dir: Path, models_dir: Path):
     answerer = Answerer(settings)
     answerer._embedder = recorder = RecordingEmbedder(load_embedder(settings))
     await anyio.to_thread.run_sync(answerer.load)
+    assert recorder.calls == [["warm up"]]  # onnxruntime's slow first run happens at load
+    recorder.calls.clear()
     return answerer, recorder
 
 
@@ -385,9 +387,9 @@ async def test_index_without_stored_sentences_still_answers(data_dir: Path, mode
 
 async def test_first_clause_is_said_before_its_sentence_ends(handle: ServerProcess) -> None:
     """A grounded first clause goes out as its own chunk; the rest of the sentence follows, also grounded."""
-    events = await ask(handle.uri, "What is the cat allergic to?")
+    events = await ask(handle.uri, "Which company services the boiler?")  # "Hartwell Heating, phone 555 0142."
     chunks = [e.data["text"] for e in events if e.type == "handled-chunk"]
-    assert len(chunks) >= 2 and chunks[0].endswith(", ") and "chicken" in chunks[0].lower(), chunks
+    assert len(chunks) >= 2 and chunks[0].endswith(", ") and "hartwell" in chunks[0].lower(), chunks
     assert "".join(chunks).strip() == handled_text(events)
 
 

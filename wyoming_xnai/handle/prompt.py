@@ -30,7 +30,7 @@ JOIN_AFTER = 5  # words a first sentence has before it may be cut at a joining w
 INSTRUCTION = "Answer each question in one short sentence, using only the notes.\n\n"
 EXAMPLE = (
     "Notes:\nThe shed key hangs on the hook by the back door. The lawn mower is kept in the shed.\n\n"
-    "Question: Where is the lawn mower?\nAnswer: The lawn mower is kept in the shed.\n\n"
+    "Question: Where is the lawn mower?\nAnswer: It is kept in the shed.\n\n"
 )
 # The start of every RAG prompt: evaluated once at load, then reused from llama.cpp's KV cache.
 RAG_PREFIX = f"{INSTRUCTION}{EXAMPLE}Notes:\n"
