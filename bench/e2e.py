@@ -1,7 +1,8 @@
 """End-to-end latency of the satellite: end of speech -> first audio byte handed to the speaker.
 
 Starts real ASR, TTS and handle servers on loopback (handle with the test documents indexed), then runs
-the satellite pipeline in this process with espeak-ng questions as the microphone (paced in real time)
+the satellite pipeline in this process with spoken questions as the microphone (paced in real time;
+espeak-ng by default, `--voice piper` for the bundled Piper voice, which tiny.en hears far better)
 and reports, per utterance and as medians, the time of each stage after the end of speech:
 
     vad_endpoint       the VAD's end-of-utterance silence (--end-silence)
