@@ -401,8 +401,10 @@ async def test_long_answer_streams_steadily(tts: ServerProcess) -> None:
     reply = _reply(events)
     assert_one_block(reply)
     plausible_length(reply, text)
-    # piece by piece: memory does not grow with the length of the answer
-    assert _rss_mb(tts) - before < 50
+    # Piece by piece: memory does not grow with the length of the answer. Synthesizing these 2000
+    # characters whole would take gigabytes; onnxruntime's arena may still step up once (~150 MiB, seen in
+    # about 1 run in 4) when a piece comes out longer than any before, as Piper's noise varies the length.
+    assert _rss_mb(tts) - before < 200
 
 
 def _rss_mb(server: ServerProcess) -> float:
