@@ -14,7 +14,6 @@ import socket
 import time
 
 import anyio
-from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from wyoming.asr import Transcript
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
@@ -75,7 +74,6 @@ class SatelliteService(Service):
 class HaHandler(ServiceHandler[SatelliteService]):
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, svc: SatelliteService) -> None:
         super().__init__(reader, writer, svc)
-        self._tg: TaskGroup | None = None
         self._mic_scope: anyio.CancelScope | None = None
         self._audio: MemoryObjectSendStream[AudioChunk] | None = None
         self.streaming = False  # audio is going to HA for a pipeline run
@@ -84,14 +82,11 @@ class HaHandler(ServiceHandler[SatelliteService]):
         self.last_pong: float | None = None  # set once HA pinged us: then we ping it too
 
     async def run(self) -> None:
-        async with anyio.create_task_group() as tg:
-            self._tg = tg
-            try:
-                await super().run()
-            finally:
-                tg.cancel_scope.cancel()
-                if self.svc.owner is self:
-                    self.svc.owner = None
+        try:
+            await super().run()
+        finally:
+            if self.svc.owner is self:
+                self.svc.owner = None
 
     async def handle(self, event: Event) -> bool:
         if RunSatellite.is_type(event.type):
@@ -131,8 +126,7 @@ class HaHandler(ServiceHandler[SatelliteService]):
         so a vanished HA does not keep the mic streaming into a dead socket."""
         if self.last_pong is None:
             self.last_pong = time.monotonic()
-            assert self._tg is not None
-            self._tg.start_soon(self._ping_loop)
+            self.tasks.start_soon(self._ping_loop)
 
     async def _ping_loop(self) -> None:
         while True:
@@ -141,8 +135,7 @@ class HaHandler(ServiceHandler[SatelliteService]):
             if time.monotonic() - self.last_pong > PONG_TIMEOUT:
                 _LOGGER.warning("Home Assistant stopped answering pings; dropping the connection")
                 self._stop_mic()
-                assert self._tg is not None
-                self._tg.cancel_scope.cancel()
+                self.tasks.cancel_scope.cancel()
                 return
             try:
                 await self.write_event(Ping().event())
@@ -158,9 +151,8 @@ class HaHandler(ServiceHandler[SatelliteService]):
             _LOGGER.info("a new Home Assistant connection takes over the satellite")
             previous._stop_mic()
         self.svc.owner = self
-        assert self._tg is not None
         self._mic_scope = anyio.CancelScope()
-        self._tg.start_soon(self._stream_mic, self._mic_scope)
+        self.tasks.start_soon(self._stream_mic, self._mic_scope)
 
     def _stop_mic(self) -> None:
         if self._mic_scope is not None:
@@ -193,16 +185,14 @@ class HaHandler(ServiceHandler[SatelliteService]):
             _LOGGER.info("speech started: run-pipeline asr -> %s", end.value)
             await self.write_event(RunPipeline(start_stage=PipelineStage.ASR, end_stage=end).event())
             await self._send_audio(b"".join(segmenter.preroll))
-            assert self._tg is not None
-            self._tg.start_soon(feedback, self.svc.speaker, self.settings.satellite_awake_command, None, "awake")
+            self.tasks.start_soon(feedback, self.svc.speaker, self.settings.satellite_awake_command, None, "awake")
             return
         ended = segmenter.feed(frame, now) == "end"
         await self._send_audio(frame)
         if ended:
             _LOGGER.info("speech ended")
             await self._stop_streaming()
-            assert self._tg is not None
-            self._tg.start_soon(feedback, self.svc.speaker, self.settings.satellite_done_command, None, "done")
+            self.tasks.start_soon(feedback, self.svc.speaker, self.settings.satellite_done_command, None, "done")
 
     async def _send_audio(self, pcm: bytes) -> None:
         if pcm:
@@ -219,8 +209,7 @@ class HaHandler(ServiceHandler[SatelliteService]):
             await self._audio.aclose()
         send, recv = anyio.create_memory_object_stream[AudioChunk](1024)
         self._audio = send
-        assert self._tg is not None
-        self._tg.start_soon(self._play, recv)
+        self.tasks.start_soon(self._play, recv)
 
     async def _play(self, recv: MemoryObjectReceiveStream[AudioChunk]) -> None:
         """Plays one answer in its own task, so pings are answered while it plays; then `played`."""

@@ -14,7 +14,6 @@ import logging
 
 import anyio
 import anyio.lowlevel
-from anyio.abc import TaskGroup
 from wyoming.asr import Transcript
 from wyoming.event import Event
 from wyoming.handle import Handled, HandledChunk, HandledStart, HandledStop
@@ -77,17 +76,8 @@ class HandleService(Service):
 class HandleHandler(ServiceHandler[HandleService]):
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, svc: HandleService) -> None:
         super().__init__(reader, writer, svc)
-        self._answers: TaskGroup | None = None
         self._one_at_a_time = anyio.Lock()
-        self._pending = 0  # questions of this connection not answered yet
-
-    async def run(self) -> None:
-        async with anyio.create_task_group() as tg:
-            self._answers = tg
-            try:
-                await super().run()
-            finally:
-                tg.cancel_scope.cancel()  # the client is gone: stop answering it
+        self._pending = 0  # questions of this connection not answered yet (answered in self.tasks)
 
     def working(self) -> bool:
         return self._pending > 0  # the client waits for an answer: not idle
@@ -104,12 +94,11 @@ class HandleHandler(ServiceHandler[HandleService]):
             return True
         context = event_data(event, "context", dict, {})
         conversation_id = context.get("conversation_id")
-        assert self._answers is not None
         if self._pending >= MAX_PENDING:
             await self.send_error("busy", f"{self._pending} questions of this connection are still being answered")
             return True
         self._pending += 1
-        self._answers.start_soon(
+        self.tasks.start_soon(
             self._answer, text, conversation_id if isinstance(conversation_id, str) else None, context
         )
         return True
@@ -118,8 +107,7 @@ class HandleHandler(ServiceHandler[HandleService]):
         try:
             await self.write_event(event)
         except (ConnectionError, RuntimeError):
-            assert self._answers is not None
-            self._answers.cancel_scope.cancel()  # client gone: cancel its generation
+            self.tasks.cancel_scope.cancel()  # client gone: cancel its generation
             await anyio.lowlevel.checkpoint()
 
     async def _answer(self, text: str, conversation_id: str | None, context: dict) -> None:

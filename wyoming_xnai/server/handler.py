@@ -14,6 +14,8 @@ import json
 import logging
 from typing import Any, Generic, Protocol, TypeVar
 
+import anyio
+from anyio.abc import TaskGroup
 from wyoming.error import Error
 from wyoming.event import Event, async_read_event
 from wyoming.info import Describe, Info
@@ -126,6 +128,14 @@ class ServiceHandler(AsyncEventHandler, Generic[S]):
         self.service = svc.name  # the metrics label and log prefix
         self.info = svc.info()
         self._guarded = GuardedReader(reader, svc.settings.max_payload_bytes)
+        self._tasks: TaskGroup | None = None
+
+    @property
+    def tasks(self) -> TaskGroup:
+        """Work of this connection that runs while it reads on (a stream, an answer, pings); cancelled
+        when the connection ends, so nothing outlives its client."""
+        assert self._tasks is not None, "only while run() is serving the connection"
+        return self._tasks
 
     async def handle(self, event: Event) -> bool:
         """Handle one non-describe event; return False to close the connection."""
@@ -172,6 +182,14 @@ class ServiceHandler(AsyncEventHandler, Generic[S]):
                     await read
 
     async def run(self) -> None:
+        async with anyio.create_task_group() as tasks:
+            self._tasks = tasks
+            try:
+                await self._serve()
+            finally:
+                tasks.cancel_scope.cancel()
+
+    async def _serve(self) -> None:
         limit = self.limit
         if limit is not None and limit.open >= limit.limit:
             await self.send_error("busy", f"{self.service} has {limit.open} connections open, its limit")

@@ -21,7 +21,6 @@ from collections.abc import AsyncIterator, Iterable
 from contextlib import suppress
 
 import anyio
-from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.event import Event
@@ -128,18 +127,7 @@ class _Stream:
 class TtsHandler(ServiceHandler[TtsService]):
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, svc: TtsService) -> None:
         super().__init__(reader, writer, svc)
-        self._tg: TaskGroup | None = None
-        self._stream: _Stream | None = None
-
-    async def run(self) -> None:
-        """Streams synthesize while events still arrive: they run in this connection's task group,
-        which is cancelled when the client goes away."""
-        async with anyio.create_task_group() as tg:
-            self._tg = tg
-            try:
-                await super().run()
-            finally:
-                tg.cancel_scope.cancel()
+        self._stream: _Stream | None = None  # streams synthesize in self.tasks while events still arrive
 
     def working(self) -> bool:
         return self._stream is not None  # a text stream is open: its audio may still be on the way
@@ -219,8 +207,7 @@ class TtsHandler(ServiceHandler[TtsService]):
         send, receive = anyio.create_memory_object_stream[Piece](math.inf)  # bounded by tts_max_text_chars
         stream.send = send
         self._stream = stream
-        assert self._tg is not None
-        self._tg.start_soon(self._run_stream, stream, voice, receive)
+        self.tasks.start_soon(self._run_stream, stream, voice, receive)
 
     async def _run_stream(self, stream: _Stream, voice: VoiceInfo, receive: MemoryObjectReceiveStream[Piece]) -> None:
         try:
