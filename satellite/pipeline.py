@@ -356,14 +356,20 @@ class Responder:
             tg.start_soon(self._handle, turn, send)
             await self._speak(turn, recv, commit)
 
+    async def _candidates(self, kind: str, turn: Turn) -> list[Endpoint]:
+        """Instances of a service to try, best first; none (logged, kept in the turn) when none is found."""
+        try:
+            return await self.directory.wait_for(kind, self.timeout)
+        except NoService as err:
+            turn.errors.append(str(err))
+            _LOGGER.error("%s", err)
+            return []
+
     # --- handle ------------------------------------------------------------------------------
     async def _handle(self, turn: Turn, send: MemoryObjectSendStream[str]) -> None:
         async with send:
-            try:
-                candidates = await self.directory.wait_for("handle", self.timeout)
-            except NoService as err:
-                turn.errors.append(str(err))
-                _LOGGER.error("%s", err)
+            candidates = await self._candidates("handle", turn)
+            if not candidates:
                 return
             for endpoint in candidates:
                 pushed = False
@@ -410,11 +416,8 @@ class Responder:
     async def _speak(self, turn: Turn, recv: MemoryObjectReceiveStream[str], commit: anyio.Event) -> None:
         received: list[str] = []
         async with recv:
-            try:
-                candidates = await self.directory.wait_for("tts", self.timeout)
-            except NoService as err:
-                turn.errors.append(str(err))
-                _LOGGER.error("%s", err)
+            candidates = await self._candidates("tts", turn)
+            if not candidates:
                 async for _ in recv:
                     pass
                 return
