@@ -100,10 +100,11 @@ def canon(text: str) -> str:
 
 
 def fact_pattern(expect: str) -> re.Pattern[str]:
-    """`expect` as whole words; digits separated by a space or dash may also stand together (01632960584)."""
+    """`expect` as whole words (a plural `s` allowed: Monday, Mondays); digits separated by a space or dash may
+    also stand together (01632 960 584 = 01632960584, 0-6-2-8 = 0628)."""
     pieces = re.split(r"(?<=\d) (?=\d)", canon(expect))
     body = "[ ]?".join(re.escape(piece) for piece in pieces)
-    return re.compile(rf"(?<!\w){body}(?!\w)")
+    return re.compile(rf"(?<!\w){body}s?(?!\w)")
 
 
 def has_fact(text: str, expect: list[str]) -> bool:
