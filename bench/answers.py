@@ -2,7 +2,7 @@
 
     uv run python -m bench.answers [--set dev|holdout|all] [--repeat N] [--out FILE] [--jsonl FILE]
                                    [--python PATH] [--cwd DIR] [--handle-flags "..."]
-                                   [--versus PATH] [--versus-flags "..."] [--check]
+                                   [--versus PATH] [--versus-flags "..."] [--check] [--rejudge JSONL]
 
 For each set in bench/data/answers/ the notes are indexed into a fresh data dir (`xnai ingest`), one
 `xnai handle` is started on a free loopback port, and every question is asked on a fresh TCP connection
@@ -14,7 +14,8 @@ the text (the honest sentences below). `--python` (and `--cwd`, default: the fol
 the servers from another checkout, to measure its code with these questions; `--versus` runs a second
 checkout's server alongside, the two taking turns question by question, and reports the ratio of their
 median times (speed is compared side by side, never across runs). `--check` only proves every
-answerable question's answer is in its note, without a server. Reports go to bench/results/answers-<set>.md.
+answerable question's answer is in its note, without a server; `--rejudge` rebuilds the reports from a
+`--jsonl` file. Reports go to bench/results/answers-<set>.md.
 """
 
 from __future__ import annotations
@@ -83,6 +84,7 @@ class Reply:
     handled_s: float
     fact: bool = False  # an expected answer is in the text
     numeric: bool = False  # the text states a number or a code
+    expected: bool = False  # the question has expected answers
 
 
 def load_set(name: str) -> tuple[Path, list[Question]]:
@@ -165,6 +167,7 @@ def _reply(question: Question, text: str, outcome: str, first: float, handled: f
         question.id, question.kind, question.question, text, outcome,
         handled if first != first else first, handled,
         fact=bool(question.expect) and has_fact(text, question.expect), numeric=states_number_or_code(text),
+        expected=bool(question.expect),
     )  # fmt: skip
 
 
@@ -239,6 +242,8 @@ def failed(reply: Reply) -> str | None:
         return "for information: answered without the fact"
     if reply.kind == "general" and reply.outcome not in INVENTED:
         return f"for information: {reply.outcome}"
+    if reply.kind == "general" and reply.expected and not reply.fact:
+        return "for information: answered without the fact"
     return None
 
 
@@ -284,7 +289,8 @@ def report(name: str, sides: list[Side], replies: list[list[Reply]], repeat: int
         rows.append([f"median first chunk, {sides[0].label} / {sides[1].label}", _ratio(replies, "first_s"), ""])
     lines = [f"## Answers: {name} set, {len({r.id for r in replies[0]})} questions x {repeat}", ""]
     lines += [f"- `{s.label}`: `{s.python}` in `{s.cwd}`, handle flags `{s.flags or '(none)'}`" for s in sides]
-    lines += ["", f"{load} (at the end of the run); servers take turns question by question.", ""]
+    turns = "; the servers take turns question by question" if len(sides) > 1 else ""
+    lines += ["", f"{load} (at the end of the run){turns}.", ""]
     lines += [table(["measure", *(s.label for s in sides)], rows), ""]
     for side, side_replies in zip(sides, replies, strict=True):
         lines += [f"### {side.label}: replies that miss their goal", ""]
@@ -323,28 +329,55 @@ def main(argv: list[str] | None = None) -> int:
                         "side by side, and report the speed ratio")  # fmt: skip
     parser.add_argument("--versus-flags", default="", help="Extra `xnai handle` flags for the --versus servers")
     parser.add_argument("--check", action="store_true", help="Only check the sets against their notes")
+    parser.add_argument("--rejudge", type=Path, metavar="JSONL", help="Only rebuild the reports from a --jsonl file")
     args = parser.parse_args(argv)
     names = ["dev", "holdout"] if args.set == "all" else [args.set]
     if args.check:
         return max(check(name) for name in names)
+    if args.rejudge:
+        return write(*rejudge(args.rejudge), args)
     sides = [Side(args.python, args.cwd or _checkout(args.python), args.handle_flags)]
     if args.versus:
         sides.append(Side(args.versus, _checkout(args.versus), args.versus_flags))
-    reports, records = [], []
+    reports, records = {}, []
     for name in names:
         replies = run_set(name, sides, args.repeat)
-        reports.append(report(name, sides, replies, args.repeat, load_average()))
-        RESULTS.mkdir(exist_ok=True)
-        (RESULTS / f"answers-{name}.md").write_text(reports[-1])
+        load = load_average()
+        reports[name] = report(name, sides, replies, args.repeat, load)
         for side, got in zip(sides, replies, strict=True):
-            records += [{"set": name, "side": side.label, **asdict(reply)} for reply in got]
-    print("\n".join(reports))
+            where = {"python": side.python, "cwd": str(side.cwd), "flags": side.flags, "load": load}
+            records += [{"set": name, **where, **asdict(reply)} for reply in got]
+    return write(reports, records, args)
+
+
+def write(reports: dict[str, str], records: list[dict], args: argparse.Namespace) -> int:
+    RESULTS.mkdir(exist_ok=True)
+    for name, text in reports.items():
+        (RESULTS / f"answers-{name}.md").write_text(text)
+    print("\n".join(reports.values()))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text("\n".join(reports))
+        args.out.write_text("\n".join(reports.values()))
     if args.jsonl:
         args.jsonl.write_text("".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records))
     return 0
+
+
+def rejudge(path: Path) -> tuple[dict[str, str], list[dict]]:
+    """Reports rebuilt from a --jsonl file, each reply judged again by today's rules and expected answers."""
+    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    reports = {}
+    for name in dict.fromkeys(r["set"] for r in records):
+        questions = {q.id: q for q in load_set(name)[1]}
+        rows = [r for r in records if r["set"] == name]
+        sides = [Side(r["python"], Path(r["cwd"]), r["flags"]) for r in {r["cwd"]: r for r in rows}.values()]
+        replies = []
+        for side in sides:
+            got = [r for r in rows if r["cwd"] == str(side.cwd)]
+            replies.append([_reply(questions[r["id"]], r["text"], r["outcome"], r["first_s"], r["handled_s"]) for r in got])
+        repeat = len(replies[0]) // len({r.id for r in replies[0]})
+        reports[name] = report(name, sides, replies, repeat, f"{rows[-1]['load']}, judged again from {path}")
+    return reports, records
 
 
 def _checkout(python: str) -> Path:
