@@ -1,6 +1,6 @@
 """Answer quality on the evaluation sets: facts found, invented answers, honest abstentions, asking again, latency.
 
-    uv run python -m bench.answers [--set dev|holdout|all] [--repeat N] [--out FILE] [--jsonl FILE]
+    uv run python -m bench.answers [--set dev|holdout|all] [--quick] [--repeat N] [--out FILE] [--jsonl FILE]
                                    [--python PATH] [--cwd DIR] [--handle-flags "..."]
                                    [--versus PATH] [--versus-flags "..."] [--check] [--rejudge JSONL]
 
@@ -47,6 +47,7 @@ ASK_TIMEOUT = 600.0
 # (with the default 20 s, a loaded machine opens the LLM breaker and every answer becomes a fallback).
 LLM_TIMEOUT = "300"
 WARM_UP = "hello"
+QUICK_STEP = 6
 
 # Servers that do not send context["xnai_outcome"] are classified by how their answer starts.
 TEXT_OUTCOMES = [
@@ -203,9 +204,9 @@ def start_handle(name: str, side: Side, stack: ExitStack) -> Server:
     return server
 
 
-def run_set(name: str, sides: list[Side], repeat: int) -> list[list[Reply]]:
-    """Every question `repeat` times to each side's server, taking turns question by question."""
-    _, questions = load_set(name)
+def run_set(name: str, sides: list[Side], repeat: int, step: int = 1) -> list[list[Reply]]:
+    """Every `step`th question `repeat` times to each side's server, taking turns question by question."""
+    questions = load_set(name)[1][::step]
     replies: list[list[Reply]] = [[] for _ in sides]
     with ExitStack() as stack:
         servers = [start_handle(name, side, stack) for side in sides]
@@ -320,6 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", choices=["dev", "holdout", "all"], default="dev", help="Which evaluation set")
     parser.add_argument("--repeat", type=int, default=1, help="Rounds over the questions")
+    parser.add_argument("--quick", action="store_true", help=f"Every {QUICK_STEP}th question only (a smoke run)")
     parser.add_argument("--out", type=Path, help="Also write the whole report to this file")
     parser.add_argument("--jsonl", type=Path, help="Write every reply as one JSON line to this file")
     parser.add_argument("--python", default=sys.executable, help="Interpreter that runs `xnai ingest` and `xnai handle`")
@@ -341,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
         sides.append(Side(args.versus, _checkout(args.versus), args.versus_flags))
     reports, records = {}, []
     for name in names:
-        replies = run_set(name, sides, args.repeat)
+        replies = run_set(name, sides, args.repeat, QUICK_STEP if args.quick else 1)
         load = load_average()
         reports[name] = report(name, sides, replies, args.repeat, load)
         for side, got in zip(sides, replies, strict=True):
