@@ -24,6 +24,7 @@ import argparse
 import json
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -190,6 +191,7 @@ def start_handle(name: str, side: Side, stack: ExitStack) -> Server:
     from wyoming_xnai.settings import Settings
 
     workdir = Path(tempfile.mkdtemp(prefix=f"xnai-bench-answers-{name}-"))
+    stack.callback(shutil.rmtree, workdir, ignore_errors=True)  # after the server has stopped
     env = {**server_env(workdir / "data"), "XNAI_MODELS_DIR": str(Settings().models_dir),
            "XNAI_HANDLE_LLM_TIMEOUT": LLM_TIMEOUT}  # fmt: skip
     argv = [side.python, "-m", "wyoming_xnai", "ingest", str(SETS / name / "docs")]
