@@ -46,12 +46,10 @@ from wyoming.event import Event
 from wyoming.handle import Handled
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop
 
-from bench.support import Server, load_average, piper_speech, table
-from tests.support import LOOPBACK, describe_sync, free_port
+from bench.support import DOCS, LOOPBACK, Server, answers_describe, free_port, load_average, piper_speech, speech, table
 
 RATE = 16000
 CHUNK_SECONDS = 0.01  # HA's audio processor works on 10 ms
-DOCS = Path(__file__).resolve().parent.parent / "tests" / "data" / "docs"
 
 # Questions about tests/data/docs, each spoken in parts with a pause between them (seconds).
 QUESTIONS: list[tuple[tuple[str, ...], float]] = [
@@ -98,18 +96,10 @@ def _trim(pcm: np.ndarray, threshold: int = 300) -> np.ndarray:
     return pcm[loud[0] : loud[-1] + 1] if len(loud) else pcm[:0]
 
 
-def espeak_speech(text: str) -> bytes:
-    wav = subprocess.run(["espeak-ng", "-s", "160", "--stdout", text], check=True, capture_output=True).stdout
-    return subprocess.run(
-        ["sox", "-D", "-t", "wav", "-", "-r", str(RATE), "-c", "1", "-b", "16", "-e", "signed-integer", "-t", "raw", "-"],
-        input=wav, check=True, capture_output=True,
-    ).stdout  # fmt: skip
-
-
 def utterance(parts: tuple[str, ...], pause: float, voice: str) -> tuple[bytes, float]:
     """The question with `pause` seconds between its parts and 3 s of silence after it; returns the PCM
     and the time of its last speech sample (seconds from the start)."""
-    say = piper_speech if voice == "piper" else espeak_speech
+    say = piper_speech if voice == "piper" else speech
     lead = np.zeros(int(0.3 * RATE), np.int16)
     pieces = [lead]
     for i, part in enumerate(parts):
@@ -295,12 +285,13 @@ def wait_port(port: int, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:
-            describe_sync(port)
-            return
+            if answers_describe(port):
+                return
         except OSError:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"nothing answers describe on port {port}") from None
-            time.sleep(0.2)
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"nothing answers describe on port {port}")
+        time.sleep(0.2)
 
 
 def _median(values: list[float]) -> float:
