@@ -106,9 +106,9 @@ def utterance(parts: tuple[str, ...], pause: float, voice: str) -> tuple[bytes, 
         if i:
             pieces.append(np.zeros(int(pause * RATE), np.int16))
         pieces.append(_trim(np.frombuffer(say(part), np.int16)))
-    speech = np.concatenate(pieces)
+    spoken = np.concatenate(pieces)
     tail = np.zeros(3 * RATE, np.int16)
-    return np.concatenate([speech, tail]).tobytes(), len(speech) / RATE
+    return np.concatenate([spoken, tail]).tobytes(), len(spoken) / RATE
 
 
 async def stt(uri: str, pcm: bytes, last_speech: float, run: Run) -> float:
