@@ -48,6 +48,7 @@ async def play_wav(speaker: Speaker, path: Path | None) -> None:
         return
     async with speaker.play() as playback:
         await playback.write(chunk)
+        await playback.drain()
 
 
 async def feedback(speaker: Speaker, command: str | None, wav: Path | None, what: str) -> None:

@@ -26,10 +26,12 @@ from wyoming.satellite import PauseSatellite, RunSatellite
 from wyoming.snd import Played
 from wyoming.tts import Synthesize
 
-from satellite.audio import CHANNELS, RATE, WIDTH, MicFailed, Speaker, mic_frames
+from satellite.audio import MicFailed, Speaker, mic_frames
 from satellite.feedback import feedback
-from satellite.pipeline import Segmenter
+from satellite.hearing import speech_segmenter
 from wyoming_xnai import __version__
+from wyoming_xnai.audio.format import audio_chunk
+from wyoming_xnai.audio.segmenter import Segmenter
 from wyoming_xnai.server.bootstrap import Service, run
 from wyoming_xnai.server.handler import ServiceHandler
 from wyoming_xnai.settings import Settings
@@ -162,7 +164,7 @@ class HaHandler(ServiceHandler[SatelliteService]):
 
     async def _stream_mic(self, scope: anyio.CancelScope) -> None:
         with scope:
-            segmenter = Segmenter(self.settings)
+            segmenter = speech_segmenter(self.settings)
             try:
                 async for frame in mic_frames(self.settings):
                     await self._on_frame(segmenter, frame)
@@ -196,7 +198,7 @@ class HaHandler(ServiceHandler[SatelliteService]):
 
     async def _send_audio(self, pcm: bytes) -> None:
         if pcm:
-            await self.write_event(AudioChunk(rate=RATE, width=WIDTH, channels=CHANNELS, audio=pcm).event())
+            await self.write_event(audio_chunk(pcm).event())
 
     async def _stop_streaming(self) -> None:
         if self.streaming:
@@ -217,6 +219,7 @@ class HaHandler(ServiceHandler[SatelliteService]):
             async with self.svc.speaker.play() as playback:
                 async for chunk in recv:
                     await playback.write(chunk)
+                await playback.drain()
         self.deaf_until = time.monotonic() + self.settings.satellite_refractory
         self.busy_until = 0.0
         try:

@@ -19,11 +19,12 @@ from wyoming.ping import Ping, Pong
 from wyoming.satellite import RunSatellite
 from wyoming.tts import Synthesize
 
-from satellite.audio import FRAME_BYTES
-from satellite.pipeline import Segmenter, strip_wake_phrase
+from satellite.hearing import speech_segmenter
+from satellite.wake_phrase import strip_wake_phrase
 from tests.otlp_collector import Collector
 from tests.support import LOOPBACK, Launcher, ServerProcess, free_port, silence, speech, transcribe, transcript_text
 from tests.test_zeroconf import browse
+from wyoming_xnai.audio.format import FRAME_BYTES
 from wyoming_xnai.settings import Settings
 
 pytestmark = pytest.mark.anyio
@@ -87,7 +88,7 @@ def dead_uri() -> str:
 # --- units on real audio ---------------------------------------------------------------------
 def test_segmenter_finds_start_and_end_of_real_speech() -> None:
     settings = Settings(satellite_end_silence=0.45)
-    segmenter = Segmenter(settings)
+    segmenter = speech_segmenter(settings)
     pcm = silence(1.0) + speech(QUESTION) + silence(1.0)
     events = []
     for i in range(0, len(pcm) - FRAME_BYTES + 1, FRAME_BYTES):
@@ -392,13 +393,16 @@ def test_wake_phrase_gates_the_answer(start_server: Launcher, tmp_path: Path) ->
     assert out.count("handle: every instance failed") == 1, out  # the second one was asked
 
 
-def test_conversation_id_is_stable_per_satellite() -> None:
-    from satellite.pipeline import conversation_id
+def test_conversation_id_is_unguessable_kept_across_follow_ups_and_renewed_after_a_gap() -> None:
+    from satellite.conversation import Conversation
 
-    kitchen = Settings(satellite_name="kitchen")
-    assert conversation_id(kitchen) == conversation_id(Settings(satellite_name="kitchen"))
-    assert conversation_id(kitchen) != conversation_id(Settings(satellite_name="hall"))
-    assert conversation_id(Settings(satellite_conversation_id="abc")) == "abc"
+    kitchen, hall = Conversation(idle_seconds=300), Conversation(idle_seconds=300)
+    first = kitchen.current(now=1000.0)
+    assert kitchen.current(now=1010.0) == first  # a follow-up keeps the conversation
+    assert kitchen.current(now=1300.0) == first  # 290 s after the last turn: still the same
+    assert kitchen.current(now=1700.0) != first  # a long quiet gap starts a new one
+    assert hall.current(now=1000.0) != first  # two satellites never share an id
+    assert len(first) >= 20 and "satellite" not in first and "kitchen" not in first
 
 
 async def test_home_assistant_that_stops_answering_is_dropped(start_server: Launcher, tmp_path: Path) -> None:

@@ -142,8 +142,8 @@ class Settings(BaseSettings):
     # --- satellite (xnai-satellite) ----------------------------------------------------------
     satellite_name: str | None = Field(None, description="This room device's name (default: the host name)")
     satellite_area: str | None = Field(None, description="Room the satellite is in (shown by Home Assistant)")
-    satellite_conversation_id: str | None = Field(
-        None, description="Conversation id sent to handle so follow-ups work (default: derived from the name)"
+    satellite_conversation_idle: float = Field(
+        300.0, gt=0, description="Seconds without a turn after which the next one starts a new conversation"
     )
     satellite_mic_command: str | None = Field(
         None, description="Command whose stdout is raw mic PCM, e.g. 'arecord -r 16000 -c 1 -f S16_LE -t raw'"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from wyoming.audio import AudioChunk, AudioChunkConverter
 
-RATE, WIDTH, CHANNELS = 16000, 2, 1
-BYTES_PER_SECOND = RATE * WIDTH * CHANNELS
+from wyoming_xnai.audio.format import BYTES_PER_SECOND, CHANNELS, RATE, WIDTH
+
+__all__ = ["BYTES_PER_SECOND", "BadAudio", "ToWhisperFormat", "check_format"]
 
 
 class BadAudio(ValueError):
