@@ -1,8 +1,9 @@
-"""The satellite's own pipeline: VAD -> ASR (streamed while the user speaks) -> handle -> TTS -> speaker.
+"""The satellite's own pipeline: wake word -> ASR (streamed while the user speaks) -> handle -> TTS -> speaker.
 
-Handle's streamed chunks go straight into a streaming TTS request, and TTS audio goes straight to the
-speaker, so the first words play before the whole answer exists. Every service call has a timeout and
-fails over to another instance of the same service (ASR replays the utterance it buffered).
+The microphone is read all the time. While waiting, only the wake-word model runs; after the wake
+word (or, with `--wake-word none`, on any speech) one utterance is listened to, and its answer plays
+in a task of its own while the mic goes on: the wake word (or a stop word) stops it at once. After an
+answer, speech within `--follow-up` seconds is taken without the wake word, in the same conversation.
 """
 
 from __future__ import annotations
@@ -13,176 +14,118 @@ import time
 from collections.abc import AsyncIterator, Callable
 
 import anyio
+from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from satellite.asr_stream import AsrStream, confidence
+from satellite.answer import Answer
 from satellite.audio import MicFailed, Speaker, mic_frames
 from satellite.conversation import Conversation
-from satellite.discovery import Directory, NoService
-from satellite.feedback import feedback
+from satellite.discovery import Directory
+from satellite.feedback import awake, played
 from satellite.hearing import speech_segmenter
-from satellite.respond import Responder
+from satellite.listen import Frame, Listener, Start
 from satellite.turn import Turn
-from satellite.wake_phrase import strip_wake_phrase
+from satellite.wake import Heard, WakeListener
 from wyoming_xnai.server.logs import setup_logging
 from wyoming_xnai.server.tracing import setup_tracing
 from wyoming_xnai.settings import Settings
 
 _LOGGER = logging.getLogger(__name__)
-Frame = tuple[float, bytes]  # (monotonic capture time, 512 samples of 16 kHz mono s16)
-MIC_BUFFER_FRAMES = 512  # ~16 s; frames beyond it are dropped while a turn is busy
+MIC_BUFFER_FRAMES = 512  # ~16 s; frames beyond it are dropped if the loop falls behind
+WAKE_PHRASE_SECONDS = 8.0  # after a bare `--wake-phrase`: the question may follow a pause
 
 
 class Satellite:
-    """The local pipeline loop: one turn at a time, the mic ignored while answering and just after."""
+    """The main loop: what each mic frame means depends on whether an answer is running."""
 
     def __init__(
-        self,
-        settings: Settings,
-        directory: Directory,
-        speaker: Speaker,
-        on_turn: Callable[[Turn], None] | None = None,
+        self, settings: Settings, directory: Directory, speaker: Speaker, on_turn: Callable[[Turn], None] | None = None
     ) -> None:
         self.settings = settings
         self.directory = directory
         self.speaker = speaker
-        self.responder = Responder(directory, settings, speaker)
+        self.ears = WakeListener(settings)
         self.segmenter = speech_segmenter(settings)
-        self.conversation = Conversation(settings.satellite_conversation_idle)
+        conversation = Conversation(settings.satellite_conversation_idle)
+        self.listener = Listener(settings, directory, speaker, self.ears, self.segmenter, conversation)
         self.on_turn = on_turn
-        self.deaf_until = 0.0
-        self.awake_until = 0.0
+        self.answer: Answer | None = None
+        self.awake_until = 0.0  # speech is taken without the wake word until then
+        self.deaf_until = 0.0  # the speaker may still ring in the room until then
         self.turns: list[Turn] = []
+        self._tasks: TaskGroup | None = None
 
     async def run(self, frames: MemoryObjectReceiveStream[Frame]) -> None:
-        async with frames:
+        async with frames, anyio.create_task_group() as tg:
+            self._tasks = tg
             async for captured, frame in frames:
-                if captured < self.deaf_until:
-                    continue
-                if self.segmenter.feed(frame, captured) != "start":
-                    continue
-                try:
-                    turn = await self._turn(captured, frames)
-                except Exception:  # a bug in one turn must not end the satellite
-                    _LOGGER.exception("the turn failed; listening again")
-                    turn = None
-                self.deaf_until = time.monotonic() + self.settings.satellite_refractory
-                self.segmenter.reset()
-                if turn is None:
-                    continue
-                self.turns.append(turn)
-                if self.on_turn is not None:
-                    self.on_turn(turn)
-                if self.settings.satellite_once and turn.answer:
-                    return
+                if self.answer is not None and self.answer.finished.is_set() and self._settle():
+                    break  # --once: answered
+                start = await self._start(self.ears.feed(frame, captured), captured, frame)
+                if start is not None:
+                    self.answer = await self.listener.listen(start, frames, tg)
+                    self.segmenter.reset()
+            if self.answer is not None:
+                await self.answer.finished.wait()  # the mic ended: let the last answer play out
+                self._settle()
 
-    async def _turn(self, started: float, frames: MemoryObjectReceiveStream[Frame]) -> Turn | None:
-        """Listen until the endpoint. With `--speculate`, the answer is prepared from the first short
-        pause on and played only at the endpoint; if the user speaks again it is dropped unheard."""
-        settings = self.settings
-        segmenter = self.segmenter
-        turn = Turn(speech_start=started)
-        _LOGGER.info("speech started")
-        asr = AsrStream(self.directory, settings)
-        result: list[Turn | None] = []
-        commit = anyio.Event()
-        speculate = settings.satellite_speculate
-        if not speculate or speculate >= settings.satellite_end_silence:
-            speculate = None
-        speculation: anyio.CancelScope | None = None
-        finished = anyio.Event()
-        try:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(
-                    feedback, self.speaker, settings.satellite_awake_command, settings.satellite_awake_wav, "awake"
-                )
-                await asr.send(b"".join(segmenter.preroll))
-                async for captured, frame in frames:
-                    ended = segmenter.feed(frame, captured) == "end"
-                    await asr.send(frame)
-                    if ended:
-                        break
-                    if speculation is None and speculate is not None and segmenter.silence >= speculate - 1e-9:
-                        speculation, finished = anyio.CancelScope(), anyio.Event()
-                        asr.pause()
-                        tg.start_soon(self._answer, turn, asr, commit, result, speculation, finished)
-                    elif speculation is not None and segmenter.silence == 0.0:
-                        _LOGGER.info("speech resumed: the speculative answer is dropped")
-                        speculation.cancel()
-                        await finished.wait()
-                        speculation = None
-                        await asr.resume()
-                        turn = Turn(speech_start=started)
-                        result.clear()
-                turn.endpoint = time.monotonic()
-                turn.speech_end = segmenter.last_voiced_at
-                commit.set()
-                tg.start_soon(
-                    feedback, self.speaker, settings.satellite_done_command, settings.satellite_done_wav, "done"
-                )
-                if speculation is None:
-                    await self._answer(turn, asr, commit, result, anyio.CancelScope(), finished)
-        finally:
-            await asr.aclose()
-        return result[0] if result else None
+    async def _start(self, heard: Heard | None, captured: float, frame: bytes) -> Start | None:
+        """Whether this frame opens an utterance: a wake word (also over a running answer), or speech
+        while awake (after an answer, or always with `--wake-word none`)."""
+        if self.answer is not None and not self.answer.finished.is_set():
+            if heard is None:
+                return None  # the room hears our own answer: only the wake or stop word counts
+            await self._interrupt(heard)
+            if heard.kind == "stop":
+                self.awake_until = time.monotonic() + self.settings.satellite_follow_up
+                return None
+        if heard is not None and heard.kind == "wake":
+            self.segmenter.reset()
+            return Start(at=captured, preroll=self.ears.preroll(), wake_word=heard.name)
+        awake = captured <= self.awake_until
+        if captured < self.deaf_until or (self.ears.enabled and not awake):
+            return None
+        if self.segmenter.feed(frame, captured) != "start":
+            return None
+        _LOGGER.info("speech started%s", " (follow-up)" if awake else "")
+        return Start(at=captured, preroll=list(self.segmenter.preroll), awake=awake)
 
-    async def _answer(
-        self,
-        turn: Turn,
-        asr: AsrStream,
-        commit: anyio.Event,
-        result: list[Turn | None],
-        scope: anyio.CancelScope,
-        finished: anyio.Event,
-    ) -> None:
-        """Transcript -> (wake phrase) -> handle -> TTS -> speaker (which waits for `commit`)."""
-        settings = self.settings
-        try:
-            with scope:
-                turn.asr_stop_at = time.monotonic()
-                try:
-                    transcript = await asr.finish()
-                except NoService as err:
-                    _LOGGER.error("asr: %s", err)
-                    turn.errors.append(str(err))
-                    result.append(turn)
-                    return
-                turn.transcript = transcript.text.strip()
-                turn.asr_context = confidence(transcript)
-                turn.transcript_at = time.monotonic()
-                turn.asr_uri = asr.endpoint.uri if asr.endpoint else ""
-                _LOGGER.info("transcript: %r", turn.transcript)
-                if not turn.transcript:
-                    result.append(turn)
-                    return
-                if settings.satellite_wake_phrase and time.monotonic() > self.awake_until:
-                    request = strip_wake_phrase(turn.transcript, settings.satellite_wake_phrase)
-                    if request is None:
-                        _LOGGER.info("not for me (no wake phrase)")
-                        result.append(None)
-                        return
-                    if not request:
-                        await commit.wait()
-                        self.awake_until = time.monotonic() + 8.0  # "hey jarvis" ... pause ... the question
-                        result.append(None)
-                        return
-                    turn.transcript = request
-                await self.responder.respond(turn, self.conversation.current(), commit)
-                await commit.wait()
-                self.awake_until = 0.0
-                turn.done_at = time.monotonic()
-                _LOGGER.info("answer: %r", turn.answer)
-                stages = ", ".join(f"{k} {v:.3f} s" for k, v in turn.stages().items())
-                _LOGGER.info("timings: %s", stages)
-                turn.record()
-                result.append(turn)
-                await feedback(self.speaker, settings.satellite_played_command, None, "played")
-        finally:
-            finished.set()
+    async def _interrupt(self, heard: Heard) -> None:
+        assert self.answer is not None
+        await self.answer.stop()
+        turn = self.answer.turn
+        turn.interrupted_at = time.monotonic()
+        turn.interrupt_heard_at = heard.at
+        _LOGGER.info("interrupted by the %s word %s: playback stopped", heard.kind, heard.name)
+        self._settle()
+
+    def _settle(self) -> bool:
+        """Bookkeeping once an answer is over; True when `--once` is satisfied."""
+        answer, self.answer = self.answer, None
+        assert answer is not None and self._tasks is not None
+        now = time.monotonic()
+        self.deaf_until = now + self.settings.satellite_refractory
+        self.segmenter.reset()
+        if answer.outcome == "not-for-me":
+            return False
+        if answer.outcome == "awake":
+            self.awake_until = now + WAKE_PHRASE_SECONDS
+            return False
+        turn = answer.turn
+        if answer.outcome == "answered":
+            self._tasks.start_soon(played, self.settings, self.speaker)
+            if self.settings.satellite_follow_up and turn.answer:
+                self.awake_until = self.deaf_until + self.settings.satellite_follow_up
+                if turn.answer.rstrip().endswith("?"):  # it asked something back: we are listening
+                    self._tasks.start_soon(awake, self.settings, self.speaker)
+        self.turns.append(turn)
+        if self.on_turn is not None:
+            self.on_turn(turn)
+        return self.settings.satellite_once and bool(turn.answer)
 
 
 async def pump_mic(settings: Settings, send: MemoryObjectSendStream[Frame]) -> None:
-    """Mic frames into a bounded buffer; the mic is never blocked by a slow turn (frames are dropped)."""
+    """Mic frames into a bounded buffer; the mic is never blocked by a slow loop (frames are dropped)."""
     dropped = 0
     async with send:
         try:
@@ -197,18 +140,22 @@ async def pump_mic(settings: Settings, send: MemoryObjectSendStream[Frame]) -> N
             _LOGGER.error("%s", err)
 
 
+def build_satellite(settings: Settings, on_turn: Callable[[Turn], None] | None = None) -> Satellite:
+    return Satellite(settings, Directory(settings), Speaker(settings), on_turn)
+
+
 async def run_satellite(
     settings: Settings,
     on_turn: Callable[[Turn], None] | None = None,
     frames: AsyncIterator[bytes] | None = None,
+    satellite: Satellite | None = None,
 ) -> Satellite:
-    """Discovery, mic and pipeline together until the mic ends, `--once` is satisfied, or a signal."""
-    directory = Directory(settings)
-    speaker = Speaker(settings)
-    satellite = Satellite(settings, directory, speaker, on_turn)
+    """Discovery, mic and pipeline together until the mic ends, `--once` is satisfied, or a signal.
+    `frames` replaces the mic, `satellite` one built beforehand (benchmarks watch it while it runs)."""
+    satellite = satellite or build_satellite(settings, on_turn)
     send, recv = anyio.create_memory_object_stream[Frame](MIC_BUFFER_FRAMES)
     async with anyio.create_task_group() as tg:
-        await tg.start(directory.run)
+        await tg.start(satellite.directory.run)
         tg.start_soon(_stop_on_signal, tg.cancel_scope)
         if frames is None:
             tg.start_soon(pump_mic, settings, send)

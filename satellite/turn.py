@@ -31,6 +31,9 @@ class Turn:
     handle_uri: str = ""
     tts_uri: str = ""
     wake_word: str | None = None  # the wake word that started the turn, if one did
+    conversation_id: str = ""
+    interrupt_heard_at: float = 0.0  # capture time of the frame in which the interrupting word fired
+    interrupted_at: float = 0.0  # the speaker went silent
     errors: list[str] = field(default_factory=list)
 
     def stages(self) -> dict[str, float]:

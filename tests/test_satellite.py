@@ -29,6 +29,7 @@ from wyoming_xnai.settings import Settings
 
 pytestmark = pytest.mark.anyio
 QUESTION = "what is the capital of france"
+NO_WAKE_WORD = ("--wake-word", "none", "--no-sounds")  # answer every utterance, play only answers
 
 
 def write_wav(path: Path, pcm: bytes, rate: int = 16000) -> Path:
@@ -114,7 +115,7 @@ def test_asr_failover_mid_utterance(start_server: Launcher, tmp_path: Path) -> N
     asr_b = start_server("asr")
     wav = question_wav(tmp_path / "q.wav", lead=0.5)
     sat = start_server(
-        "satellite",
+        "satellite", *NO_WAKE_WORD,
         "--mic-wav", str(wav), "--snd-wav", str(tmp_path / "out.wav"),
         "--asr-uri", asr_a.uri, "--asr-uri", asr_b.uri,
         "--handle-uri", dead_uri(), "--tts-uri", dead_uri(), "--timeout", "5",
@@ -151,7 +152,7 @@ def test_service_that_starts_later_is_discovered(start_server: Launcher, tmp_pat
     wav = question_wav(tmp_path / "q.wav", lead=1.5)
     tag = f"satlate{free_port()}"
     sat = start_server(
-        "satellite",
+        "satellite", *NO_WAKE_WORD,
         "--mic-wav", str(wav), "--discover-interface", LOOPBACK, "--discover-names", tag,
         "--handle-uri", dead_uri(), "--tts-uri", dead_uri(), "--timeout", "20", "--health-interval", "0.5",
         wait=False,
@@ -184,7 +185,7 @@ async def test_home_assistant_mode(start_server: Launcher, tmp_path: Path) -> No
     out = tmp_path / "out.wav"
     name = f"sat-ha-{free_port()}"
     sat = start_server(
-        "satellite", "--ha", "--mic-wav", str(wav), "--snd-wav", str(out), "--area", "kitchen",
+        "satellite", *NO_WAKE_WORD, "--ha", "--mic-wav", str(wav), "--snd-wav", str(out), "--area", "kitchen",
         "--zeroconf", name, "--zeroconf-host", LOOPBACK,
     )  # fmt: skip
     advertised = await browse(name)  # Home Assistant finds it like any Wyoming device
@@ -265,7 +266,7 @@ def test_end_to_end_spoken_question_gets_spoken_answer(
     wav = question_wav(tmp_path / "q.wav", fact.question)
     out = tmp_path / "answer.wav"
     sat = start_server(
-        "satellite",
+        "satellite", *NO_WAKE_WORD,
         "--mic-wav", str(wav), "--snd-wav", str(out), "--once",
         "--discover-interface", LOOPBACK, "--discover-names", voice_services["tag"],
         "--timeout", "60",
@@ -297,7 +298,7 @@ def test_a_pause_mid_question_does_not_cut_it_off(start_server: Launcher, tmp_pa
     pcm = silence(1.0) + speech("what is the capital") + speech("of france") + silence(0.3)
     wav = write_wav(tmp_path / "q.wav", pcm)
     sat = start_server(
-        "satellite",
+        "satellite", *NO_WAKE_WORD,
         "--mic-wav", str(wav), "--asr-uri", asr.uri, "--handle-uri", dead_uri(), "--tts-uri", dead_uri(),
         "--speculate", "0.2", "--end-silence", "0.45", "--timeout", "5",
         wait=False,
@@ -317,7 +318,7 @@ def test_dead_instances_are_skipped(voice_services: dict, start_server: Launcher
     fact = SPOKEN[0]
     wav = question_wav(tmp_path / "q.wav", fact.question)
     out = tmp_path / "answer.wav"
-    args = ["--mic-wav", str(wav), "--snd-wav", str(out), "--once", "--timeout", "60"]
+    args = [*NO_WAKE_WORD, "--mic-wav", str(wav), "--snd-wav", str(out), "--once", "--timeout", "60"]
     for kind in ("asr", "handle", "tts"):
         args += [f"--{kind}-uri", dead_uri(), f"--{kind}-uri", voice_services[kind].uri]
     with Collector() as collector:
@@ -358,7 +359,7 @@ def test_mic_and_speaker_commands(voice_services: dict, start_server: Launcher, 
     wav = question_wav(tmp_path / "q.wav", fact.question)
     out = tmp_path / "played.wav"
     sat = start_server(
-        "satellite",
+        "satellite", *NO_WAKE_WORD,
         "--mic-command", f"sox -q {wav} -t raw -r 44100 -c 2 -b 16 -e signed-integer -",
         "--mic-rate", "44100", "--mic-channels", "2",
         "--snd-command", f"sox -q -t raw -r 22050 -c 1 -b 16 -e signed-integer - {out}",
@@ -382,7 +383,7 @@ def test_wake_phrase_gates_the_answer(start_server: Launcher, tmp_path: Path) ->
     pcm += speech("computer, what is the capital of france") + silence(0.5)
     wav = write_wav(tmp_path / "q.wav", pcm)
     sat = start_server(
-        "satellite",
+        "satellite", *NO_WAKE_WORD,
         "--mic-wav", str(wav), "--wake-phrase", "computer", "--asr-uri", asr.uri,
         "--handle-uri", dead_uri(), "--tts-uri", dead_uri(), "--timeout", "5", "--speculate", "0",
         wait=False,
@@ -432,7 +433,7 @@ def test_service_that_restarts_is_used_again(start_server: Launcher, tmp_path: P
     question = speech(QUESTION)
     wav = write_wav(tmp_path / "q.wav", silence(1.0) + question + silence(10.0) + question + silence(0.5))
     sat = start_server(
-        "satellite",
+        "satellite", *NO_WAKE_WORD,
         "--mic-wav", str(wav), "--asr-uri", asr.uri, "--handle-uri", dead_uri(), "--tts-uri", dead_uri(),
         "--timeout", "10", "--health-interval", "0.5", "--speculate", "0",
         wait=False,
@@ -457,3 +458,62 @@ def test_service_that_restarts_is_used_again(start_server: Launcher, tmp_path: P
     assert len(transcripts) == 2, out
     assert all("france" in t.lower() for t in transcripts), out
     assert f"{asr.uri} is healthy" in out.split(f"{asr.uri} failed")[-1]
+
+
+def test_wake_word_interrupts_the_answer_and_a_follow_up_needs_no_wake_word(
+    voice_services: dict, tmp_path: Path
+) -> None:
+    """In process, with real ASR, handle and TTS: the wake word said while the first answer plays stops
+    it and takes the next question; then a question asked right after that answer, without the wake
+    word, is answered in the same conversation."""
+    from satellite.pipeline import build_satellite, run_satellite
+    from tests.docs_facts import SPOKEN
+    from wyoming_xnai.audio.format import FRAME_SECONDS
+
+    first, second, third = SPOKEN[0], SPOKEN[1], SPOKEN[2]
+    settings = Settings(
+        satellite_asr_uri=[voice_services["asr"].uri],
+        satellite_handle_uri=[voice_services["handle"].uri],
+        satellite_tts_uri=[voice_services["tts"].uri],
+        satellite_snd_wav=tmp_path,
+        satellite_sounds=False,
+        satellite_timeout=60,
+    )
+    satellite = build_satellite(settings)
+
+    def playing() -> bool:
+        answer = satellite.answer
+        return answer is not None and bool(answer.turn.first_played_at) and not answer.finished.is_set()
+
+    async def mic():
+        async def say(pcm: bytes):
+            for i in range(0, len(pcm) - FRAME_BYTES + 1, FRAME_BYTES):
+                await anyio.sleep(FRAME_SECONDS)
+                yield pcm[i : i + FRAME_BYTES]
+
+        async def quiet_until(condition, limit: float = 90.0):
+            with anyio.fail_after(limit):
+                while not condition():
+                    await anyio.sleep(FRAME_SECONDS)
+                    yield bytes(FRAME_BYTES)
+
+        async for frame in say(silence(0.5) + speech(f"okay nabu, {first.question}")):
+            yield frame
+        async for frame in quiet_until(playing):
+            yield frame
+        async for frame in say(speech(f"okay nabu, {second.question}") + silence(0.5)):
+            yield frame
+        async for frame in quiet_until(lambda: len(satellite.turns) == 2):
+            yield frame
+        async for frame in say(silence(0.7) + speech(third.question) + silence(0.5)):
+            yield frame
+        async for frame in quiet_until(lambda: len(satellite.turns) == 3):
+            yield frame
+
+    anyio.run(run_satellite, settings, None, mic(), satellite, backend="asyncio")
+    turns = satellite.turns
+    assert [bool(t.interrupted_at) for t in turns] == [True, False, False], [t.transcript for t in turns]
+    assert turns[0].first_played_at < turns[0].interrupt_heard_at < turns[0].interrupted_at
+    assert turns[1].wake_word == "okay_nabu" and "collection" in turns[1].transcript.lower() and turns[1].answer, turns[1]
+    assert turns[2].wake_word is None and "boiler" in turns[2].transcript.lower() and turns[2].answer, turns[2]
+    assert turns[2].conversation_id == turns[1].conversation_id

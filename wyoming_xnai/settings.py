@@ -227,7 +227,7 @@ class Settings(BaseSettings):
     satellite_awake_command: str | None = Field(None, description="Command run when speech starts (a beep)")
     satellite_done_command: str | None = Field(None, description="Command run when the utterance has ended")
     satellite_played_command: str | None = Field(None, description="Command run after the answer was played")
-    satellite_sounds: bool = Field(True, description="Play the awake, done and alarm sounds")
+    satellite_sounds: bool = Field(True, description="Play the awake and done sounds")
     satellite_awake_wav: Path | None = Field(None, description="WAV played when listening starts (default: bundled)")
     satellite_done_wav: Path | None = Field(
         None, description="WAV played when the utterance has ended (default: bundled)"

@@ -41,14 +41,17 @@ def builtin_models() -> list[WakeWordModel]:
 
 def find_model(name: str) -> WakeWordModel:
     """A built-in model by id, or a microWakeWord JSON config by path."""
-    config = Path(name) if name.endswith(".json") else builtin_dir() / f"{name}.json"
+    is_path = name.endswith(".json")
+    config = Path(name) if is_path else builtin_dir() / f"{name}.json"
+    if not is_path and not config.is_file():
+        known = ", ".join(sorted(p.stem for p in builtin_dir().glob("*.json")))
+        raise UnknownWakeWord(f"unknown wake word '{name}' (built in: {known}; or a microWakeWord .json path)")
     try:
         data = json.loads(config.read_text(encoding="utf-8"))
         if data.get("type", "micro") != "micro" or not (config.parent / data["model"]).is_file():
-            raise ValueError("not a microWakeWord model")
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        known = ", ".join(sorted(p.stem for p in builtin_dir().glob("*.json")))
-        raise UnknownWakeWord(f"unknown wake word '{name}' (built in: {known}; or a microWakeWord .json): {err}") from None
+            raise ValueError("not a microWakeWord config with its .tflite beside it")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+        raise UnknownWakeWord(f"cannot use wake word model {name}: {err}") from None
     return WakeWordModel(
         id=config.stem,
         phrase=str(data.get("wake_word") or config.stem.replace("_", " ")),
