@@ -174,8 +174,10 @@ class HaHandler(ServiceHandler[SatelliteService]):
             return False
         self._playing.cancel()
         self._playing = None
-        self._skip_audio = self._audio is not None
-        self._audio = None
+        if self._audio is not None:
+            self._audio.close()
+            self._audio = None
+            self._skip_audio = True
         return True
 
     async def _play(self, recv: MemoryObjectReceiveStream[AudioChunk], scope: anyio.CancelScope) -> None:

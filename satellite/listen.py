@@ -83,7 +83,12 @@ class Listener:
         give_up_at = start.at + self.settings.satellite_wake_listen
         answer: Answer | None = None
         async for captured, frame in frames:
-            self.ears.feed(frame, captured)  # keeps the detector's audio whole; a wake word now is ignored
+            heard = self.ears.feed(frame, captured)  # the detector hears everything, to keep its audio whole
+            if heard is not None and heard.kind == "wake" and start.wake_word is None and answer is None:
+                _LOGGER.info("the utterance began with the wake word: listening from there")
+                await asr.aclose()
+                segmenter.reset()
+                return await self.listen(Start(captured, self.ears.preroll(), heard.name), frames, tg)
             boundary = segmenter.feed(frame, captured)
             await asr.send(frame)
             in_speech = in_speech or boundary == "start"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass, field
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream
@@ -25,6 +26,16 @@ from wyoming_xnai.client.failover import AllFailed, failover
 _LOGGER = logging.getLogger(__name__)
 
 
+@dataclass
+class Speaking:
+    """One answer being spoken: its text as it arrives, and where the audio goes."""
+
+    turn: Turn
+    recv: MemoryObjectReceiveStream[str]
+    output: Output
+    received: list[str] = field(default_factory=list)  # text so far, replayed after a failover
+
+
 class TtsClient:
     def __init__(self, directory: Directory, timeout: float, voice: str | None) -> None:
         self.directory = directory
@@ -34,15 +45,15 @@ class TtsClient:
     async def speak(
         self, turn: Turn, candidates: list[Endpoint], recv: MemoryObjectReceiveStream[str], output: Output
     ) -> None:
-        received: list[str] = []  # text so far, replayed to the next instance after a failure
+        speaking = Speaking(turn, recv, output)
 
         async def speak_on(endpoint: Endpoint) -> None:
             client = await connect(endpoint.uri, self.timeout)
             try:
                 if endpoint.tts_streaming:
-                    await self._stream(client, turn, recv, received, output)
+                    await self._stream(client, speaking)
                 else:
-                    await self._whole(client, turn, recv, received, output)
+                    await self._whole(client, speaking)
             finally:
                 await close(client)
             turn.tts_uri = endpoint.uri
@@ -63,36 +74,23 @@ class TtsClient:
             async for _ in recv:  # let handle finish writing
                 pass
 
-    async def _whole(
-        self,
-        client: AsyncClient,
-        turn: Turn,
-        recv: MemoryObjectReceiveStream[str],
-        received: list[str],
-        output: Output,
-    ) -> None:
-        async for text in recv:
-            received.append(text)
-        text = "".join(received).strip()
+    async def _whole(self, client: AsyncClient, speaking: Speaking) -> None:
+        async for text in speaking.recv:
+            speaking.received.append(text)
+        text = "".join(speaking.received).strip()
         if text:
             await client.write_event(Synthesize(text=text, voice=self.voice).event())
-            await self._play(client, turn, output, "audio-stop")
+            await self._play(client, speaking, "audio-stop")
 
-    async def _stream(
-        self,
-        client: AsyncClient,
-        turn: Turn,
-        recv: MemoryObjectReceiveStream[str],
-        received: list[str],
-        output: Output,
-    ) -> None:
+    async def _stream(self, client: AsyncClient, speaking: Speaking) -> None:
         """Text goes out while audio comes back; a failure on either side fails the attempt."""
+        received = speaking.received
         failure: list[BaseException] = []
         async with anyio.create_task_group() as tg:
 
             async def play() -> None:
                 try:
-                    await self._play(client, turn, output, "synthesize-stopped")
+                    await self._play(client, speaking, "synthesize-stopped")
                 except SERVICE_ERRORS as err:
                     failure.append(err)
                     tg.cancel_scope.cancel()
@@ -102,7 +100,7 @@ class TtsClient:
                 await client.write_event(SynthesizeStart(voice=self.voice).event())
                 for text in received:  # replay after a failover
                     await client.write_event(SynthesizeChunk(text=text).event())
-                async for text in recv:
+                async for text in speaking.recv:
                     received.append(text)
                     await client.write_event(SynthesizeChunk(text=text).event())
                 full = "".join(received)
@@ -114,7 +112,8 @@ class TtsClient:
         if failure:
             raise failure[0]
 
-    async def _play(self, client: AsyncClient, turn: Turn, output: Output, until: str) -> None:
+    async def _play(self, client: AsyncClient, speaking: Speaking, until: str) -> None:
+        turn, output = speaking.turn, speaking.output
         while True:
             event = await read_event(client, self.timeout)
             if AudioChunk.is_type(event.type):

@@ -126,7 +126,7 @@ async def test_failover_lets_a_bug_through() -> None:
 Serve = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
-async def fake_asr(serve: Serve) -> tuple[asyncio.Server, str]:
+async def fake_service(serve: Serve) -> tuple[asyncio.Server, str]:
     server = await asyncio.start_server(serve, LOOPBACK, 0)
     return server, f"tcp://{LOOPBACK}:{server.sockets[0].getsockname()[1]}"
 
@@ -157,8 +157,8 @@ async def test_asr_stream_replays_the_utterance_to_the_next_instance() -> None:
                 await async_write_event(Event(type="transcript-stop"), writer)
         writer.close()
 
-    broken, broken_uri = await fake_asr(dies_after_two_chunks)
-    good, good_uri = await fake_asr(answers)
+    broken, broken_uri = await fake_service(dies_after_two_chunks)
+    good, good_uri = await fake_service(answers)
     async with broken, good:
         settings = Settings(satellite_asr_uri=[broken_uri, good_uri], satellite_timeout=5)
         directory = Directory(settings)
@@ -176,3 +176,39 @@ async def test_asr_stream_replays_the_utterance_to_the_next_instance() -> None:
     from satellite.asr_stream import confidence
 
     assert confidence(transcript) == {"avg_logprob": -0.2, "no_speech_prob": 0.01}
+
+
+async def test_handle_gets_the_transcript_with_conversation_id_and_asr_confidence() -> None:
+    """What our satellite sends to handle (the contract between branches): the transcript, the
+    conversation id and the ASR's `context["asr"]`; the streamed answer comes back to the turn."""
+    from wyoming.handle import Handled, HandledChunk
+
+    from satellite.discovery import Directory
+    from satellite.handle import HandleClient
+    from satellite.turn import Turn
+
+    requests: list[Event] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        event = await async_read_event(reader)
+        assert event is not None
+        requests.append(event)
+        await async_write_event(HandledChunk(text="It is kept ").event(), writer)
+        await async_write_event(HandledChunk(text="in the shed.").event(), writer)
+        await async_write_event(Handled(text="It is kept in the shed.").event(), writer)
+        writer.close()
+
+    server, uri = await fake_service(handle)
+    async with server:
+        settings = Settings(satellite_handle_uri=[uri], satellite_timeout=5)
+        directory = Directory(settings)
+        client = HandleClient(directory, 5, "en")
+        turn = Turn(speech_start=0.0, transcript="where is the garden tap key", asr_context={"avg_logprob": -0.3})
+        send, recv = anyio.create_memory_object_stream[str](10)
+        with anyio.fail_after(10):
+            await client.answer(turn, "secret-conversation", directory.candidates("handle"), send)
+            pieces = [text async for text in recv]
+    assert pieces == ["It is kept ", "in the shed."] and turn.answer == "It is kept in the shed."
+    sent = Transcript.from_event(requests[0])
+    assert sent.text == "where is the garden tap key" and sent.language == "en"
+    assert sent.context == {"conversation_id": "secret-conversation", "asr": {"avg_logprob": -0.3}}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from wyoming.audio import AudioChunk, AudioChunkConverter
+from wyoming.event import Event
 
 from wyoming_xnai.audio.format import CHANNELS, RATE, WIDTH
 
@@ -43,3 +44,7 @@ class ToInternalFormat:
         if not audio:
             return b""
         return self._converter.convert(AudioChunk(rate=fmt[0], width=fmt[1], channels=fmt[2], audio=audio)).audio
+
+    def convert_event(self, event: Event) -> bytes:
+        """An audio-chunk event's payload in the internal format; BadAudio for what cannot be PCM."""
+        return self.convert(event.data.get("rate"), event.data.get("width"), event.data.get("channels"), event.payload)

@@ -133,9 +133,7 @@ class WakeHandler(ServiceHandler[WakeService]):
             self._start()  # audio-start is optional: a stream may begin with its first chunk
         assert self.detector is not None
         try:
-            pcm = self.converter.convert(
-                event.data.get("rate"), event.data.get("width"), event.data.get("channels"), event.payload
-            )
+            pcm = self.converter.convert_event(event)
         except BadAudio as err:
             await self.send_error("bad-audio", str(err))
             return False
