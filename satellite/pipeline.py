@@ -63,11 +63,18 @@ class Satellite:
                     break  # --once: answered
                 start = await self._start(self.ears.feed(frame, captured), captured, frame)
                 if start is not None:
-                    self.answer = await self.listener.listen(start, frames, tg)
+                    self.answer = await self._listen(start, frames, tg)
                     self.segmenter.reset()
             if self.answer is not None:
                 await self.answer.finished.wait()  # the mic ended: let the last answer play out
                 self._settle()
+
+    async def _listen(self, start: Start, frames: MemoryObjectReceiveStream[Frame], tg: TaskGroup) -> Answer | None:
+        try:
+            return await self.listener.listen(start, frames, tg)
+        except Exception:  # a bug in one turn must not end the satellite
+            _LOGGER.exception("the turn failed; listening again")
+            return None
 
     async def _start(self, heard: Heard | None, captured: float, frame: bytes) -> Start | None:
         """Whether this frame opens an utterance: a wake word (also over a running answer), or speech

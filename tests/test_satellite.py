@@ -465,7 +465,8 @@ def test_wake_word_interrupts_the_answer_and_a_follow_up_needs_no_wake_word(
 ) -> None:
     """In process, with real ASR, handle and TTS: the wake word said while the first answer plays stops
     it and takes the next question; then a question asked right after that answer, without the wake
-    word, is answered in the same conversation."""
+    word, is answered in the same conversation; one that starts with the wake word is heard from
+    the wake word on."""
     from satellite.pipeline import build_satellite, run_satellite
     from tests.docs_facts import SPOKEN
     from wyoming_xnai.audio.format import FRAME_SECONDS
@@ -509,11 +510,17 @@ def test_wake_word_interrupts_the_answer_and_a_follow_up_needs_no_wake_word(
             yield frame
         async for frame in quiet_until(lambda: len(satellite.turns) == 3):
             yield frame
+        async for frame in say(silence(0.7) + speech(f"okay nabu, {second.question}") + silence(0.5)):
+            yield frame  # the wake word again, inside the follow-up window
+        async for frame in quiet_until(lambda: len(satellite.turns) == 4):
+            yield frame
 
     anyio.run(run_satellite, settings, None, mic(), satellite, backend="asyncio")
     turns = satellite.turns
-    assert [bool(t.interrupted_at) for t in turns] == [True, False, False], [t.transcript for t in turns]
+    assert [bool(t.interrupted_at) for t in turns] == [True, False, False, False], [t.transcript for t in turns]
     assert turns[0].first_played_at < turns[0].interrupt_heard_at < turns[0].interrupted_at
     assert turns[1].wake_word == "okay_nabu" and "collection" in turns[1].transcript.lower() and turns[1].answer, turns[1]
     assert turns[2].wake_word is None and "boiler" in turns[2].transcript.lower() and turns[2].answer, turns[2]
     assert turns[2].conversation_id == turns[1].conversation_id
+    # a follow-up that starts with the wake word is listened to from the wake word on
+    assert turns[3].wake_word == "okay_nabu" and not turns[3].transcript.lower().startswith("ok"), turns[3]

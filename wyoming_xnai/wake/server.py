@@ -129,6 +129,9 @@ class WakeHandler(ServiceHandler[WakeService]):
             self.detector = None
 
     async def _on_chunk(self, event: Event) -> bool:
+        if self.svc.load_error:
+            await self.send_error("model-unavailable", self.svc.load_error)
+            return False
         if self.detector is None:
             self._start()  # audio-start is optional: a stream may begin with its first chunk
         assert self.detector is not None
