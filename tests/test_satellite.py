@@ -338,6 +338,8 @@ def test_dead_instances_are_skipped(voice_services: dict, start_server: Launcher
     [
         ([], "no microphone"),
         (["--mic-wav", "/nonexistent.wav"], "no such file"),
+        (["--mic-wav", str(Path(__file__).parents[1] / "satellite/sounds/awake.wav"), "--wake-word", "hey_toaster"],
+         "unknown wake word 'hey_toaster'"),
     ],
 )
 def test_user_mistakes_are_one_line_errors(args: list[str], message: str, xnai_env: dict) -> None:
