@@ -58,12 +58,12 @@ async def test_describe_lists_the_models_and_zeroconf_advertises_it(wake: Server
 
 async def test_the_wake_word_in_other_speech_is_detected_once(wake: ServerProcess) -> None:
     wake_word = speech("okay nabu, what time is it")
-    pcm = silence(0.5) + speech(OTHER_SPEECH) + silence(0.3) + wake_word + silence(0.5) + speech(OTHER_SPEECH)
+    pcm = silence(0.5) + speech(OTHER_SPEECH) + silence(1.0) + wake_word + silence(0.5) + speech(OTHER_SPEECH)
     events = await stream(wake.uri, pcm, ["okay_nabu"])
     detections = [e for e in events if e.type == "detection"]
     assert len(detections) == 1, events
     assert detections[0].data["name"] == "okay_nabu"
-    start = len(silence(0.5) + speech(OTHER_SPEECH) + silence(0.3)) // 32  # ms, as the chunk timestamps
+    start = len(silence(0.5) + speech(OTHER_SPEECH) + silence(1.0)) // 32  # ms, as the chunk timestamps
     assert start < detections[0].data["timestamp"] < start + len(wake_word) // 32
 
 
