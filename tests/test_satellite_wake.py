@@ -95,13 +95,13 @@ def wav_seconds(path: Path) -> float:
 
 async def test_home_assistant_announcement_interrupt_and_timer(start_server, tmp_path: Path) -> None:
     """An announcement plays and is acknowledged; a long answer is cut off by the wake word; a finished
-    timer rings until the wake word stops it (without starting a pipeline)."""
-    pcm = silence(4.0) + speech(WAKE) + silence(5.0) + speech(WAKE) + silence(6.0)
+    timer rings until the stop word (here the `alexa` model) stops it, without starting a pipeline."""
+    pcm = silence(4.0) + speech(WAKE) + silence(5.0) + speech("alexa") + silence(6.0)
     out = tmp_path / "out"
     out.mkdir()
     sat = start_server(
         "satellite", "--ha", "--mic-wav", str(write_wav(tmp_path / "mic.wav", pcm)), "--snd-wav", str(out),
-        "--timer-ring", "30", "--no-sounds",
+        "--timer-ring", "30", "--no-sounds", "--stop-word", "alexa",
     )  # fmt: skip
     announcement = speech("the washing machine has finished", rate=22050)
     long_answer = silence(10.0, rate=22050)
@@ -117,9 +117,10 @@ async def test_home_assistant_announcement_interrupt_and_timer(start_server, tmp
         await ha.write_event(TimerFinished(id="t1").event())
         seen = await collect(events, 8.0)
         tg.cancel_scope.cancel()
-    assert "run-pipeline" not in [e.type for e in seen]  # the second wake word only stopped the alarm
+    assert "run-pipeline" not in [e.type for e in seen]  # the stop word only stopped the alarm
     log = sat.output()
-    assert "timer finished: ringing" in log and "alarm stopped" in log and "after 30 s" not in log, log
+    assert "timer finished: ringing" in log and "stop word: alexa" in log, log
+    assert "alarm stopped" in log.split("stop word: alexa")[1] and "after 30 s" not in log, log
     files = sorted(out.iterdir())
     assert files[0].read_bytes() and wav_seconds(files[0]) == pytest.approx(len(announcement) / 44100, abs=0.01)
     assert wav_seconds(files[1]) < 6.0  # the 10 s answer was cut off by the wake word at ~4.9 s
