@@ -34,8 +34,9 @@ from pathlib import Path
 import anyio
 
 from bench.support import DOCS, SPOKEN, Launcher, load_average, piper_speech, silence, speech
-from satellite.audio import FRAME_BYTES, FRAME_SECONDS
-from satellite.pipeline import Turn, run_satellite
+from satellite.pipeline import run_satellite
+from satellite.turn import Turn
+from wyoming_xnai.audio.format import FRAME_BYTES, FRAME_SECONDS
 from wyoming_xnai.settings import Settings
 
 STAGES = ["vad_endpoint", "head_start", "asr", "handle_first_text", "tts_first_audio", "first_played"]
@@ -55,11 +56,13 @@ def start_services(workdir: Path, flags: dict[str, list[str]] | None = None) -> 
     return launcher, uris
 
 
-async def mic(questions: list[str], answered: list[anyio.Event], voice: str) -> AsyncIterator[bytes]:
-    """Each question in real time, then room silence until the satellite has answered it."""
+async def mic(
+    questions: list[str], answered: list[anyio.Event], voice: str, wake_phrase: str | None
+) -> AsyncIterator[bytes]:
+    """Each question in real time (after the wake word), then room silence until it was answered."""
     speak = piper_speech if voice == "piper" else speech
     for question, done in zip(questions, answered, strict=True):
-        pcm = silence(0.6) + speak(question)
+        pcm = silence(0.6) + speak(f"{wake_phrase}, {question}" if wake_phrase else question)
         started = time.monotonic()
         for i, offset in enumerate(range(0, len(pcm) - FRAME_BYTES + 1, FRAME_BYTES)):
             await anyio.sleep(max(0.0, started + i * FRAME_SECONDS - time.monotonic()))
@@ -72,6 +75,8 @@ async def mic(questions: list[str], answered: list[anyio.Event], voice: str) -> 
 
 
 async def measure(settings: Settings, questions: list[str], voice: str = "espeak-ng") -> list[Turn]:
+    words = [w for w in settings.satellite_wake_word if w != "none"]
+    wake_phrase = words[0].replace("_", " ") if words else None
     answered = [anyio.Event() for _ in questions]
     turns: list[Turn] = []
 
@@ -80,7 +85,7 @@ async def measure(settings: Settings, questions: list[str], voice: str = "espeak
         if len(turns) <= len(answered):
             answered[len(turns) - 1].set()
 
-    await run_satellite(settings, on_turn, mic(questions, answered, voice))
+    await run_satellite(settings, on_turn, mic(questions, answered, voice, wake_phrase))
     return turns
 
 
@@ -115,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
         help="Who asks: espeak-ng (robotic, tiny.en mishears it often) or the bundled Piper voice (natural)",
     )
     parser.add_argument("--end-silence", type=float, default=None, help="VAD end-of-utterance silence (s)")
+    parser.add_argument(
+        "--wake-word", default="okay_nabu", help="Said before each question ('none': questions only, no wake word)"
+    )
     parser.add_argument("--asr-uri")
     parser.add_argument("--tts-uri")
     parser.add_argument("--handle-uri")
@@ -145,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
                 satellite_handle_uri=[uris["handle"]],
                 satellite_snd_wav=Path(tmp) / "answers",
                 satellite_timeout=60.0,
+                satellite_wake_word=[args.wake_word],
                 **overrides,
             )
             (Path(tmp) / "answers").mkdir()
@@ -153,7 +162,8 @@ def main(argv: list[str] | None = None) -> int:
             if launcher is not None:
                 launcher.stop_all()
     report = (
-        f"Satellite end to end, {len(turns)} utterances spoken by {args.voice}, end silence {settings.satellite_end_silence} s, "
+        f"Satellite end to end, {len(turns)} utterances spoken by {args.voice}, wake word {args.wake_word}, "
+        f"end silence {settings.satellite_end_silence} s, "
         f"speculation after {settings.satellite_speculate} s (seconds):\n\n"
         + table(turns, questions, [f.keyword for f in facts])
         + f"\n\nmachine: {load_average()}\n"

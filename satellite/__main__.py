@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from satellite.wake import stop_models, wake_models
+from wyoming_xnai.audio.wakeword import UnknownWakeWord
 from wyoming_xnai.errors import UserError
 from wyoming_xnai.settings import Settings
 
@@ -22,6 +24,11 @@ def check(settings: Settings) -> None:
         raise UserError("give --snd-command or --snd-wav, not both")
     if settings.satellite_end_silence <= 0.1:
         raise UserError("--end-silence must be more than 0.1 s")
+    try:
+        wake_models(settings)
+        stop_models(settings)
+    except UnknownWakeWord as err:
+        raise UserError(str(err)) from None
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:

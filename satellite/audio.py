@@ -1,7 +1,8 @@
 """Microphone in and speaker out: shell commands (as Wyoming satellites do) or WAV files (tests, demos).
 
 Everything inside the satellite is 16 kHz, 16-bit mono (what Silero VAD and the ASR want); the mic is
-converted to it, and TTS audio is converted to the format the speaker command expects.
+converted to it, and TTS audio is converted to the format the speaker command expects. A sound that
+is left without `drain()` (an interrupted answer) stops at once.
 """
 
 from __future__ import annotations
@@ -15,18 +16,16 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import anyio
-from anyio.abc import ByteSendStream, Process
+from anyio.abc import Process
 from wyoming.audio import AudioChunk, AudioChunkConverter
 
+from wyoming_xnai.audio.format import CHANNELS, FRAME_BYTES, FRAME_SECONDS, RATE, WIDTH
 from wyoming_xnai.settings import Settings
 
 _LOGGER = logging.getLogger(__name__)
 
-RATE, WIDTH, CHANNELS = 16000, 2, 1
-FRAME_SAMPLES = 512  # one Silero VAD frame: 32 ms
-FRAME_BYTES = FRAME_SAMPLES * WIDTH
-FRAME_SECONDS = FRAME_SAMPLES / RATE
 MIC_STALL_SECONDS = 5.0  # a recorder that stops delivering is as broken as one that exits
+WAV_LEAD_SECONDS = 0.1  # how far a WAV "speaker" may run ahead of real time (a sound card's buffer)
 
 
 class MicFailed(Exception):
@@ -136,6 +135,7 @@ class Playback:
         self._converter = AudioChunkConverter(rate=rate, width=width, channels=channels)
         self.first_byte_at: float | None = None
         self.bytes = 0
+        self.drained = False
 
     def convert(self, chunk: AudioChunk) -> bytes:
         return self._converter.convert(chunk).audio
@@ -149,11 +149,15 @@ class Playback:
             return
         if self.first_byte_at is None:
             self.first_byte_at = time.monotonic()
-        self.bytes += len(data)
         await self._write(data)
+        self.bytes += len(data)
 
     async def _write(self, data: bytes) -> None:
         raise NotImplementedError
+
+    async def drain(self) -> None:
+        """Wait until everything written has been heard. Leaving `Speaker.play` without it stops the sound."""
+        self.drained = True
 
     @property
     def seconds(self) -> float:
@@ -161,32 +165,51 @@ class Playback:
 
 
 class _WavPlayback(Playback):
+    """Writes what would be heard, paced like a real speaker: an interrupted answer ends where it was
+    stopped, and drain() returns when the sound would have finished."""
+
     def __init__(self, wav: wave.Wave_write, rate: int, width: int, channels: int) -> None:
         super().__init__(rate, width, channels)
         self._wav = wav
 
     async def _write(self, data: bytes) -> None:
+        if self.first_byte_at is not None:
+            ahead = self.first_byte_at + self.seconds - time.monotonic()
+            if ahead > WAV_LEAD_SECONDS:
+                await anyio.sleep(ahead - WAV_LEAD_SECONDS)
         self._wav.writeframes(data)
+
+    async def drain(self) -> None:
+        if self.first_byte_at is not None:
+            await anyio.sleep(max(0.0, self.first_byte_at + self.seconds - time.monotonic()))
+        self.drained = True
 
 
 class _CommandPlayback(Playback):
-    def __init__(self, stdin: ByteSendStream | None, rate: int, width: int, channels: int) -> None:
+    def __init__(self, process: Process | None, rate: int, width: int, channels: int) -> None:
         super().__init__(rate, width, channels)
-        self._stdin = stdin
+        self._process = process
         self.broken = False
 
     async def _write(self, data: bytes) -> None:
-        if self._stdin is None or self.broken:
+        stdin = self._process.stdin if self._process else None
+        if stdin is None or self.broken:
             return
         try:
-            await self._stdin.send(data)
+            await stdin.send(data)
         except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as err:
             self.broken = True
             _LOGGER.error("snd command stopped taking audio: %s", err)
 
+    async def drain(self) -> None:
+        """Close the player's input and wait for it to exit (that is when the sound has been heard)."""
+        if self._process is not None:
+            await _drain(self._process, self.seconds + 5.0)
+        self.drained = True
+
 
 class Speaker:
-    """Where answers are played: a command per answer (like aplay), numbered WAV files, or nowhere."""
+    """Where answers are played: a command per sound (like aplay), numbered WAV files, or nowhere."""
 
     def __init__(self, settings: Settings) -> None:
         self.command = settings.satellite_snd_command
@@ -214,7 +237,8 @@ class Speaker:
 
     @asynccontextmanager
     async def play(self) -> AsyncIterator[Playback]:
-        """Open the speaker for one sound; leaving the block waits until it has been played."""
+        """Open the speaker for one sound. Call `drain()` to let it finish; leaving the block without
+        it (an interrupt, an error) stops the sound at once."""
         fmt = (self.rate, self.width, self.channels)
         if self.wav is not None:
             path = self._next_wav()
@@ -226,25 +250,22 @@ class Speaker:
                 yield _WavPlayback(wav, *fmt)
             self.files.append(path)
             return
-        if not self.command:
-            yield _CommandPlayback(None, *fmt)
-            return
         process: Process | None = None
+        if self.command:
+            try:
+                process = await anyio.open_process(shlex.split(self.command), stdout=None, stderr=None)
+            except OSError as err:
+                _LOGGER.error("snd command '%s' cannot start: %s", self.command, err.strerror or err)
         try:
-            process = await anyio.open_process(shlex.split(self.command), stdout=None, stderr=None)
-        except OSError as err:
-            _LOGGER.error("snd command '%s' cannot start: %s", self.command, err.strerror or err)
-        playback = _CommandPlayback(process.stdin if process else None, *fmt)
-        try:
-            yield playback
+            yield _CommandPlayback(process, *fmt)
         finally:
             if process is not None:
                 with anyio.CancelScope(shield=True):
-                    await _finish(process, playback.seconds + 5.0)
+                    await _stop(process)
 
 
-async def _finish(process: Process, timeout: float) -> None:
-    """Close stdin and wait for the player to drain (that is when the sound has been heard)."""
+async def _drain(process: Process, timeout: float) -> None:
+    """Close stdin and wait for the player to play what it has; a player that hangs is stopped."""
     if process.stdin is not None:
         try:
             await process.stdin.aclose()
@@ -254,6 +275,11 @@ async def _finish(process: Process, timeout: float) -> None:
         await process.wait()
     if process.returncode is None:
         _LOGGER.warning("snd command did not finish playing in time; stopping it")
+
+
+async def _stop(process: Process) -> None:
+    """Silence now: a player still running (interrupted, or hanging) is killed."""
+    if process.returncode is None:
         process.kill()
         await process.wait()
     await process.aclose()

@@ -20,7 +20,7 @@ from wyoming.info import Info
 from zeroconf import IPVersion, ServiceStateChange, Zeroconf
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
-from wyoming_xnai.health import describe
+from wyoming_xnai.client.connection import describe
 from wyoming_xnai.server.zeroconf import SERVICE_TYPE
 from wyoming_xnai.settings import Settings
 

@@ -1,9 +1,12 @@
 """Home Assistant mode (`--ha`): a Wyoming satellite server that Home Assistant drives (WYOMING_PROTOCOL.md 4.7).
 
 Home Assistant connects, sends `run-satellite`, pings every few seconds and runs the ASR/handle/TTS
-pipeline itself. We only listen: local Silero VAD starts a `run-pipeline` (asr -> tts) and streams the
-pre-roll and live audio until the speaker stops (then `audio-stop`), play the audio HA sends back, and
-answer `played`. One HA connection owns the mic at a time; a newer one takes over (HA reconnects).
+pipeline itself. The satellite listens for its wake word on the device; when it hears it, it sends
+`detection` and `run-pipeline` (asr -> tts), the audio from just before the detection and then live
+audio until the VAD hears the end (`audio-stop`). It plays what HA sends back (answers, announcements)
+and answers `played`; the wake or stop word stops playback, and a ringing timer, at once. With
+`--wake-word none` the VAD alone starts a pipeline. One HA connection owns the mic at a time; a newer
+one takes over (HA reconnects).
 """
 
 from __future__ import annotations
@@ -21,14 +24,15 @@ from wyoming.error import Error
 from wyoming.event import Event
 from wyoming.info import Attribution, Info, Satellite
 from wyoming.ping import Ping, Pong
-from wyoming.pipeline import PipelineStage, RunPipeline
 from wyoming.satellite import PauseSatellite, RunSatellite
 from wyoming.snd import Played
 from wyoming.tts import Synthesize
 
-from satellite.audio import CHANNELS, RATE, WIDTH, MicFailed, Speaker, mic_frames
-from satellite.feedback import feedback
-from satellite.pipeline import Segmenter
+from satellite.audio import Speaker
+from satellite.feedback import done, played
+from satellite.ha_mic import HaMic
+from satellite.timers import Timers
+from satellite.wake import wake_models
 from wyoming_xnai import __version__
 from wyoming_xnai.server.bootstrap import Service, run
 from wyoming_xnai.server.handler import ServiceHandler
@@ -58,6 +62,8 @@ class SatelliteService(Service):
                 version=__version__,
                 area=settings.satellite_area,
                 has_vad=True,
+                active_wake_words=[model.id for model in wake_models(settings)] or None,
+                max_active_wake_words=len(settings.satellite_wake_word),
             )
         )
 
@@ -74,11 +80,11 @@ class SatelliteService(Service):
 class HaHandler(ServiceHandler[SatelliteService]):
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, svc: SatelliteService) -> None:
         super().__init__(reader, writer, svc)
-        self._mic_scope: anyio.CancelScope | None = None
+        self.mic = HaMic(self)
+        self.timers = Timers(svc.settings, svc.speaker)
         self._audio: MemoryObjectSendStream[AudioChunk] | None = None
-        self.streaming = False  # audio is going to HA for a pipeline run
-        self.busy_until = 0.0  # a pipeline run is in progress: do not start another
-        self.deaf_until = 0.0  # refractory period after playback
+        self._playing: anyio.CancelScope | None = None
+        self._skip_audio = False  # the rest of an interrupted sound is dropped
         self.last_pong: float | None = None  # set once HA pinged us: then we ping it too
 
     async def run(self) -> None:
@@ -90,9 +96,9 @@ class HaHandler(ServiceHandler[SatelliteService]):
 
     async def handle(self, event: Event) -> bool:
         if RunSatellite.is_type(event.type):
-            self._start_mic()
+            self.mic.start()
         elif PauseSatellite.is_type(event.type):
-            self._stop_mic()
+            self.mic.stop()
         elif Ping.is_type(event.type):
             await self.write_event(Pong(text=Ping.from_event(event).text).event())
             self._start_pinging()
@@ -100,24 +106,16 @@ class HaHandler(ServiceHandler[SatelliteService]):
             self.last_pong = time.monotonic()
         elif Transcript.is_type(event.type):
             _LOGGER.info("HA transcript: %r", Transcript.from_event(event).text)
-            await self._stop_streaming()
+            if await self.mic.end_pipeline():
+                self.tasks.start_soon(done, self.settings, self.svc.speaker)
         elif Error.is_type(event.type):
             _LOGGER.warning("HA pipeline error: %s", Error.from_event(event).text)
-            await self._stop_streaming()
-            self.busy_until = 0.0
+            await self.mic.end_pipeline()
+            self.mic.busy_until = 0.0
         elif Synthesize.is_type(event.type):
             _LOGGER.info("HA answer: %r", Synthesize.from_event(event).text)
-        elif AudioStart.is_type(event.type):
-            await self._start_playback()
-        elif AudioChunk.is_type(event.type):
-            if self._audio is None:
-                await self._start_playback()
-            assert self._audio is not None
-            await self._audio.send(AudioChunk.from_event(event))
-        elif AudioStop.is_type(event.type):
-            if self._audio is not None:
-                await self._audio.aclose()
-                self._audio = None
+        elif not self.timers.on_event(event, self.tasks):
+            await self._on_audio(event)
         return True
 
     # --- keep-alive --------------------------------------------------------------------------
@@ -134,7 +132,7 @@ class HaHandler(ServiceHandler[SatelliteService]):
             assert self.last_pong is not None
             if time.monotonic() - self.last_pong > PONG_TIMEOUT:
                 _LOGGER.warning("Home Assistant stopped answering pings; dropping the connection")
-                self._stop_mic()
+                self.mic.stop()
                 self.tasks.cancel_scope.cancel()
                 return
             try:
@@ -142,88 +140,63 @@ class HaHandler(ServiceHandler[SatelliteService]):
             except (ConnectionError, RuntimeError):
                 return
 
-    # --- microphone -> HA --------------------------------------------------------------------
-    def _start_mic(self) -> None:
-        if self._mic_scope is not None:
-            return
-        previous = self.svc.owner
-        if previous is not None and previous is not self:
-            _LOGGER.info("a new Home Assistant connection takes over the satellite")
-            previous._stop_mic()
-        self.svc.owner = self
-        self._mic_scope = anyio.CancelScope()
-        self.tasks.start_soon(self._stream_mic, self._mic_scope)
-
-    def _stop_mic(self) -> None:
-        if self._mic_scope is not None:
-            self._mic_scope.cancel()
-            self._mic_scope = None
-        self.streaming = False
-
-    async def _stream_mic(self, scope: anyio.CancelScope) -> None:
-        with scope:
-            segmenter = Segmenter(self.settings)
-            try:
-                async for frame in mic_frames(self.settings):
-                    await self._on_frame(segmenter, frame)
-            except MicFailed as err:
-                _LOGGER.error("%s", err)
-            except (ConnectionError, RuntimeError):
-                _LOGGER.info("Home Assistant went away")
-
-    async def _on_frame(self, segmenter: Segmenter, frame: bytes) -> None:
-        now = time.monotonic()
-        if not self.streaming:
-            if now < self.deaf_until or now < self.busy_until or self._audio is not None:
-                segmenter.reset()
-                return
-            if segmenter.feed(frame, now) != "start":
-                return
-            self.streaming = True
-            self.busy_until = now + self.settings.satellite_timeout * 2
-            end = PipelineStage.TTS if self.svc.speaker.enabled else PipelineStage.HANDLE
-            _LOGGER.info("speech started: run-pipeline asr -> %s", end.value)
-            await self.write_event(RunPipeline(start_stage=PipelineStage.ASR, end_stage=end).event())
-            await self._send_audio(b"".join(segmenter.preroll))
-            self.tasks.start_soon(feedback, self.svc.speaker, self.settings.satellite_awake_command, None, "awake")
-            return
-        ended = segmenter.feed(frame, now) == "end"
-        await self._send_audio(frame)
-        if ended:
-            _LOGGER.info("speech ended")
-            await self._stop_streaming()
-            self.tasks.start_soon(feedback, self.svc.speaker, self.settings.satellite_done_command, None, "done")
-
-    async def _send_audio(self, pcm: bytes) -> None:
-        if pcm:
-            await self.write_event(AudioChunk(rate=RATE, width=WIDTH, channels=CHANNELS, audio=pcm).event())
-
-    async def _stop_streaming(self) -> None:
-        if self.streaming:
-            self.streaming = False
-            await self.write_event(AudioStop().event())
-
     # --- HA -> speaker -----------------------------------------------------------------------
+    @property
+    def playing(self) -> bool:
+        return self._playing is not None
+
+    async def _on_audio(self, event: Event) -> None:
+        if AudioStart.is_type(event.type):
+            self._skip_audio = False
+            await self._start_playback()
+        elif AudioChunk.is_type(event.type) and not self._skip_audio:
+            if self._audio is None:
+                await self._start_playback()
+            assert self._audio is not None
+            await self._audio.send(AudioChunk.from_event(event))
+        elif AudioStop.is_type(event.type):
+            self._skip_audio = False
+            if self._audio is not None:
+                await self._audio.aclose()
+                self._audio = None
+
     async def _start_playback(self) -> None:
         if self._audio is not None:
             await self._audio.aclose()
         send, recv = anyio.create_memory_object_stream[AudioChunk](1024)
         self._audio = send
-        self.tasks.start_soon(self._play, recv)
+        self._playing = anyio.CancelScope()
+        self.tasks.start_soon(self._play, recv, self._playing)
 
-    async def _play(self, recv: MemoryObjectReceiveStream[AudioChunk]) -> None:
-        """Plays one answer in its own task, so pings are answered while it plays; then `played`."""
-        async with recv:
-            async with self.svc.speaker.play() as playback:
+    def stop_playback(self) -> bool:
+        """The wake or stop word: silence now, drop the rest of the sound; True if something played."""
+        if self._playing is None:
+            return False
+        self._playing.cancel()
+        self._playing = None
+        if self._audio is not None:
+            self._audio.close()
+            self._audio = None
+            self._skip_audio = True
+        return True
+
+    async def _play(self, recv: MemoryObjectReceiveStream[AudioChunk], scope: anyio.CancelScope) -> None:
+        """Plays one answer or announcement in its own task, so pings (and the wake word) are handled
+        while it plays; then `played`, also when it was cut short."""
+        with scope:
+            async with recv, self.svc.speaker.play() as playback:
                 async for chunk in recv:
                     await playback.write(chunk)
-        self.deaf_until = time.monotonic() + self.settings.satellite_refractory
-        self.busy_until = 0.0
+                await playback.drain()
+        if self._playing is scope:
+            self._playing = None
+        self.mic.deaf_until = time.monotonic() + self.settings.satellite_refractory
+        self.mic.busy_until = 0.0
         try:
             await self.write_event(Played().event())
         except (ConnectionError, RuntimeError):
             return
-        await feedback(self.svc.speaker, self.settings.satellite_played_command, None, "played")
+        await played(self.settings, self.svc.speaker)
 
 
 def main(settings: Settings) -> int:

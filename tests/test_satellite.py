@@ -19,15 +19,17 @@ from wyoming.ping import Ping, Pong
 from wyoming.satellite import RunSatellite
 from wyoming.tts import Synthesize
 
-from satellite.audio import FRAME_BYTES
-from satellite.pipeline import Segmenter, strip_wake_phrase
+from satellite.hearing import speech_segmenter
+from satellite.wake_phrase import strip_wake_phrase
 from tests.otlp_collector import Collector
 from tests.support import LOOPBACK, Launcher, ServerProcess, free_port, silence, speech, transcribe, transcript_text
 from tests.test_zeroconf import browse
+from wyoming_xnai.audio.format import FRAME_BYTES
 from wyoming_xnai.settings import Settings
 
 pytestmark = pytest.mark.anyio
 QUESTION = "what is the capital of france"
+NO_WAKE_WORD = ("--wake-word", "none", "--no-sounds")  # answer every utterance, play only answers
 
 
 def write_wav(path: Path, pcm: bytes, rate: int = 16000) -> Path:
@@ -87,7 +89,7 @@ def dead_uri() -> str:
 # --- units on real audio ---------------------------------------------------------------------
 def test_segmenter_finds_start_and_end_of_real_speech() -> None:
     settings = Settings(satellite_end_silence=0.45)
-    segmenter = Segmenter(settings)
+    segmenter = speech_segmenter(settings)
     pcm = silence(1.0) + speech(QUESTION) + silence(1.0)
     events = []
     for i in range(0, len(pcm) - FRAME_BYTES + 1, FRAME_BYTES):
@@ -113,7 +115,7 @@ def test_asr_failover_mid_utterance(start_server: Launcher, tmp_path: Path) -> N
     asr_b = start_server("asr")
     wav = question_wav(tmp_path / "q.wav", lead=0.5)
     sat = start_server(
-        "satellite",
+        "satellite", *NO_WAKE_WORD,
         "--mic-wav", str(wav), "--snd-wav", str(tmp_path / "out.wav"),
         "--asr-uri", asr_a.uri, "--asr-uri", asr_b.uri,
         "--handle-uri", dead_uri(), "--tts-uri", dead_uri(), "--timeout", "5",
@@ -150,7 +152,7 @@ def test_service_that_starts_later_is_discovered(start_server: Launcher, tmp_pat
     wav = question_wav(tmp_path / "q.wav", lead=1.5)
     tag = f"satlate{free_port()}"
     sat = start_server(
-        "satellite",
+        "satellite", *NO_WAKE_WORD,
         "--mic-wav", str(wav), "--discover-interface", LOOPBACK, "--discover-names", tag,
         "--handle-uri", dead_uri(), "--tts-uri", dead_uri(), "--timeout", "20", "--health-interval", "0.5",
         wait=False,
@@ -183,7 +185,7 @@ async def test_home_assistant_mode(start_server: Launcher, tmp_path: Path) -> No
     out = tmp_path / "out.wav"
     name = f"sat-ha-{free_port()}"
     sat = start_server(
-        "satellite", "--ha", "--mic-wav", str(wav), "--snd-wav", str(out), "--area", "kitchen",
+        "satellite", *NO_WAKE_WORD, "--ha", "--mic-wav", str(wav), "--snd-wav", str(out), "--area", "kitchen",
         "--zeroconf", name, "--zeroconf-host", LOOPBACK,
     )  # fmt: skip
     advertised = await browse(name)  # Home Assistant finds it like any Wyoming device
@@ -264,7 +266,7 @@ def test_end_to_end_spoken_question_gets_spoken_answer(
     wav = question_wav(tmp_path / "q.wav", fact.question)
     out = tmp_path / "answer.wav"
     sat = start_server(
-        "satellite",
+        "satellite", *NO_WAKE_WORD,
         "--mic-wav", str(wav), "--snd-wav", str(out), "--once",
         "--discover-interface", LOOPBACK, "--discover-names", voice_services["tag"],
         "--timeout", "60",
@@ -296,7 +298,7 @@ def test_a_pause_mid_question_does_not_cut_it_off(start_server: Launcher, tmp_pa
     pcm = silence(1.0) + speech("what is the capital") + speech("of france") + silence(0.3)
     wav = write_wav(tmp_path / "q.wav", pcm)
     sat = start_server(
-        "satellite",
+        "satellite", *NO_WAKE_WORD,
         "--mic-wav", str(wav), "--asr-uri", asr.uri, "--handle-uri", dead_uri(), "--tts-uri", dead_uri(),
         "--speculate", "0.2", "--end-silence", "0.45", "--timeout", "5",
         wait=False,
@@ -316,7 +318,7 @@ def test_dead_instances_are_skipped(voice_services: dict, start_server: Launcher
     fact = SPOKEN[0]
     wav = question_wav(tmp_path / "q.wav", fact.question)
     out = tmp_path / "answer.wav"
-    args = ["--mic-wav", str(wav), "--snd-wav", str(out), "--once", "--timeout", "60"]
+    args = [*NO_WAKE_WORD, "--mic-wav", str(wav), "--snd-wav", str(out), "--once", "--timeout", "60"]
     for kind in ("asr", "handle", "tts"):
         args += [f"--{kind}-uri", dead_uri(), f"--{kind}-uri", voice_services[kind].uri]
     with Collector() as collector:
@@ -336,6 +338,8 @@ def test_dead_instances_are_skipped(voice_services: dict, start_server: Launcher
     [
         ([], "no microphone"),
         (["--mic-wav", "/nonexistent.wav"], "no such file"),
+        (["--mic-wav", str(Path(__file__).parents[1] / "satellite/sounds/awake.wav"), "--wake-word", "hey_toaster"],
+         "unknown wake word 'hey_toaster'"),
     ],
 )
 def test_user_mistakes_are_one_line_errors(args: list[str], message: str, xnai_env: dict) -> None:
@@ -357,7 +361,7 @@ def test_mic_and_speaker_commands(voice_services: dict, start_server: Launcher, 
     wav = question_wav(tmp_path / "q.wav", fact.question)
     out = tmp_path / "played.wav"
     sat = start_server(
-        "satellite",
+        "satellite", *NO_WAKE_WORD,
         "--mic-command", f"sox -q {wav} -t raw -r 44100 -c 2 -b 16 -e signed-integer -",
         "--mic-rate", "44100", "--mic-channels", "2",
         "--snd-command", f"sox -q -t raw -r 22050 -c 1 -b 16 -e signed-integer - {out}",
@@ -381,7 +385,7 @@ def test_wake_phrase_gates_the_answer(start_server: Launcher, tmp_path: Path) ->
     pcm += speech("computer, what is the capital of france") + silence(0.5)
     wav = write_wav(tmp_path / "q.wav", pcm)
     sat = start_server(
-        "satellite",
+        "satellite", *NO_WAKE_WORD,
         "--mic-wav", str(wav), "--wake-phrase", "computer", "--asr-uri", asr.uri,
         "--handle-uri", dead_uri(), "--tts-uri", dead_uri(), "--timeout", "5", "--speculate", "0",
         wait=False,
@@ -392,13 +396,16 @@ def test_wake_phrase_gates_the_answer(start_server: Launcher, tmp_path: Path) ->
     assert out.count("handle: every instance failed") == 1, out  # the second one was asked
 
 
-def test_conversation_id_is_stable_per_satellite() -> None:
-    from satellite.pipeline import conversation_id
+def test_conversation_id_is_unguessable_kept_across_follow_ups_and_renewed_after_a_gap() -> None:
+    from satellite.conversation import Conversation
 
-    kitchen = Settings(satellite_name="kitchen")
-    assert conversation_id(kitchen) == conversation_id(Settings(satellite_name="kitchen"))
-    assert conversation_id(kitchen) != conversation_id(Settings(satellite_name="hall"))
-    assert conversation_id(Settings(satellite_conversation_id="abc")) == "abc"
+    kitchen, hall = Conversation(idle_seconds=300), Conversation(idle_seconds=300)
+    first = kitchen.current(now=1000.0)
+    assert kitchen.current(now=1010.0) == first  # a follow-up keeps the conversation
+    assert kitchen.current(now=1300.0) == first  # 290 s after the last turn: still the same
+    assert kitchen.current(now=1700.0) != first  # a long quiet gap starts a new one
+    assert hall.current(now=1000.0) != first  # two satellites never share an id
+    assert len(first) >= 20 and "satellite" not in first and "kitchen" not in first
 
 
 async def test_home_assistant_that_stops_answering_is_dropped(start_server: Launcher, tmp_path: Path) -> None:
@@ -428,7 +435,7 @@ def test_service_that_restarts_is_used_again(start_server: Launcher, tmp_path: P
     question = speech(QUESTION)
     wav = write_wav(tmp_path / "q.wav", silence(1.0) + question + silence(10.0) + question + silence(0.5))
     sat = start_server(
-        "satellite",
+        "satellite", *NO_WAKE_WORD,
         "--mic-wav", str(wav), "--asr-uri", asr.uri, "--handle-uri", dead_uri(), "--tts-uri", dead_uri(),
         "--timeout", "10", "--health-interval", "0.5", "--speculate", "0",
         wait=False,
@@ -453,3 +460,69 @@ def test_service_that_restarts_is_used_again(start_server: Launcher, tmp_path: P
     assert len(transcripts) == 2, out
     assert all("france" in t.lower() for t in transcripts), out
     assert f"{asr.uri} is healthy" in out.split(f"{asr.uri} failed")[-1]
+
+
+def test_wake_word_interrupts_the_answer_and_a_follow_up_needs_no_wake_word(
+    voice_services: dict, tmp_path: Path
+) -> None:
+    """In process, with real ASR, handle and TTS: the wake word said while the first answer plays stops
+    it and takes the next question; then a question asked right after that answer, without the wake
+    word, is answered in the same conversation; one that starts with the wake word is heard from
+    the wake word on."""
+    from satellite.pipeline import build_satellite, run_satellite
+    from tests.docs_facts import SPOKEN
+    from wyoming_xnai.audio.format import FRAME_SECONDS
+
+    first, second, third = SPOKEN[0], SPOKEN[1], SPOKEN[2]
+    settings = Settings(
+        satellite_asr_uri=[voice_services["asr"].uri],
+        satellite_handle_uri=[voice_services["handle"].uri],
+        satellite_tts_uri=[voice_services["tts"].uri],
+        satellite_snd_wav=tmp_path,
+        satellite_sounds=False,
+        satellite_timeout=60,
+    )
+    satellite = build_satellite(settings)
+
+    def playing() -> bool:
+        answer = satellite.answer
+        return answer is not None and bool(answer.turn.first_played_at) and not answer.finished.is_set()
+
+    async def mic():
+        async def say(pcm: bytes):
+            for i in range(0, len(pcm) - FRAME_BYTES + 1, FRAME_BYTES):
+                await anyio.sleep(FRAME_SECONDS)
+                yield pcm[i : i + FRAME_BYTES]
+
+        async def quiet_until(condition, limit: float = 90.0):
+            with anyio.fail_after(limit):
+                while not condition():
+                    await anyio.sleep(FRAME_SECONDS)
+                    yield bytes(FRAME_BYTES)
+
+        async for frame in say(silence(0.5) + speech(f"okay nabu, {first.question}")):
+            yield frame
+        async for frame in quiet_until(playing):
+            yield frame
+        async for frame in say(speech(f"okay nabu, {second.question}") + silence(0.5)):
+            yield frame
+        async for frame in quiet_until(lambda: len(satellite.turns) == 2):
+            yield frame
+        async for frame in say(silence(0.7) + speech(third.question) + silence(0.5)):
+            yield frame
+        async for frame in quiet_until(lambda: len(satellite.turns) == 3):
+            yield frame
+        async for frame in say(silence(0.7) + speech(f"okay nabu, {second.question}") + silence(0.5)):
+            yield frame  # the wake word again, inside the follow-up window
+        async for frame in quiet_until(lambda: len(satellite.turns) == 4):
+            yield frame
+
+    anyio.run(run_satellite, settings, None, mic(), satellite, backend="asyncio")
+    turns = satellite.turns
+    assert [bool(t.interrupted_at) for t in turns] == [True, False, False, False], [t.transcript for t in turns]
+    assert turns[0].first_played_at < turns[0].interrupt_heard_at < turns[0].interrupted_at
+    assert turns[1].wake_word == "okay_nabu" and "collection" in turns[1].transcript.lower() and turns[1].answer, turns[1]
+    assert turns[2].wake_word is None and "boiler" in turns[2].transcript.lower() and turns[2].answer, turns[2]
+    assert turns[2].conversation_id == turns[1].conversation_id
+    # a follow-up that starts with the wake word is listened to from the wake word on
+    assert turns[3].wake_word == "okay_nabu" and not turns[3].transcript.lower().startswith("ok"), turns[3]

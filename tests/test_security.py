@@ -197,6 +197,7 @@ def test_no_outbound_connection_during_full_requests(tmp_path: Path, llm_models_
     server = ServerProcess(
         "serve",
         ["--tts-uri", f"tcp://{LOOPBACK}:{ports['tts']}", "--handle-uri", f"tcp://{LOOPBACK}:{ports['handle']}",
+         "--wake-uri", f"tcp://{LOOPBACK}:{free_port()}",
          "--models-dir", str(llm_models_dir), "--handle-llm-timeout", "120"],
         env, tmp_path / "serve.log", uri_flag="--asr-uri",
         prefix=["strace", "-f", "-qq", "-e", f"trace={TRACED}", "-o", str(trace)],

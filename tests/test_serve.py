@@ -60,7 +60,7 @@ def serve(tmp_path_factory: pytest.TempPathFactory):
         [sys.executable, "-m", "wyoming_xnai", "ingest", str(DOCS)], env=env, capture_output=True, text=True
     )
     assert ingest.returncode == 0, ingest.stderr
-    ports = {"tts": free_port(), "handle": free_port()}
+    ports = {"tts": free_port(), "handle": free_port(), "wake": free_port()}
     metrics_port = free_port()
     with Collector() as collector:
         server = ServerProcess(
@@ -68,6 +68,7 @@ def serve(tmp_path_factory: pytest.TempPathFactory):
             [
                 "--tts-uri", f"tcp://{LOOPBACK}:{ports['tts']}",
                 "--handle-uri", f"tcp://{LOOPBACK}:{ports['handle']}",
+                "--wake-uri", f"tcp://{LOOPBACK}:{ports['wake']}",
                 "--metrics-host", LOOPBACK,
                 "--metrics-port", str(metrics_port),
                 "--otlp-endpoint", collector.endpoint,
@@ -91,7 +92,7 @@ def test_describe_on_each_port_names_one_service_kind(serve: AllInOne) -> None:
         kinds[service] = {
             kind for kind in ("asr", "tts", "handle", "intent", "wake", "mic", "snd") if getattr(info, kind, None)
         }
-    assert kinds == {"asr": {"asr"}, "tts": {"tts"}, "handle": {"handle"}}
+    assert kinds == {"asr": {"asr"}, "tts": {"tts"}, "handle": {"handle"}, "wake": {"wake"}}
 
 
 async def test_one_request_on_each_service_then_metrics_traces_and_rss(serve: AllInOne) -> None:

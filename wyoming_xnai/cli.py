@@ -63,10 +63,11 @@ COMMANDS: dict[str, Command] = {
     "handle": Command(
         "Run the question-answering (handle) server", "wyoming_xnai.handle.server:main", prefixes=("handle",)
     ),
+    "wake": Command("Run the wake-word server", "wyoming_xnai.wake.server:main", prefixes=("wake",)),
     "serve": Command(
-        "Run ASR, TTS and handle in one process, each on its own port",
+        "Run ASR, TTS, handle and wake word in one process, each on its own port",
         "wyoming_xnai.serve:main",
-        full=("asr", "tts", "handle", "serve"),
+        full=("asr", "tts", "handle", "wake", "serve"),
     ),
     "satellite": Command(
         "Run a room device: microphone in, spoken answer out (also `xnai-satellite`)",

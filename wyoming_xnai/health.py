@@ -6,21 +6,8 @@ import argparse
 import sys
 
 import anyio
-from wyoming.client import AsyncClient
-from wyoming.info import Describe, Info
 
-
-async def describe(uri: str, timeout: float) -> Info:
-    """One describe round trip; raises OSError/TimeoutError when the service does not answer."""
-    with anyio.fail_after(timeout):
-        async with AsyncClient.from_uri(uri) as client:
-            await client.write_event(Describe().event())
-            while True:
-                event = await client.read_event()
-                if event is None:
-                    raise ConnectionError(f"{uri} closed the connection before info")
-                if Info.is_type(event.type):
-                    return Info.from_event(event)
+from wyoming_xnai.client.connection import describe
 
 
 def main(settings, args: argparse.Namespace) -> int:

@@ -175,7 +175,15 @@ def _rows(settings: Settings) -> list[tuple[str, str, callable]]:
         ("tts", settings.tts_voice, lambda: piper_voice(settings.tts_voice, settings.tts_voice_dir).model),
         ("handle llm", settings.handle_model, lambda: gguf_model(settings.handle_model, settings.models_dir)),
         ("handle embedder", "all-MiniLM-L6-v2-int8", lambda: minilm_onnx().model),
+        *_wake_rows(settings),
     ]
+
+
+def _wake_rows(settings: Settings) -> list[tuple[str, str, callable]]:
+    from wyoming_xnai.audio.wakeword import builtin_models, find_model
+
+    names = settings.wake_models or [model.id for model in builtin_models()]
+    return [("wake", name, lambda name=name: find_model(name).config) for name in names]
 
 
 def _verify(role: str, path: Path, settings: Settings) -> None:
@@ -196,6 +204,10 @@ def _verify(role: str, path: Path, settings: Settings) -> None:
         import onnxruntime
 
         onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    elif role == "wake":
+        from wyoming_xnai.audio.wakeword import WakeWordDetector, find_model
+
+        WakeWordDetector([find_model(str(path))]).close()
 
 
 def main(settings: Settings, args: argparse.Namespace) -> int:

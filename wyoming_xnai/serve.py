@@ -1,4 +1,4 @@
-"""`xnai serve`: ASR, TTS and handle in one process, each on its own port, one metrics endpoint.
+"""`xnai serve`: ASR, TTS, handle and wake word in one process, each on its own port, one metrics endpoint.
 
 One process means each model is loaded once and the services share one event loop and thread pool;
 one port per service kind keeps Home Assistant's entities clean.
@@ -16,6 +16,7 @@ SERVICES = {
     "asr": "wyoming_xnai.asr.server:AsrService",
     "tts": "wyoming_xnai.tts.server:TtsService",
     "handle": "wyoming_xnai.handle.server:HandleService",
+    "wake": "wyoming_xnai.wake.server:WakeService",
 }
 
 

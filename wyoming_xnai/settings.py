@@ -139,11 +139,21 @@ class Settings(BaseSettings):
         0.9, ge=0, le=1, description="Cosine similarity from which an earlier question counts as the same"
     )
 
+    # --- wake word (xnai wake) ----------------------------------------------------------------
+    wake_uri: str = Field("tcp://0.0.0.0:10400", description="Where the wake-word server listens")
+    wake_models: list[str] = Field(
+        default_factory=list,
+        description="Wake-word models offered: built-in ids or microWakeWord .json paths (default: all built in)",
+    )
+    wake_refractory: float = Field(
+        2.0, ge=0, description="Seconds of audio after a detection before the same word counts again"
+    )
+
     # --- satellite (xnai-satellite) ----------------------------------------------------------
     satellite_name: str | None = Field(None, description="This room device's name (default: the host name)")
     satellite_area: str | None = Field(None, description="Room the satellite is in (shown by Home Assistant)")
-    satellite_conversation_id: str | None = Field(
-        None, description="Conversation id sent to handle so follow-ups work (default: derived from the name)"
+    satellite_conversation_idle: float = Field(
+        300.0, gt=0, description="Seconds without a turn after which the next one starts a new conversation"
     )
     satellite_mic_command: str | None = Field(
         None, description="Command whose stdout is raw mic PCM, e.g. 'arecord -r 16000 -c 1 -f S16_LE -t raw'"
@@ -181,8 +191,25 @@ class Settings(BaseSettings):
     satellite_timeout: float = Field(15.0, gt=0, description="Seconds any one service may take to answer")
     satellite_language: str | None = Field(None, description="Language sent to ASR and handle")
     satellite_voice: str | None = Field(None, description="TTS voice name (default: the server's default)")
+    satellite_wake_word: list[str] = Field(
+        default_factory=lambda: ["okay_nabu"],
+        description="Wake word(s) heard on the device: built-in ids (okay_nabu, hey_jarvis, alexa, hey_mycroft) "
+        "or microWakeWord .json paths; 'none' answers every utterance",
+    )
+    satellite_stop_word: list[str] = Field(
+        default_factory=list, description="Extra word model(s) that stop an answer or alarm (the wake word always does)"
+    )
+    satellite_wake_preroll: float = Field(
+        0.3, ge=0, le=2, description="Seconds of audio from before the wake word fired that go to ASR (the first words)"
+    )
+    satellite_wake_listen: float = Field(
+        5.0, gt=0, description="Seconds to wait for speech after the wake word before going back to sleep"
+    )
+    satellite_follow_up: float = Field(
+        5.0, ge=0, description="Seconds after an answer in which speech is taken without the wake word (0 = off)"
+    )
     satellite_wake_phrase: str | None = Field(
-        None, description="Only answer utterances that start with this phrase (e.g. 'hey jarvis')"
+        None, description="Without a wake word: only answer utterances that start with this phrase (e.g. 'computer')"
     )
     satellite_vad_threshold: float = Field(0.5, gt=0, lt=1, description="Silero speech probability threshold")
     satellite_min_speech: float = Field(0.15, ge=0, description="Seconds of speech that start an utterance")
@@ -200,15 +227,22 @@ class Settings(BaseSettings):
     satellite_awake_command: str | None = Field(None, description="Command run when speech starts (a beep)")
     satellite_done_command: str | None = Field(None, description="Command run when the utterance has ended")
     satellite_played_command: str | None = Field(None, description="Command run after the answer was played")
-    satellite_awake_wav: Path | None = Field(None, description="WAV played when speech starts")
-    satellite_done_wav: Path | None = Field(None, description="WAV played when the utterance has ended")
+    satellite_sounds: bool = Field(True, description="Play the awake and done sounds")
+    satellite_awake_wav: Path | None = Field(None, description="WAV played when listening starts (default: bundled)")
+    satellite_done_wav: Path | None = Field(
+        None, description="WAV played when the utterance has ended (default: bundled)"
+    )
+    satellite_alarm_wav: Path | None = Field(None, description="WAV repeated while a timer rings (default: bundled)")
+    satellite_timer_ring: float = Field(
+        300.0, gt=0, description="Longest a finished timer rings unless stopped by the wake or stop word (seconds)"
+    )
     satellite_once: bool = Field(False, description="Answer one utterance, then exit (tests, demos)")
     satellite_ha: bool = Field(False, description="Be a Wyoming satellite server that Home Assistant drives")
     satellite_uri: str = Field("tcp://0.0.0.0:10700", description="Where the Home Assistant satellite server listens")
 
     # --- all-in-one --------------------------------------------------------------------------
-    serve_services: list[Literal["asr", "tts", "handle"]] = Field(
-        default_factory=lambda: ["asr", "tts", "handle"], description="Services `xnai serve` runs"
+    serve_services: list[Literal["asr", "tts", "handle", "wake"]] = Field(
+        default_factory=lambda: ["asr", "tts", "handle", "wake"], description="Services `xnai serve` runs"
     )
 
     @property

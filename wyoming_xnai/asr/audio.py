@@ -1,46 +1,10 @@
-"""Incoming audio: checked, then converted to the 16 kHz / 16-bit / mono that Whisper and the VAD need."""
+"""Incoming audio for Whisper: the shared checks and conversion to 16 kHz / 16-bit / mono."""
 
 from __future__ import annotations
 
-from wyoming.audio import AudioChunk, AudioChunkConverter
+from wyoming_xnai.audio.convert import BadAudio, ToInternalFormat, check_format
+from wyoming_xnai.audio.format import BYTES_PER_SECOND
 
-RATE, WIDTH, CHANNELS = 16000, 2, 1
-BYTES_PER_SECOND = RATE * WIDTH * CHANNELS
+ToWhisperFormat = ToInternalFormat
 
-
-class BadAudio(ValueError):
-    """An audio format or payload that cannot be PCM."""
-
-
-def check_format(rate: object, width: object, channels: object) -> tuple[int, int, int]:
-    """Reject formats audioop cannot convert before they reach it (it would raise or mangle)."""
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (rate, width, channels)):
-        raise BadAudio("audio rate, width and channels must be integers")
-    assert isinstance(rate, int) and isinstance(width, int) and isinstance(channels, int)
-    if not 1000 <= rate <= 192_000:
-        raise BadAudio(f"unsupported sample rate {rate} Hz (1000-192000)")
-    if width not in (1, 2, 3, 4):
-        raise BadAudio(f"unsupported sample width {width} bytes (1-4)")
-    if channels not in (1, 2):
-        raise BadAudio(f"unsupported channel count {channels} (mono or stereo)")
-    return rate, width, channels
-
-
-class ToWhisperFormat:
-    """Converts a stream of chunks; a format change mid-stream restarts the resampler state."""
-
-    def __init__(self) -> None:
-        self._converter = AudioChunkConverter(rate=RATE, width=WIDTH, channels=CHANNELS)
-        self._format: tuple[int, int, int] | None = None
-
-    def convert(self, rate: object, width: object, channels: object, payload: bytes | None) -> bytes:
-        fmt = check_format(rate, width, channels)
-        audio = payload or b""
-        if len(audio) % (fmt[1] * fmt[2]):
-            raise BadAudio(f"audio payload of {len(audio)} bytes is not a whole number of {fmt[1]}x{fmt[2]} frames")
-        if fmt != self._format:
-            self._converter = AudioChunkConverter(rate=RATE, width=WIDTH, channels=CHANNELS)
-            self._format = fmt
-        if not audio:
-            return b""
-        return self._converter.convert(AudioChunk(rate=fmt[0], width=fmt[1], channels=fmt[2], audio=audio)).audio
+__all__ = ["BYTES_PER_SECOND", "BadAudio", "ToWhisperFormat", "check_format"]

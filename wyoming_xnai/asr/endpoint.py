@@ -6,14 +6,17 @@ server that knows when speech ended can answer early and advertise `requires_ext
 
 from __future__ import annotations
 
-from wyoming_xnai.vad import FRAME_BYTES, FRAME_SECONDS, SileroVad
+from wyoming_xnai.audio.format import FRAME_BYTES
+from wyoming_xnai.audio.segmenter import Segmenter, frames_for
+from wyoming_xnai.audio.vad import SileroVad
 
 # `transcribe.vad_sensitivity`: how long a pause must be before we call it the end.
 SENSITIVITY_FACTOR = {"relaxed": 1.5, "default": 1.0, "aggressive": 0.6}
 
 
 class Endpointer:
-    """Feeds 16 kHz mono PCM through Silero VAD; `feed` returns True once speech has ended."""
+    """Feeds 16 kHz mono PCM of any chunk size to the shared segmenter; `feed` returns True once
+    speech has ended, or when nobody spoke for `no_speech_timeout`."""
 
     def __init__(
         self,
@@ -23,19 +26,17 @@ class Endpointer:
         threshold: float = 0.5,
         min_speech: float = 0.15,
     ) -> None:
-        self._vad = SileroVad()
+        self._segmenter = Segmenter(
+            SileroVad(),
+            threshold=threshold,
+            min_speech=min_speech,
+            end_silence=end_silence * SENSITIVITY_FACTOR.get(sensitivity, 1.0),
+            continuous_start=False,  # any 0.15 s of voiced frames, not necessarily in a row
+        )
         self._pending = bytearray()
-        self._end_silence = end_silence * SENSITIVITY_FACTOR.get(sensitivity, 1.0)
-        self._no_speech_timeout = no_speech_timeout
-        self._threshold = threshold
-        self._min_speech = min_speech
-        self.speech_seconds = 0.0
-        self.seconds = 0.0
-        self._silence = 0.0
-
-    @property
-    def speech_started(self) -> bool:
-        return self.speech_seconds >= self._min_speech
+        self._no_speech_frames = frames_for(no_speech_timeout)
+        self._frames = 0
+        self.speech_started = False
 
     def feed(self, pcm: bytes) -> bool:
         self._pending += pcm
@@ -43,14 +44,9 @@ class Endpointer:
         while len(self._pending) >= FRAME_BYTES and not ended:
             frame = bytes(self._pending[:FRAME_BYTES])
             del self._pending[:FRAME_BYTES]
-            self.seconds += FRAME_SECONDS
-            if self._vad(frame) >= self._threshold:
-                self.speech_seconds += FRAME_SECONDS
-                self._silence = 0.0
-            else:
-                self._silence += FRAME_SECONDS
-            if self.speech_started:
-                ended = self._silence >= self._end_silence
-            else:
-                ended = self.seconds >= self._no_speech_timeout
+            self._frames += 1
+            boundary = self._segmenter.feed(frame)
+            if boundary == "start":
+                self.speech_started = True
+            ended = boundary == "end" or (not self.speech_started and self._frames >= self._no_speech_frames)
         return ended

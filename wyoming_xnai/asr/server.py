@@ -140,9 +140,7 @@ class AsrHandler(ServiceHandler[AsrService]):
         if self.answered:
             return True  # speech already ended (endpointing); the client is still streaming
         try:
-            pcm = self.converter.convert(
-                event.data.get("rate"), event.data.get("width"), event.data.get("channels"), event.payload
-            )
+            pcm = self.converter.convert_event(event)
         except BadAudio as err:
             await self.send_error("bad-audio", str(err))
             return False

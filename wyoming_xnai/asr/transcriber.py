@@ -19,6 +19,7 @@ from faster_whisper import WhisperModel
 from faster_whisper.tokenizer import Tokenizer
 from faster_whisper.transcribe import get_compression_ratio, get_ctranslate2_storage, get_suppressed_tokens
 
+from wyoming_xnai.audio.format import RATE as SAMPLE_RATE
 from wyoming_xnai.models import WhisperModelRef
 from wyoming_xnai.settings import Settings
 
@@ -26,7 +27,6 @@ _LOGGER = logging.getLogger(__name__)
 
 # Whisper vocabularies: English-only models have 51864 tokens, multilingual ones more.
 ENGLISH_ONLY_VOCAB = 51864
-SAMPLE_RATE = 16000
 HOP = 160  # samples per mel frame
 FULL_WINDOW = 30.0
 LEAD = 0.2  # seconds of silence before the audio: Whisper often drops a first word that starts at sample 0

@@ -14,10 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-SAMPLE_RATE = 16000
-FRAME_SAMPLES = 512  # 32 ms at 16 kHz: the frame size Silero VAD was trained on
-FRAME_BYTES = FRAME_SAMPLES * 2
-FRAME_SECONDS = FRAME_SAMPLES / SAMPLE_RATE
+from wyoming_xnai.audio.format import FRAME_BYTES
+
 CONTEXT_SAMPLES = 64  # the tail of the previous frame the model sees in front of each frame
 
 

@@ -1,0 +1,1 @@
+"""`xnai wake`: the Wyoming wake-word service (microWakeWord models)."""
