@@ -45,8 +45,11 @@ _SLOTS = re.compile("\ue000(\\d+)\ue001")
 class Exchange(Protocol):
     """An earlier turn of the conversation (handle.prompt.Turn)."""
 
-    question: str
-    answer: str
+    @property
+    def question(self) -> str: ...
+
+    @property
+    def answer(self) -> str: ...
 
 
 class ChatTemplateError(ValueError):
