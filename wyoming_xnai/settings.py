@@ -100,6 +100,11 @@ class Settings(BaseSettings):
     # --- handle ------------------------------------------------------------------------------
     handle_uri: str = Field("tcp://0.0.0.0:10600", description="Where the handle server listens")
     handle_model: str = Field("gemma3-270m", description="GGUF model: bundled 'gemma3-270m' or a .gguf path")
+    handle_prompt_style: Literal["auto", "completion", "chat"] = Field(
+        "auto",
+        description="How to prompt the LLM: its own chat template (instruction-tuned GGUFs), a plain completion "
+        "prompt (base models), or auto: chat when the GGUF carries a template",
+    )
     handle_embedder: Literal["onnx", "sentence-transformers"] = Field(
         "onnx", description="Embedding backend (sentence-transformers needs the extra)"
     )

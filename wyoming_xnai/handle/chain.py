@@ -20,6 +20,7 @@ import numpy as np
 
 from wyoming_xnai.handle.answer_cache import AnswerCache
 from wyoming_xnai.handle.breakers import Breakers, OpenedState
+from wyoming_xnai.handle.chat_prompt import chat_prompt
 from wyoming_xnai.handle.llm import Llm, LlmUnavailable, generate
 from wyoming_xnai.handle.memory import ConversationMemory
 from wyoming_xnai.handle.prompt import (
@@ -95,7 +96,7 @@ class Answerer:
             _LOGGER.error("%s; answering from the cache and templates until it loads", err)
             return
         try:
-            self.llm.warm(RAG_PREFIX)
+            self.llm.warm(self.llm.chat.prefix() if self.llm.chat else RAG_PREFIX)
         except Exception as err:  # only the first answer is slower without it
             _LOGGER.warning("could not evaluate the prompt prefix ahead: %s", err)
 
@@ -286,6 +287,10 @@ class Answerer:
         try:
             async with self.queue.slot(), self.breakers.guard("llm"):
                 await anyio.to_thread.run_sync(self.llm.load)  # no-op when loaded; retries a failed load
+                stop = STOP
+                if self.llm.chat is not None:  # an instruction-tuned model: its own chat template (chat_prompt.py)
+                    prompt = chat_prompt(self.llm.chat, question, [n.text for n in relevant], history)
+                    stop = self.llm.chat.stop
                 with anyio.fail_after(s.handle_llm_timeout):
                     with tracer.start_as_current_span(f"text_completion {self.llm.name}") as span:
                         span.set_attribute("gen_ai.operation.name", "text_completion")
@@ -294,7 +299,7 @@ class Answerer:
                         span.set_attribute("gen_ai.request.max_tokens", s.handle_max_tokens)
                         span.set_attribute("gen_ai.request.temperature", 0.0)
                         span.set_attribute("handle.notes", len(relevant))
-                        completion = await generate(self.llm, prompt, s.handle_max_tokens, STOP, on_piece, spoken)
+                        completion = await generate(self.llm, prompt, s.handle_max_tokens, stop, on_piece, spoken)
                         span.set_attribute("gen_ai.usage.input_tokens", completion.input_tokens)
                         span.set_attribute("gen_ai.usage.output_tokens", completion.output_tokens)
                         span.set_attribute("gen_ai.response.finish_reasons", [completion.finish_reason])

@@ -1,5 +1,10 @@
 """The local LLM: load a GGUF with llama-cpp-python and stream a completion that can be cancelled.
 
+A `Llm` is prompted one of two ways (`--prompt-style`): a plain completion prompt, for base models like the
+bundled Gemma 3 270M, or a conversation in the model's own chat template (`Llm.chat`), for instruction-tuned
+GGUFs that carry one. Both stream through the same `create_completion`, so cancellation, thread easing and
+KV-prefix reuse work the same.
+
 A `Llama` instance is not re-entrant: callers serialize through the service's WorkQueue (one slot).
 Generation runs in a worker thread; cancelling the awaiting task sets a flag the thread checks after
 every token, so a timeout or a departed client frees the model within one token.
@@ -16,6 +21,7 @@ from pathlib import Path
 
 import anyio
 
+from wyoming_xnai.handle.chat_prompt import ChatPrompt, ChatTemplate, ChatTemplateError
 from wyoming_xnai.models import BUNDLED_LLM, gguf_model
 from wyoming_xnai.settings import Settings
 
@@ -43,6 +49,7 @@ class Llm:
         self.name = spec if spec == BUNDLED_LLM else Path(spec).name
         self._llama = None
         self._load_lock = threading.Lock()
+        self.chat: ChatTemplate | None = None  # set at load when the model is prompted in its chat template
 
     @property
     def loaded(self) -> bool:
@@ -71,20 +78,56 @@ class Llm:
                 )
             except Exception as err:  # llama.cpp says ValueError for a bad file; the resolver says UserError
                 raise LlmUnavailable(f"cannot load LLM '{s.handle_model}': {err}") from None
-            _LOGGER.info("LLM %s loaded (%s)", self.name, path)
+            try:
+                self.chat = self._chat_template()
+            except LlmUnavailable:
+                self._llama = None
+                raise
+            style = "its chat template" if self.chat else "a completion prompt"
+            _LOGGER.info("LLM %s loaded (%s), prompted with %s", self.name, path, style)
 
-    def warm(self, prefix: str) -> None:
+    def _chat_template(self) -> ChatTemplate | None:
+        """The model's chat template if the settings want it (auto: whenever the GGUF has one)."""
+        llama, style = self._llama, self.settings.handle_prompt_style
+        assert llama is not None
+        template = llama.metadata.get("tokenizer.chat_template")
+        if style == "completion" or (style == "auto" and not template):
+            return None
+        advice = "use --prompt-style completion (XNAI_HANDLE_PROMPT_STYLE)"
+        if not template:
+            raise LlmUnavailable(f"LLM '{self.name}' has no chat template (tokenizer.chat_template): {advice}")
+        model = llama._model
+        bos, eos = llama.token_bos(), llama.token_eos()
+        try:
+            return ChatTemplate(
+                template, model.token_get_text(bos) if bos >= 0 else "", model.token_get_text(eos) if eos >= 0 else ""
+            )
+        except ChatTemplateError as err:
+            if style == "chat":
+                raise LlmUnavailable(f"LLM '{self.name}': {err}; {advice}") from None
+            _LOGGER.warning("LLM %s: %s; prompting it with a completion prompt instead", self.name, err)
+            return None
+
+    def warm(self, prefix: str | ChatPrompt) -> None:
         """Evaluate the fixed start of the prompts now (blocking), so the first question finds it in the
         KV cache (llama-cpp-python reuses the longest common prefix of consecutive prompts)."""
         self.complete(prefix, 1, [], threading.Event(), lambda _piece: True)
 
-    def count_tokens(self, text: str) -> int:
-        assert self._llama is not None
-        return len(self._llama.tokenize(text.encode("utf-8"), add_bos=True))
+    def tokens(self, prompt: str | ChatPrompt) -> list[int]:
+        """A completion prompt as llama-cpp-python reads a text prompt (BOS if the model wants one); a chat
+        prompt with special tokens only from the template's markup (it writes BOS itself where it wants one)."""
+        llama = self._llama
+        assert llama is not None
+        if isinstance(prompt, str):
+            return llama.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
+        out: list[int] = []
+        for text, markup in prompt.pieces:
+            out += llama.tokenize(text.encode("utf-8"), add_bos=False, special=markup)
+        return out
 
     def complete(
         self,
-        prompt: str,
+        prompt: str | ChatPrompt,
         max_tokens: int,
         stop: list[str],
         cancel: threading.Event,
@@ -103,7 +146,8 @@ class Llm:
         self.load()
         llama = self._llama
         assert llama is not None
-        input_tokens = self.count_tokens(prompt)
+        tokens = self.tokens(prompt)
+        input_tokens = len(tokens)
         room = llama.n_ctx() - input_tokens
         if room < 8:
             raise ValueError(f"prompt of {input_tokens} tokens does not fit the context of {llama.n_ctx()}")
@@ -111,7 +155,7 @@ class Llm:
         finish = "stop"
         pieces: list[str] = []
         stream = llama.create_completion(
-            prompt,
+            tokens,
             max_tokens=min(max_tokens, room),
             temperature=0.0,
             repeat_penalty=1.1,
@@ -146,7 +190,7 @@ class Llm:
 
 async def generate(
     llm: Llm,
-    prompt: str,
+    prompt: str | ChatPrompt,
     max_tokens: int,
     stop: list[str],
     on_piece: Callable[[str], Awaitable[bool]],

