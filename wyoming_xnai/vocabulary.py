@@ -19,6 +19,7 @@ DOCUMENT_TERMS = Path("vocabulary") / "documents.txt"
 MAX_TERMS = 2000  # the ASR uses a few dozen; more would only make the file slow to rank
 # letters with inner apostrophes or hyphens ("O'Brien", "Rolls-Royce"); numbers and codes are not words to bias
 _WORD = re.compile(r"[^\W\d_](?:[^\W\d_]|['’-](?=[^\W\d_]))*")
+_TITLE = re.compile(r"(?:^|\W)[A-Z][a-z]{0,2}$")
 _BEFORE_WORD = (
     " \t-*•#>\"“‘'([|"  # bullets, quotes and brackets that may stand between a sentence end and its first word
 )
@@ -58,6 +59,8 @@ def distinctive_terms(texts: Iterable[str], limit: int = MAX_TERMS) -> list[str]
 
 def _starts_sentence(text: str, start: int) -> bool:
     before = text[max(0, start - 12) : start].rstrip(_BEFORE_WORD)
+    if before.endswith(".") and _TITLE.search(before[:-1]):
+        return False  # "Mrs. Okafor", "Dr. Rowe": a title, not the end of a sentence
     return not before or before[-1] in ".!?:;\n"
 
 

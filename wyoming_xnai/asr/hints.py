@@ -10,8 +10,10 @@ are re-read when their modification time changes, so a new ingest takes effect w
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -20,6 +22,7 @@ from wyoming_xnai.vocabulary import read_terms
 
 _LOGGER = logging.getLogger(__name__)
 SEPARATOR = ", "
+SIMILAR = 0.5  # letters in common (difflib ratio) from which a heard word may be a hinted word misheard
 
 
 def unfamiliar(terms: Iterable[str], count_tokens: Callable[[str], int]) -> Iterator[str]:
@@ -42,6 +45,53 @@ def fit(phrases: Iterable[str], count_tokens: Callable[[str], int], budget: int)
         seen.add(phrase.lower())
         used += cost
     return chosen
+
+
+def _key(word: str) -> str:
+    return re.sub(r"[^\w'-]", "", word).lower()
+
+
+def hint_words(hint: str, count_tokens: Callable[[str], int]) -> set[str]:
+    """The hint's words the model does not know well (of a phrase like "Living Room", neither)."""
+    words = {_key(w) for w in hint.replace(SEPARATOR, " ").split()} - {""}
+    return set(unfamiliar(words, count_tokens))
+
+
+def _similarity(a: str, b: str) -> float:
+    if abs(len(a) - len(b)) > max(3, len(b) // 2):
+        return 0.0
+    return difflib.SequenceMatcher(a=a, b=b, autojunk=False).ratio()
+
+
+def _spans(words: list[str]) -> list[tuple[int, int, str]]:
+    """(start, end, letters) of every run of one to three words."""
+    keys = [_key(w) for w in words]
+    return [(i, i + n, "".join(keys[i : i + n])) for n in (1, 2, 3) for i in range(len(words) - n + 1)]
+
+
+def resembles_any(text: str, terms: set[str], at_least: float = SIMILAR) -> bool:
+    """Whether one to three consecutive words of `text` are spelt like a hinted word ("Ash Turbine" ~ Achterberg).
+
+    The hinted decode costs a second pass of the decoder, so it runs only where it may find something.
+    """
+    return any(_similarity(span, term) >= at_least for term in terms for _, _, span in _spans(text.split()))
+
+
+def with_hinted_words(plain: str, hinted: str, terms: set[str], at_least: float = SIMILAR) -> str:
+    """`plain`, where the hinted decode heard a hinted word in place of words spelt like it: with that word."""
+    a, b = plain.split(), hinted.split()
+    matcher = difflib.SequenceMatcher(a=[_key(w) for w in a], b=[_key(w) for w in b], autojunk=False)
+    out: list[str] = []
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        region = a[i1:i2]
+        for word in b[j1:j2] if op == "replace" else []:
+            if _key(word) not in terms:
+                continue
+            best = max(_spans(region), key=lambda span: _similarity(span[2], _key(word)), default=None)
+            if best is not None and _similarity(best[2], _key(word)) >= at_least:
+                region = [*region[: best[0]], word, *region[best[1] :]]
+        out += region
+    return " ".join(out)
 
 
 class Hints:

@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import cache
 
+import ctranslate2
 import numpy as np
 from faster_whisper import WhisperModel
 from faster_whisper.tokenizer import Tokenizer
 from faster_whisper.transcribe import get_compression_ratio, get_suppressed_tokens
 
-from wyoming_xnai.asr.hints import Hints
+from wyoming_xnai.asr.hints import Hints, hint_words, resembles_any, with_hinted_words
 from wyoming_xnai.models import WhisperModelRef
 from wyoming_xnai.settings import Settings
 from wyoming_xnai.vocabulary import document_terms_file
@@ -124,11 +125,13 @@ class Transcriber:
                 return heard
         return self.full(audio, language, on_segment)
 
+    def count_tokens(self, text: str) -> int:
+        assert self._model is not None
+        return len(self._model.hf_tokenizer.encode(text, add_special_tokens=False).ids)
+
     def hint(self) -> str:
         """The vocabulary hint, re-read when its files change."""
-        assert self._model is not None
-        tokenizer = self._model.hf_tokenizer
-        return self.hints.text(lambda text: len(tokenizer.encode(text, add_special_tokens=False).ids))
+        return self.hints.text(self.count_tokens)
 
     def full(self, audio: np.ndarray, language: str | None, on_segment: Callable[[str], None]) -> Heard:
         """faster-whisper's own long-form transcription over 30 s windows."""
@@ -138,7 +141,6 @@ class Transcriber:
             language=language,
             beam_size=self._settings.asr_beam_size,
             initial_prompt=self._settings.asr_initial_prompt,
-            hotwords=self.hint() or None,
             condition_on_previous_text=False,
             vad_filter=False,
         )
@@ -157,7 +159,28 @@ class Transcriber:
         return Heard(text, info.language, _mean(logprobs), _mean(no_speech), get_compression_ratio(text))
 
     def one_window(self, audio: np.ndarray, language: str) -> Heard | None:
-        """One decode over a window cut to the audio; None when the result is not to be trusted."""
+        """One decode over a window cut to the audio; None when the result is not to be trusted.
+
+        With a vocabulary hint, a second decode with the hint runs only when the first heard something
+        like a hinted word, and it may only put hinted words in place of what the first heard: a
+        hint prompt alone also changes words it has nothing to do with ("call the" -> "Claude").
+        """
+        encoded, audio_seconds = self._encode(audio)
+        tokenizer = self._tokenizer(language)
+        plain = self._decode(encoded, tokenizer, audio_seconds, "")
+        hint = self.hint()
+        if plain is None or not plain.text or not hint:
+            return plain
+        terms = hint_words(hint, self.count_tokens)
+        if not resembles_any(plain.text, terms):
+            return plain
+        hinted = self._decode(encoded, tokenizer, audio_seconds, hint)
+        if hinted is None or not hinted.text:
+            return plain
+        merged = with_hinted_words(plain.text, hinted.text, terms)
+        return plain if merged == plain.text else replace(hinted, text=merged)
+
+    def _encode(self, audio: np.ndarray) -> tuple[ctranslate2.StorageView, float]:
         model = self._model
         assert model is not None, "load() first"
         audio_seconds = len(audio) / SAMPLE_RATE
@@ -167,11 +190,15 @@ class Transcriber:
         lead = int(LEAD * SAMPLE_RATE)
         padded[lead : lead + len(audio)] = audio
         features = model.feature_extractor(padded, padding=0)[:, :frames]
-        encoded = model.encode(np.ascontiguousarray(features))
-        tokenizer = self._tokenizer(language)
-        prompt = self._prompt(tokenizer)
+        return model.encode(np.ascontiguousarray(features)), audio_seconds
+
+    def _decode(
+        self, encoded: ctranslate2.StorageView, tokenizer: Tokenizer, audio_seconds: float, hint: str
+    ) -> Heard | None:
+        assert self._model is not None, "load() first"
+        prompt = self._prompt(tokenizer, hint)
         max_length = min(448, len(prompt) + 20 + int(audio_seconds * 12))
-        result = model.model.generate(
+        result = self._model.model.generate(
             encoded,
             [prompt],
             beam_size=self._settings.asr_beam_size,
@@ -184,6 +211,7 @@ class Transcriber:
         tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
         text = tokenizer.decode(tokens).strip()
         avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
+        language = tokenizer.language_code
         if result.no_speech_prob > NO_SPEECH_PROB and avg_logprob < LOW_LOGPROB:
             return Heard("", language, avg_logprob, result.no_speech_prob)  # faster-whisper drops such a segment too
         cut_off = len(result.sequences_ids[0]) >= max_length - len(prompt)
@@ -200,10 +228,10 @@ class Transcriber:
             self._model.hf_tokenizer, self._model.model.is_multilingual, task="transcribe", language=language
         )
 
-    def _prompt(self, tokenizer: Tokenizer) -> list[int]:
+    def _prompt(self, tokenizer: Tokenizer, hint: str) -> list[int]:
         """Start-of-transcript, language and task, no timestamps; before it, as faster-whisper does,
         the vocabulary hint and `--initial-prompt` (at most half the decoder's context)."""
-        before = " ".join(t for t in (self.hint(), (self._settings.asr_initial_prompt or "").strip()) if t)
+        before = " ".join(t for t in (hint, (self._settings.asr_initial_prompt or "").strip()) if t)
         prompt: list[int] = []
         if before:
             prompt = [tokenizer.sot_prev, *tokenizer.encode(" " + before)[-223:]]
