@@ -206,8 +206,14 @@ def minilm_onnx() -> EmbedderRef:
 
 
 def _rows(settings: Settings) -> list[tuple[str, str, callable]]:
+    def whisper(spec: str) -> callable:
+        return lambda: whisper_model(spec, settings.models_dir).path
+
+    # every bundled Whisper model, so that `--model` can switch without assembling anything at run time
+    others = [spec for spec in (BUNDLED_WHISPER_BASE, BUNDLED_WHISPER) if spec != settings.asr_model]
     return [
-        ("asr", settings.asr_model, lambda: whisper_model(settings.asr_model, settings.models_dir).path),
+        ("asr", settings.asr_model, whisper(settings.asr_model)),
+        *(("asr (bundled)", spec, whisper(spec)) for spec in others),
         ("tts", settings.tts_voice, lambda: piper_voice(settings.tts_voice, settings.tts_voice_dir).model),
         ("handle llm", settings.handle_model, lambda: gguf_model(settings.handle_model, settings.models_dir)),
         ("handle embedder", "all-MiniLM-L6-v2-int8", lambda: minilm_onnx().model),
@@ -216,7 +222,7 @@ def _rows(settings: Settings) -> list[tuple[str, str, callable]]:
 
 def _verify(role: str, path: Path, settings: Settings) -> None:
     """Load a model once: proves the file is not only present but usable."""
-    if role == "asr":
+    if role.startswith("asr"):
         from faster_whisper import WhisperModel
 
         WhisperModel(str(path), device="cpu", compute_type=settings.asr_compute_type, cpu_threads=1)
