@@ -203,7 +203,7 @@ def report(tallies: dict[str, Tally], sets: list[str], default: str, budget: flo
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="an eighth of the clips (a few minutes)")
-    parser.add_argument("--default", default="base b1 w10", choices=list(OURS), help="xnai's default configuration")
+    parser.add_argument("--default", default="base b5 w10", choices=list(OURS), help="xnai's default configuration")
     parser.add_argument("--budget", type=float, default=0.3, help="seconds of median latency a default may take")
     parser.add_argument("--save", type=Path, help="write every transcript and its latency to this JSON file")
     args = parser.parse_args(argv)

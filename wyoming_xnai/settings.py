@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     # --- ASR ---------------------------------------------------------------------------------
     asr_uri: str = Field("tcp://0.0.0.0:10300", description="Where the ASR server listens")
     asr_model: str = Field(
-        "tiny.en",
+        "base",
         description="Whisper model: bundled 'base' (multilingual) or 'tiny.en' (English), or a CTranslate2 model dir",
     )
     asr_language: str | None = Field(
@@ -62,7 +62,7 @@ class Settings(BaseSettings):
         description="Language when the client does not ask for one: a Whisper code (en, de, fr...) or 'auto' "
         "(detect; the default for a multilingual model)",
     )
-    asr_beam_size: int = Field(1, ge=1, le=10, description="Beam size (1 = greedy, fastest)")
+    asr_beam_size: int = Field(5, ge=1, le=10, description="Beam size (1 = greedy, fastest)")
     asr_compute_type: str = Field("int8", description="CTranslate2 compute type (int8, int8_float32, float32)")
     asr_cpu_threads: int = Field(2, ge=0, description="CPU threads per transcription (0 = library default)")
     asr_initial_prompt: str | None = Field(None, description="Text that primes the decoder (names, jargon)")
@@ -70,7 +70,7 @@ class Settings(BaseSettings):
         None, description="File of phrases to favour, one per line (e.g. Home Assistant entity and area names)"
     )
     asr_document_vocabulary: bool = Field(
-        True, description="Favour the unusual words of the documents indexed with `xnai ingest` in the same data dir"
+        False, description="Favour the unusual words of the documents indexed with `xnai ingest` in the same data dir"
     )
     asr_vocabulary_tokens: int = Field(
         40, ge=0, le=200, description="Token budget of the vocabulary hint (0 = none; long hints make Whisper echo them)"
