@@ -284,6 +284,13 @@ def test_missing_model_is_a_one_line_error(start_server, tmp_path) -> None:
     assert output.startswith("xnai: Whisper model") and "Traceback" not in output
 
 
+def test_a_language_the_model_cannot_transcribe_is_a_one_line_error(start_server) -> None:
+    server = start_server("asr", "--model", "tiny.en", "--language", "de", wait=False)
+    assert server.proc.wait(timeout=30) == 2
+    output = server.output().strip()
+    assert output == "xnai: --language 'de' is not one model tiny.en can transcribe (en)"
+
+
 def test_sigterm_stops_cleanly(start_server) -> None:
     server = start_server("asr")
     assert server.stop() == 0
