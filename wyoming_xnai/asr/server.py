@@ -11,7 +11,6 @@ import argparse
 import asyncio
 import functools
 import logging
-import math
 import time
 
 import anyio
@@ -121,8 +120,9 @@ class AsrHandler(ServiceHandler[AsrService]):
             else None
         )
         # Without endpointing the VAD still listens, only to tell speech from silence and noise: Whisper
-        # "hears" words ("you", "Thank you.") in audio without any.
-        self.speech = self.endpointer or Endpointer(math.inf, math.inf, self.sensitivity)
+        # "hears" words ("you", "Thank you.") in audio without any. Its end of speech is not used.
+        never = settings.asr_max_seconds + 1.0
+        self.speech = self.endpointer or Endpointer(never, never, self.sensitivity)
 
     async def handle(self, event: Event) -> bool:
         if Transcribe.is_type(event.type):
