@@ -109,7 +109,8 @@ class Launcher:
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
-        self.env = server_env(workdir / "data")
+        # Whisper tiny.en, greedy: 2-3x faster than the default (base, beam 5), which tests/test_asr_base.py covers
+        self.env = {**server_env(workdir / "data"), "XNAI_ASR_MODEL": "tiny.en", "XNAI_ASR_BEAM_SIZE": "1"}
         self.started: list[ServerProcess] = []
 
     def __call__(
@@ -182,6 +183,23 @@ def speech(text: str, rate: int = 16000, channels: int = 1, width: int = 2) -> b
 
 def silence(seconds: float, rate: int = 16000, width: int = 2, channels: int = 1) -> bytes:
     return bytes(int(seconds * rate) * width * channels)
+
+
+SOX_RAW = ["-r", "16000", "-c", "1", "-b", "16", "-e", "signed-integer", "-t", "raw"]
+NOISES = {  # sox effects that make 3 s of each
+    "hum": ["synth", "3", "sine", "50", "vol", "0.3"],
+    "white-noise": ["synth", "3", "whitenoise", "vol", "0.1"],
+    "pink-noise": ["synth", "3", "pinknoise", "vol", "0.3"],
+    "door-knock": ["synth", "0.06", "brownnoise", "vol", "0.9", "fade", "0", "0.06", "0.05", "pad", "0.5", "0.25",
+                   "repeat", "2", "pad", "0", "1.5"],
+}  # fmt: skip
+
+
+def noise(kind: str) -> bytes:
+    """3 s of 16 kHz mono PCM without speech: silence, mains hum, noise, a knock on a door."""
+    if kind == "digital-silence":
+        return silence(3.0)
+    return subprocess.run(["sox", "-n", *SOX_RAW, "-", *NOISES[kind]], capture_output=True, check=True).stdout
 
 
 async def read_until(client, *types: str, timeout: float = 60.0) -> list:
@@ -321,4 +339,14 @@ def llm_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     folder = tmp_path_factory.mktemp("llm-models")
     gguf_model("gemma3-270m", folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def whisper_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A models dir with the bundled Whisper base assembled once per test session (pass it as --models-dir)."""
+    from wyoming_xnai.models import whisper_model
+
+    folder = tmp_path_factory.mktemp("whisper-models")
+    whisper_model("base", folder)
     return folder

@@ -15,8 +15,10 @@ from wyoming.info import Describe, Info
 
 from tests.support import (
     LOOPBACK,
+    NOISES,
     ServerProcess,
     free_port,
+    noise,
     read_until,
     silence,
     speech,
@@ -106,6 +108,25 @@ async def test_converts_any_format_and_needs_no_audio_start(asr: ServerProcess) 
 
 async def test_empty_audio_gives_empty_transcript(asr: ServerProcess) -> None:
     events = await transcribe(asr.uri, b"")
+    assert transcript_text(events) == ""
+
+
+async def test_transcript_carries_whisper_confidence(asr: ServerProcess) -> None:
+    events = await transcribe(asr.uri, speech(PHRASE), language="en-US")
+    transcript = next(e for e in events if e.type == "transcript")
+    confidence = transcript.data["context"]["asr"]
+    assert confidence["language"] == "en" == transcript.data["language"]
+    assert -1.0 < confidence["avg_logprob"] <= 0.0  # clear speech: confident
+    assert 0.0 <= confidence["no_speech_prob"] < 0.5
+    assert 0.0 < confidence["compression_ratio"] < 2.4
+
+
+@pytest.mark.parametrize("kind", ["digital-silence", *NOISES])
+@pytest.mark.parametrize("endpointing", [False, True])
+async def test_silence_and_noise_give_an_empty_transcript(asr, asr_endpointing, kind: str, endpointing: bool) -> None:
+    """Whisper alone says "you" to silence; nobody spoke, so nothing may be transcribed."""
+    server = asr_endpointing if endpointing else asr
+    events = await transcribe(server.uri, noise(kind))
     assert transcript_text(events) == ""
 
 
@@ -261,6 +282,13 @@ def test_missing_model_is_a_one_line_error(start_server, tmp_path) -> None:
     assert server.proc.wait(timeout=30) == 2
     output = server.output().strip()
     assert output.startswith("xnai: Whisper model") and "Traceback" not in output
+
+
+def test_a_language_the_model_cannot_transcribe_is_a_one_line_error(start_server) -> None:
+    server = start_server("asr", "--model", "tiny.en", "--language", "de", wait=False)
+    assert server.proc.wait(timeout=30) == 2
+    output = server.output().strip()
+    assert output == "xnai: --language 'de' is not one model tiny.en can transcribe (en)"
 
 
 def test_sigterm_stops_cleanly(start_server) -> None:

@@ -89,6 +89,7 @@ def test_build_stage_steps_install_and_verify_models(tmp_path: Path) -> None:
     xnai = app / ".venv" / "bin" / "xnai"
     assert xnai.exists(), "the build stage must install the xnai command into /app/.venv"
     assert (app / "models").is_dir() and any((app / "models").iterdir()), "models must be assembled at build time"
+    assert (app / "models" / "whisper-base" / "model.bin").exists(), "Whisper base must be assembled at build time"
     # The installed (non-editable) package runs from the venv, not from the source tree.
     server = ServerProcess(
         "asr",

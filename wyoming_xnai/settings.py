@@ -53,12 +53,28 @@ class Settings(BaseSettings):
 
     # --- ASR ---------------------------------------------------------------------------------
     asr_uri: str = Field("tcp://0.0.0.0:10300", description="Where the ASR server listens")
-    asr_model: str = Field("tiny.en", description="Whisper model: bundled 'tiny.en', a CTranslate2 model dir")
-    asr_language: str | None = Field(None, description="Default language when the client does not ask for one")
-    asr_beam_size: int = Field(1, ge=1, le=10, description="Beam size (1 = greedy, fastest)")
+    asr_model: str = Field(
+        "base",
+        description="Whisper model: bundled 'base' (multilingual) or 'tiny.en' (English), or a CTranslate2 model dir",
+    )
+    asr_language: str | None = Field(
+        None,
+        description="Language when the client does not ask for one: a Whisper code (en, de, fr...) or 'auto' "
+        "(detect; the default for a multilingual model)",
+    )
+    asr_beam_size: int = Field(5, ge=1, le=10, description="Beam size (1 = greedy, fastest)")
     asr_compute_type: str = Field("int8", description="CTranslate2 compute type (int8, int8_float32, float32)")
     asr_cpu_threads: int = Field(2, ge=0, description="CPU threads per transcription (0 = library default)")
     asr_initial_prompt: str | None = Field(None, description="Text that primes the decoder (names, jargon)")
+    asr_vocabulary: Path | None = Field(
+        None, description="File of phrases to favour, one per line (e.g. Home Assistant entity and area names)"
+    )
+    asr_document_vocabulary: bool = Field(
+        False, description="Favour the unusual words of the documents indexed with `xnai ingest` in the same data dir"
+    )
+    asr_vocabulary_tokens: int = Field(
+        40, ge=0, le=200, description="Token budget of the vocabulary hint (0 = none; long hints make Whisper echo them)"
+    )
     asr_window: float = Field(
         10.0,
         ge=1.0,
@@ -194,7 +210,9 @@ class Settings(BaseSettings):
     )
     satellite_health_interval: float = Field(5.0, gt=0, description="Seconds between health checks (describe)")
     satellite_timeout: float = Field(15.0, gt=0, description="Seconds any one service may take to answer")
-    satellite_language: str | None = Field(None, description="Language sent to ASR and handle")
+    satellite_language: str | None = Field(
+        "en", description="Language sent to ASR and handle (a short command is too short to detect it reliably)"
+    )
     satellite_voice: str | None = Field(None, description="TTS voice name (default: the server's default)")
     satellite_wake_word: list[str] = Field(
         default_factory=lambda: ["okay_nabu"],

@@ -22,7 +22,8 @@ from wyoming.info import AsrModel, AsrProgram, Attribution, Info
 from wyoming_xnai import __version__
 from wyoming_xnai.asr.audio import BYTES_PER_SECOND, BadAudio, ToWhisperFormat
 from wyoming_xnai.asr.endpoint import Endpointer
-from wyoming_xnai.asr.transcriber import Transcriber
+from wyoming_xnai.asr.transcriber import Heard, Transcriber, whisper_language
+from wyoming_xnai.errors import UserError
 from wyoming_xnai.models import whisper_model
 from wyoming_xnai.server.bootstrap import ModelUnavailable, Service, run
 from wyoming_xnai.server.handler import ServiceHandler, event_data
@@ -41,7 +42,8 @@ class AsrService(Service):
 
     def __init__(self, settings: Settings, uri: str) -> None:
         super().__init__(settings, uri)
-        self.transcriber = Transcriber(whisper_model(settings.asr_model), settings)
+        self.transcriber = Transcriber(whisper_model(settings.asr_model, settings.models_dir), settings)
+        self.language = self._configured_language()
         self.queue = WorkQueue(self.name, settings.asr_max_concurrent, settings.asr_max_queue)
         self._info = self._build_info()
 
@@ -76,10 +78,24 @@ class AsrService(Service):
     def load(self) -> None:
         self.transcriber.load()
 
-    def default_language(self) -> str | None:
-        if self.settings.asr_language:
-            return self.settings.asr_language
-        return "en" if self.transcriber.languages == ["en"] else None
+    def _configured_language(self) -> str | None:
+        """`--language`, checked against the model; None means detect (or English, for an English-only model)."""
+        configured = self.settings.asr_language
+        if not configured or configured.lower() == "auto":
+            return "en" if self.transcriber.languages == ["en"] else None
+        code = self.supported(configured)
+        if code is None:
+            raise UserError(
+                f"--language '{configured}' is not one model {self.model_name} can transcribe "
+                f"({', '.join(self.transcriber.languages[:12])}{'...' if len(self.transcriber.languages) > 12 else ''}"
+                f"{', or auto' if len(self.transcriber.languages) > 1 else ''})"
+            )
+        return code
+
+    def supported(self, language: str) -> str | None:
+        """The model's code for a language tag ("de-DE" -> "de"), or None if it cannot transcribe it."""
+        code = whisper_language(language)
+        return code if code in self.transcriber.languages else None
 
     def handler(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> AsrHandler:
         return AsrHandler(reader, writer, self)
@@ -88,7 +104,7 @@ class AsrService(Service):
 class AsrHandler(ServiceHandler[AsrService]):
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, svc: AsrService) -> None:
         super().__init__(reader, writer, svc)
-        self.language = svc.default_language()
+        self.language = svc.language
         self.sensitivity = "default"
         self._max_bytes = int(svc.settings.asr_max_seconds * BYTES_PER_SECOND)
         self._new_utterance()
@@ -103,6 +119,10 @@ class AsrHandler(ServiceHandler[AsrService]):
             if settings.asr_vad_endpointing is not None
             else None
         )
+        # Without endpointing the VAD still listens, only to tell speech from silence and noise: Whisper
+        # "hears" words ("you", "Thank you.") in audio without any. Its end of speech is not used.
+        never = settings.asr_max_seconds + 1.0
+        self.speech = self.endpointer or Endpointer(never, never, self.sensitivity)
 
     async def handle(self, event: Event) -> bool:
         if Transcribe.is_type(event.type):
@@ -121,9 +141,13 @@ class AsrHandler(ServiceHandler[AsrService]):
 
     async def _on_transcribe(self, event: Event) -> bool:
         language = event_data(event, "language", str)
-        if language:
-            code = language.replace("_", "-").split("-")[0].lower()
-            if code not in self.svc.transcriber.languages:
+        if not language:
+            self.language = self.svc.language
+        elif language.lower() == "auto":
+            self.language = "en" if self.svc.transcriber.languages == ["en"] else None
+        elif language:
+            code = self.svc.supported(language)
+            if code is None:
                 await self.send_error(
                     "unsupported-language",
                     f"language '{language}' is not supported by model {self.svc.model_name} "
@@ -151,22 +175,30 @@ class AsrHandler(ServiceHandler[AsrService]):
                 "utterance reached --max-seconds (%.0f s): transcribing it now", self.svc.settings.asr_max_seconds
             )
             await self._answer("max-seconds")
-        elif self.endpointer is not None and self.endpointer.feed(pcm):
+        elif self._speech_ended(pcm):
             await self._answer("endpoint")
         return True
+
+    def _speech_ended(self, pcm: bytes) -> bool:
+        """Feeds the VAD; True when endpointing is on and the speaker has stopped."""
+        if self.endpointer is not None:
+            return self.endpointer.feed(pcm)
+        if not self.speech.speech_started:  # once speech was heard, the VAD has nothing left to tell
+            self.speech.feed(pcm)
+        return False
 
     async def _answer(self, reason: str) -> None:
         """Send exactly one transcript for the utterance, with the streaming events around it."""
         self.answered = True
         started = time.perf_counter()
-        if self.endpointer is not None and not self.endpointer.speech_started:
-            pcm = b""  # the VAD heard no speech at all: don't let Whisper hallucinate words from noise
+        if not self.speech.speech_started:
+            pcm = b""  # the VAD heard no speech at all: don't let Whisper make up words from noise
         else:
             pcm = bytes(self.audio)
         self.audio = bytearray()
         REQUESTS.labels("asr", reason).inc()
         if not pcm:
-            await self._send_transcript("")
+            await self._send_transcript(Heard("", self.language))
             return
         timeout = self.svc.settings.asr_timeout
         running = False
@@ -181,10 +213,10 @@ class AsrHandler(ServiceHandler[AsrService]):
                         span.set_attribute("asr.model", self.svc.model_name)
                         span.set_attribute("asr.audio_seconds", len(pcm) / BYTES_PER_SECOND)
                         span.set_attribute("asr.end_reason", reason)
-                        text = await slot.run_sync(
+                        heard = await slot.run_sync(
                             self.svc.transcriber.transcribe, pcm, self.language, functools.partial(self._chunk, slot)
                         )
-                        span.set_attribute("asr.text_chars", len(text))
+                        span.set_attribute("asr.text_chars", len(heard.text))
                     LATENCY.labels("asr", "transcribe").observe(time.perf_counter() - model_started)
         except ModelUnavailable as err:
             await self.send_error("model-unavailable", str(err))
@@ -196,9 +228,10 @@ class AsrHandler(ServiceHandler[AsrService]):
             what = "transcription took" if running else "waiting for a free transcription slot took"
             await self.send_error("timeout", f"{what} longer than {timeout:g} s (--timeout): try again later")
             return
-        await self._send_transcript(text, streaming_started=True)
+        await self._send_transcript(heard, streaming_started=True)
         LATENCY.labels("asr", "end_to_transcript").observe(time.perf_counter() - started)
-        _LOGGER.debug("transcript (%s, %.1f s audio): %s", reason, len(pcm) / BYTES_PER_SECOND, text)
+        _LOGGER.debug("transcript (%s, %.1f s audio): %s %s", reason, len(pcm) / BYTES_PER_SECOND, heard.text,
+                      heard.context())  # fmt: skip
 
     def _chunk(self, slot: Slot, text: str) -> None:
         """Called from the worker thread for every decoded segment."""
@@ -208,11 +241,13 @@ class AsrHandler(ServiceHandler[AsrService]):
         if not slot.abandoned:  # a call that timed out must not talk to the client after its error
             await self.write_event(TranscriptChunk(text=text).event())
 
-    async def _send_transcript(self, text: str, streaming_started: bool = False) -> None:
+    async def _send_transcript(self, heard: Heard, streaming_started: bool = False) -> None:
         if not streaming_started:
             await self.write_event(TranscriptStart(language=self.language).event())
-        # `transcript` is what Home Assistant reads; it closes the socket right after it.
-        await self.write_event(Transcript(text=text, language=self.language).event())
+        # `transcript` is what Home Assistant reads; it closes the socket right after it. The context
+        # carries Whisper's confidence, for clients that ask again on a garbled question.
+        transcript = Transcript(text=heard.text, language=heard.language or self.language, context=heard.context())
+        await self.write_event(transcript.event())
         try:
             await self.write_event(TranscriptStop().event())
         except ConnectionError:

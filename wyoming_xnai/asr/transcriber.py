@@ -12,16 +12,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
 from functools import cache
 
+import ctranslate2
 import numpy as np
 from faster_whisper import WhisperModel
 from faster_whisper.tokenizer import Tokenizer
-from faster_whisper.transcribe import get_compression_ratio, get_ctranslate2_storage, get_suppressed_tokens
+from faster_whisper.transcribe import get_compression_ratio, get_suppressed_tokens
 
+from wyoming_xnai.asr.hints import Hints, hint_words, resembles_any, with_hinted_words
 from wyoming_xnai.audio.format import RATE as SAMPLE_RATE
 from wyoming_xnai.models import WhisperModelRef
 from wyoming_xnai.settings import Settings
+from wyoming_xnai.vocabulary import document_terms_file
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -35,6 +39,32 @@ MARGIN = 1.0  # seconds of padding after the audio, so the last word is not at t
 MAX_COMPRESSION_RATIO = 2.4
 NO_SPEECH_PROB = 0.6
 LOW_LOGPROB = -1.0
+
+
+# Codes Home Assistant or a BCP 47 tag may carry that Whisper spells differently
+LANGUAGE_ALIASES = {"nb": "no", "iw": "he", "jw": "jv"}
+
+
+def whisper_language(language: str) -> str:
+    """ "de-DE", "pt_BR", "nb" -> Whisper's code ("de", "pt", "no")."""
+    code = language.replace("_", "-").split("-")[0].lower()
+    return LANGUAGE_ALIASES.get(code, code)
+
+
+@dataclass(frozen=True)
+class Heard:
+    """A transcript and how sure Whisper was of it (None where it did not run)."""
+
+    text: str
+    language: str | None
+    avg_logprob: float | None = None
+    no_speech_prob: float | None = None
+    compression_ratio: float | None = None
+
+    def context(self) -> dict:
+        """The `transcript` event's context: {"asr": {...}}, only the values that are known."""
+        return {"asr": {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()
+                        if v is not None and k != "text"}}  # fmt: skip
 
 
 def model_languages(ref: WhisperModelRef) -> list[str]:
@@ -60,6 +90,8 @@ class Transcriber:
         self.languages = model_languages(ref)
         self._settings = settings
         self._model: WhisperModel | None = None
+        documents = document_terms_file(settings.data_dir) if settings.asr_document_vocabulary else None
+        self.hints = Hints(settings.asr_vocabulary, documents, settings.asr_vocabulary_tokens)
 
     def load(self) -> None:
         self._model = WhisperModel(
@@ -70,27 +102,41 @@ class Transcriber:
             local_files_only=True,
         )
         if self._settings.asr_window < FULL_WINDOW:  # the first decode is slow: not on the first utterance
-            self.one_window(np.zeros(SAMPLE_RATE, dtype=np.float32), self.languages[0])
+            self.one_window(
+                np.zeros(SAMPLE_RATE, dtype=np.float32), "en" if "en" in self.languages else self.languages[0]
+            )
 
-    def transcribe(self, pcm: bytes, language: str | None, on_segment: Callable[[str], None]) -> str:
-        """Blocking: run in a worker thread. `on_segment` sees each segment's text as it is decoded."""
+    def transcribe(self, pcm: bytes, language: str | None, on_segment: Callable[[str], None]) -> Heard:
+        """Blocking: run in a worker thread. `on_segment` sees each segment's text as it is decoded.
+
+        `language` None means: detect it (a multilingual model) or English (an English-only one).
+        """
         assert self._model is not None, "load() first"
         audio = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768.0
         if language is None and self.languages == ["en"]:
             language = "en"
         fits = len(audio) <= (FULL_WINDOW - LEAD - MARGIN) * SAMPLE_RATE
+        # Language detection needs Whisper's full window (on a cut one it is often confidently wrong)
         if fits and language is not None and self._settings.asr_window < FULL_WINDOW:
-            text = self.one_window(audio, language)
-            if text is not None:
-                if text:
-                    on_segment(text)
-                return text
+            heard = self.one_window(audio, language)
+            if heard is not None:
+                if heard.text:
+                    on_segment(heard.text)
+                return heard
         return self.full(audio, language, on_segment)
 
-    def full(self, audio: np.ndarray, language: str | None, on_segment: Callable[[str], None]) -> str:
+    def count_tokens(self, text: str) -> int:
+        assert self._model is not None
+        return len(self._model.hf_tokenizer.encode(text, add_special_tokens=False).ids)
+
+    def hint(self) -> str:
+        """The vocabulary hint, re-read when its files change."""
+        return self.hints.text(self.count_tokens)
+
+    def full(self, audio: np.ndarray, language: str | None, on_segment: Callable[[str], None]) -> Heard:
         """faster-whisper's own long-form transcription over 30 s windows."""
         assert self._model is not None, "load() first"
-        segments, _info = self._model.transcribe(
+        segments, info = self._model.transcribe(
             audio,
             language=language,
             beam_size=self._settings.asr_beam_size,
@@ -98,16 +144,43 @@ class Transcriber:
             condition_on_previous_text=False,
             vad_filter=False,
         )
-        texts = []
+        texts, logprobs, no_speech = [], [], []
         for segment in segments:
             text = segment.text.strip()
             if text:
                 texts.append(text)
+                weight = max(1, len(segment.tokens))
+                logprobs.append((segment.avg_logprob, weight))
+                no_speech.append((segment.no_speech_prob, weight))
                 on_segment(text)
-        return " ".join(texts)
+        text = " ".join(texts)
+        if not texts:
+            return Heard("", info.language)
+        return Heard(text, info.language, _mean(logprobs), _mean(no_speech), get_compression_ratio(text))
 
-    def one_window(self, audio: np.ndarray, language: str) -> str | None:
-        """One decode over a window cut to the audio; None when the result is not to be trusted."""
+    def one_window(self, audio: np.ndarray, language: str) -> Heard | None:
+        """One decode over a window cut to the audio; None when the result is not to be trusted.
+
+        With a vocabulary hint, a second decode with the hint runs only when the first heard something
+        like a hinted word, and it may only put hinted words in place of what the first heard: a
+        hint prompt alone also changes words it has nothing to do with ("call the" -> "Claude").
+        """
+        encoded, audio_seconds = self._encode(audio)
+        tokenizer = self._tokenizer(language)
+        plain = self._decode(encoded, tokenizer, audio_seconds, "")
+        hint = self.hint()
+        if plain is None or not plain.text or not hint:
+            return plain
+        terms = hint_words(hint, self.count_tokens)
+        if not resembles_any(plain.text, terms):
+            return plain
+        hinted = self._decode(encoded, tokenizer, audio_seconds, hint)
+        if hinted is None or not hinted.text:
+            return plain
+        merged = with_hinted_words(plain.text, hinted.text, terms)
+        return plain if merged == plain.text else replace(hinted, text=merged)
+
+    def _encode(self, audio: np.ndarray) -> tuple[ctranslate2.StorageView, float]:
         model = self._model
         assert model is not None, "load() first"
         audio_seconds = len(audio) / SAMPLE_RATE
@@ -117,11 +190,16 @@ class Transcriber:
         lead = int(LEAD * SAMPLE_RATE)
         padded[lead : lead + len(audio)] = audio
         features = model.feature_extractor(padded, padding=0)[:, :frames]
-        tokenizer = self._tokenizer(language)
-        prompt = self._prompt(tokenizer)
+        return model.encode(np.ascontiguousarray(features)), audio_seconds
+
+    def _decode(
+        self, encoded: ctranslate2.StorageView, tokenizer: Tokenizer, audio_seconds: float, hint: str
+    ) -> Heard | None:
+        assert self._model is not None, "load() first"
+        prompt = self._prompt(tokenizer, hint)
         max_length = min(448, len(prompt) + 20 + int(audio_seconds * 12))
-        result = model.model.generate(
-            get_ctranslate2_storage(np.ascontiguousarray(features[np.newaxis])),
+        result = self._model.model.generate(
+            encoded,
             [prompt],
             beam_size=self._settings.asr_beam_size,
             max_length=max_length,
@@ -133,13 +211,15 @@ class Transcriber:
         tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
         text = tokenizer.decode(tokens).strip()
         avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
+        language = tokenizer.language_code
         if result.no_speech_prob > NO_SPEECH_PROB and avg_logprob < LOW_LOGPROB:
-            return ""  # faster-whisper drops such a segment too
+            return Heard("", language, avg_logprob, result.no_speech_prob)  # faster-whisper drops such a segment too
         cut_off = len(result.sequences_ids[0]) >= max_length - len(prompt)
-        if not text or cut_off or get_compression_ratio(text) > MAX_COMPRESSION_RATIO or repeats_itself(text):
+        ratio = get_compression_ratio(text) if text else None
+        if not text or cut_off or (ratio or 0) > MAX_COMPRESSION_RATIO or repeats_itself(text):
             _LOGGER.debug("short-window decode looks degenerate (%r): full transcription instead", text[:80])
             return None
-        return text
+        return Heard(text, language, avg_logprob, result.no_speech_prob, ratio)
 
     @cache  # noqa: B019 - one transcriber per process, a handful of languages
     def _tokenizer(self, language: str) -> Tokenizer:
@@ -148,9 +228,16 @@ class Transcriber:
             self._model.hf_tokenizer, self._model.model.is_multilingual, task="transcribe", language=language
         )
 
-    def _prompt(self, tokenizer: Tokenizer) -> list[int]:
-        """Start-of-transcript, language and task, no timestamps; `--initial-prompt` before it, as faster-whisper does."""
+    def _prompt(self, tokenizer: Tokenizer, hint: str) -> list[int]:
+        """Start-of-transcript, language and task, no timestamps; before it, as faster-whisper does,
+        the vocabulary hint and `--initial-prompt` (at most half the decoder's context)."""
+        before = " ".join(t for t in (hint, (self._settings.asr_initial_prompt or "").strip()) if t)
         prompt: list[int] = []
-        if self._settings.asr_initial_prompt:
-            prompt = [tokenizer.sot_prev, *tokenizer.encode(" " + self._settings.asr_initial_prompt.strip())[-223:]]
+        if before:
+            prompt = [tokenizer.sot_prev, *tokenizer.encode(" " + before)[-223:]]
         return [*prompt, *tokenizer.sot_sequence, tokenizer.no_timestamps]
+
+
+def _mean(pairs: list[tuple[float, int]]) -> float:
+    """Weighted mean of (value, weight) pairs."""
+    return sum(v * w for v, w in pairs) / sum(w for _, w in pairs)

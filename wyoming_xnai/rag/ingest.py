@@ -30,6 +30,7 @@ from wyoming_xnai.rag.embed import Embedder, load_embedder
 from wyoming_xnai.rag.lexical import Lexical
 from wyoming_xnai.rag.vectors import VectorIndexInfo, build_index
 from wyoming_xnai.settings import Settings
+from wyoming_xnai.vocabulary import write_document_terms
 
 log = logging.getLogger(__name__)
 
@@ -252,6 +253,7 @@ def write_version(
     except BaseException:
         writer.abort()
         raise
+    write_document_terms(settings.data_dir, texts)  # the ASR favours the documents' names (wyoming_xnai/vocabulary.py)
     report.chunks = len(texts)
     report.vector_index = info.kind if info.kind == "flat" else f"hnsw efSearch={info.ef_search}"
 
