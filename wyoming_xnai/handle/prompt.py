@@ -21,7 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from wyoming_xnai.tts.text import PHRASE_STARTS
+from wyoming_xnai.text.clauses import starts_phrase
+from wyoming_xnai.text.cleaning import one_line_for_speech
+from wyoming_xnai.text.sentences import SentenceStream
 
 STOP = ["\n", "Question:", "Notes:", "Answer:"]
 MAX_SENTENCES = 2
@@ -166,25 +168,7 @@ def cannot_be_grounded(partial: str, question: str, notes: Sequence[Note]) -> bo
 
 # --- speakable text -------------------------------------------------------------------------------
 
-_URL = re.compile(r"(https?://|www\.)\S+", re.I)
-_MD_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
-_MD_EMPHASIS = re.compile(r"(\*\*|__|[*`~])")
-_MD_MARKS = re.compile(r"[#>|]+|^\s*[-+•]\s+", re.M)
-_SPACE = re.compile(r"\s+")
-_SPACE_BEFORE_PUNCT = re.compile(r"\s+([,.;:!?])")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)")
-_ABBREVIATION = re.compile(r"\b(Mr|Mrs|Ms|Dr|St|No|vs|etc|e\.g|i\.e|approx)\.$", re.I)
-
-
-def speakable(text: str) -> str:
-    """No markdown, no URLs, one line: what a TTS voice can say."""
-    text = _MD_LINK.sub(r"\1", text)
-    text = _URL.sub("", text)
-    text = _MD_EMPHASIS.sub("", text)
-    text = _MD_MARKS.sub(" ", text)
-    text = _SPACE.sub(" ", text).strip()
-    text = _SPACE_BEFORE_PUNCT.sub(r"\1", text)
-    return text.strip(" -;:,")
+speakable = one_line_for_speech
 
 
 def finish_sentence(text: str) -> str:
@@ -195,32 +179,21 @@ def finish_sentence(text: str) -> str:
 
 
 class SentenceSplitter:
-    """Collects streamed text pieces and hands out whole sentences as soon as they end."""
+    """Collects streamed text pieces and hands out whole, speakable sentences as soon as they end."""
 
     def __init__(self) -> None:
-        self._buffer = ""
+        self._stream = SentenceStream()
 
     def feed(self, piece: str) -> list[str]:
-        self._buffer += piece
-        parts: list[str] = []
-        for part in _SENTENCE_END.split(self._buffer):
-            if parts and _ABBREVIATION.search(parts[-1]):
-                parts[-1] += " " + part  # "Dr. Rowe" does not end a sentence
-            else:
-                parts.append(part)
-        self._buffer = parts.pop()
-        if parts and _ABBREVIATION.search(parts[-1]):
-            self._buffer = parts.pop() + " " + self._buffer
-        return [p for p in (speakable(p) for p in parts) if p]
+        return [p for p in (speakable(p) for p in self._stream.feed(piece)) if p]
 
     def flush(self) -> str:
-        rest, self._buffer = speakable(self._buffer), ""
-        return rest
+        return speakable(self._stream.flush())
 
     @property
     def pending(self) -> str:
         """Text received that does not end a sentence yet."""
-        return self._buffer
+        return self._stream.pending
 
     def clause(self) -> str:
         """The start of the pending sentence that can be said on its own, or "" if there is none yet:
@@ -232,14 +205,15 @@ class SentenceSplitter:
         are the TTS's (it cuts a long first sentence there too), and a streaming TTS speaks a first piece
         that ends at a comma at once, without waiting for the rest of the sentence.
         """
-        cut = max(self._buffer.rfind(", "), self._buffer.rfind(": "))
+        buffer = self.pending
+        cut = max(buffer.rfind(", "), buffer.rfind(": "))
         if cut >= 0:
-            head = speakable(self._buffer[:cut])
+            head = speakable(buffer[:cut])
             return f"{head}," if head else ""
-        words = self._buffer.split()
-        if self._buffer and not self._buffer[-1].isspace():
+        words = buffer.split()
+        if buffer and not buffer[-1].isspace():
             words = words[:-1]  # the last word may still grow
-        if len(words) > JOIN_AFTER and words[-1].lower() in PHRASE_STARTS:
+        if len(words) > JOIN_AFTER and starts_phrase(words[-1]):
             head = speakable(" ".join(words[:-1]))
             return f"{head}," if head else ""
         return ""

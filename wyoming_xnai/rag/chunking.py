@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import re
 
+from wyoming_xnai.text.sentences import split_sentences
+
 _PARAGRAPHS = re.compile(r"\n\s*\n")
-_SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+(?=[\"'(\[]?[A-Z0-9])")
+# A note is a sentence, or a part of one after a semicolon or colon that starts like a sentence
+# ("... to close; The gas meter ...", "Note: Turn it ..."): each part can answer a question alone.
+_NOTE_BREAK = re.compile(r"(?<=[;:])\s+(?=[\"'(\[]?[A-Z0-9])")
 _SPACES = re.compile(r"\s+")
 
 
@@ -57,18 +61,10 @@ def _is_heading(line: str) -> bool:
     return line.startswith("#") or (len(line.split()) <= 6 and not re.search(r"[.!?,;:]$", line))
 
 
-_ABBREVIATION = re.compile(r"\b(Mr|Mrs|Ms|Dr|St|No|Nr|vs|etc|e\.g|i\.e|approx)\.$", re.IGNORECASE)
-
-
 def _split_sentences(text: str) -> list[str]:
+    """The shared sentence rule (`wyoming_xnai.text.sentences`), then the note breaks."""
     text = _SPACES.sub(" ", text).strip()
-    out: list[str] = []
-    for part in _SENTENCE_END.split(text):
-        if out and _ABBREVIATION.search(out[-1]):
-            out[-1] += " " + part  # "Mrs. Okafor" is one sentence
-        elif part:
-            out.append(part)
-    return out
+    return [part for sentence in split_sentences(text) for part in _NOTE_BREAK.split(sentence) if part]
 
 
 def chunk_text(text: str, max_words: int = 80, overlap_words: int = 20) -> list[str]:
