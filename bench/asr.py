@@ -25,9 +25,7 @@ from wyoming.asr import Transcribe
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.client import AsyncClient
 
-from bench.support import Server, load_average, median, piper_speech, table, word_errors
-from tests.docs_facts import FACTS
-from tests.support import speech
+from bench.support import FACTS, Server, load_average, median, piper_speech, speech, table, word_errors
 from wyoming_xnai.models import whisper_model
 
 UTTERANCES = [

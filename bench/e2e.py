@@ -33,11 +33,9 @@ from pathlib import Path
 
 import anyio
 
-from bench.support import load_average, piper_speech
+from bench.support import DOCS, SPOKEN, Launcher, load_average, piper_speech, silence, speech
 from satellite.audio import FRAME_BYTES, FRAME_SECONDS
 from satellite.pipeline import Turn, run_satellite
-from tests.docs_facts import DOCS, SPOKEN
-from tests.support import Launcher, silence, speech
 from wyoming_xnai.settings import Settings
 
 STAGES = ["vad_endpoint", "head_start", "asr", "handle_first_text", "tts_first_audio", "first_played"]

@@ -27,9 +27,7 @@ from pathlib import Path
 from wyoming.asr import Transcript
 from wyoming.client import AsyncClient
 
-from bench.support import Server, load_average, median, table
-from tests.docs_facts import DOCS, FACTS, SPOKEN
-from tests.otlp_collector import Collector
+from bench.support import DOCS, FACTS, SPOKEN, Collector, Server, load_average, median, table
 from wyoming_xnai.settings import Settings
 
 
@@ -68,7 +66,7 @@ def bare_run(llama, prompt: str, max_tokens: int, stop: list[str]) -> tuple[floa
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="4 questions, 1 repeat")
-    parser.add_argument("--spoken", action="store_true", help="Only the 4 spoken questions (tests/docs_facts.SPOKEN)")
+    parser.add_argument("--spoken", action="store_true", help="Only the 4 spoken questions (bench/data/docs_facts.jsonl)")
     parser.add_argument("--repeat", type=int, default=2, help="Rounds over the questions")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, help="Also write the table to this file")

@@ -27,8 +27,7 @@ import anyio
 from wyoming.client import AsyncClient
 from wyoming.event import Event
 
-from bench.support import Server, load_average, median, percentile, table
-from tests.support import LOOPBACK, free_port, server_env, speech
+from bench.support import LOOPBACK, Server, free_port, load_average, median, percentile, server_env, speech, table
 
 UTTERANCES = ["turn on the kitchen lights", "what is the weather like tomorrow", "set a timer for ten minutes"]
 SENTENCES = ["The kitchen lights are on.", "It will be sunny tomorrow, with a light breeze from the west."]

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-if not __package__:  # `python bench/tts.py`: make `bench` and `tests` importable
+if not __package__:  # `python bench/tts.py`: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from wyoming.client import AsyncClient

@@ -1,0 +1,160 @@
+"""Writes the PDF documents of the evaluation sets: real, minimal PDFs (Helvetica text, correct xref).
+
+Run by hand after changing a text below (`python bench/data/answers/make_pdfs.py`); the PDFs are committed.
+No PDF tool is needed. Long documents flow onto further pages; headings are set in bold.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+HERE = Path(__file__).parent
+Section = tuple[str, list[str]]  # (heading, paragraphs); an empty heading continues without one
+
+DOCUMENTS: dict[str, tuple[str, list[Section]]] = {
+    "dev/docs/cars.pdf": (
+        "Cars - Brannigan household",
+        [
+            ("Priya's car", [
+                "Grey Toyota Yaris Hybrid, registration FE21 RKD. Tyre pressures: front 2.3 bar (33 psi), rear 2.2 bar "
+                "(32 psi). Engine oil 0W-20. The MOT is due every year on 18 September.",
+                "The spare key is in the top drawer of the study desk, in the envelope marked Y.",
+            ]),
+            ("Tom's car", [
+                "Dark red Volvo V60 estate, registration LM68 TZV. It is a DIESEL: never put petrol in it. "
+                "Tyre pressures: front 2.5 bar (36 psi); rear 2.5 bar normally, 2.8 bar (41 psi) when fully loaded "
+                "for holidays. AdBlue is topped up approx. every 6,000 miles; the AdBlue filler is the blue cap next to "
+                "the fuel cap.",
+                "The Volvo's spare key is in the study safe. The roof bars are hung on the garage wall.",
+            ]),
+            ("Servicing", [
+                "Both cars are serviced at Ashby Road Motors (ask for Marek), 01632 960 261. The Volvo's service is due "
+                "every January, the Yaris's every July. Last Volvo service cost £310.",
+            ]),
+            ("Insurance and breakdown", [
+                "Both cars are on one multi-car policy with Heronsgate Insurance, policy number HG-5531-072. "
+                "Breakdown cover is with RoadReady, membership number 7730 1285 44; the rescue line is 0808 157 0321.",
+                "Resident parking permit for Larkspur Close: permit LC-118, renewed every April at the council, £65.",
+            ]),
+        ],
+    ),
+    "dev/docs/medical.pdf": (
+        "Health notes",
+        [
+            ("Doctors", [
+                "Our GP practice is Fenwick Health Centre on Station Road. Tom and the kids are with Dr. Amrit Sandhu, "
+                "Priya is with Dr. Claire Beaumont. Appointments line 01632 960 300, open from 8:00 on weekdays; "
+                "ring at 8 sharp for a same-day appointment.",
+                "Repeat prescriptions are ordered through the NHS app and collected from Hollin Pharmacy "
+                "(open Mon to Sat, 9 am to 6 pm) about 3 working days later.",
+            ]),
+            ("Dentist", [
+                "All four of us are at Brightsmile Dental, above the bakery on Station Road, with Dr. Kowalczyk. "
+                "Check-ups every 6 months. The next check-up for the kids is on 3 July 2025 at 10:40; Tom and Priya "
+                "are booked for 10 July at 9:00. NHS charges: band 1 check-up £27.40 per adult.",
+            ]),
+            ("Medicines and allergies", [
+                "Tom takes ramipril 5 mg once a day, in the morning, for blood pressure. "
+                "Priya is allergic to penicillin (rash); she has a medical alert note in her purse. "
+                "Rory is allergic to peanuts (see the kids' notes for the EpiPen). "
+                "Children's paracetamol and ibuprofen are in the locked box on top of the kitchen cupboard; "
+                "the key is in the egg cup on the dresser.",
+            ]),
+            ("Records", [
+                "The kids' red books (vaccination records) are in the study filing cabinet, second drawer. "
+                "Blood groups: Tom O positive, Priya A negative. Isla had her flu spray on 9 October 2024.",
+                "The opticians are Lens & Co in the high street; Isla's next eye test is in January.",
+            ]),
+        ],
+    ),
+    "dev/docs/garden.pdf": (
+        "Garden and shed",
+        [
+            ("Shed", [
+                "The shed padlock is a combination lock: 0-6-2-8. Inside: lawnmower, strimmer, the kids' bikes "
+                "and the barbecue. The barbecue gas bottle (Patio Gas 5 kg) is swapped at the garden centre, "
+                "never stored inside the house.",
+            ]),
+            ("Lawn", [
+                "The mower is a Verdant 42V cordless; it has two batteries, charged in the utility room, "
+                "each good for about 35 minutes. Cut height 4 in summer, 5 in spring and autumn. "
+                "We mow on Saturday mornings after 10, never on Sundays. Lawn feed goes on in April and September.",
+            ]),
+            ("Greenhouse and watering", [
+                "Tomatoes in the greenhouse are fed every Sunday with Tomorite, 20 ml in a full watering can. "
+                "Open both greenhouse vents when it is over 20 degrees. The water butt by the shed holds 200 litres; "
+                "use it first, the hose second. The hosepipe reel is on the side wall by the outside tap.",
+            ]),
+            ("Help", [
+                "Pete Marlow cuts the hedges twice a year, late May and late August, £120 each time, "
+                "and takes the cuttings away. His number is in the contacts page. "
+                "The apple tree is pruned in February.",
+            ]),
+        ],
+    ),
+}
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+
+
+def page_streams(title: str, sections: list[Section]) -> list[bytes]:
+    """Content streams, one per page: title in bold 16 pt, headings bold 12 pt, text 11 pt wrapped at 88."""
+    lines: list[tuple[str, str]] = [("/F2 16 Tf", title), ("", "")]
+    for heading, paragraphs in sections:
+        if heading:
+            lines.append(("/F2 12 Tf", heading))
+        for paragraph in paragraphs:
+            lines += [("/F1 11 Tf", line) for line in textwrap.wrap(paragraph, 88)]
+            lines.append(("", ""))
+    pages, per_page = [], 48
+    for start in range(0, len(lines), per_page):
+        ops = ["BT", "72 750 Td", "14 TL"]
+        for font, text in lines[start : start + per_page]:
+            if font:
+                ops.append(font)
+            ops.append(f"({_escape(text)}) Tj T*" if text else "T*")
+        ops.append("ET")
+        pages.append("\n".join(ops).encode("latin-1"))
+    return pages
+
+
+def build(title: str, sections: list[Section]) -> bytes:
+    streams = page_streams(title, sections)
+    # objects: 1 catalog, 2 pages, 3 regular font, 4 bold font, 5 info, then (page, contents) pairs
+    first_page = 6
+    kids = " ".join(f"{first_page + 2 * i} 0 R" for i in range(len(streams)))
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        f"<< /Type /Pages /Kids [{kids}] /Count {len(streams)} >>".encode(),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica-Bold /Encoding /WinAnsiEncoding >>",
+        b"<< /Title (" + _escape(title).encode("latin-1") + b") /Producer (xnai bench/data/answers/make_pdfs.py) >>",
+    ]
+    for i, stream in enumerate(streams):
+        contents = first_page + 2 * i + 1
+        objects.append(
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {contents} 0 R "
+            "/Resources << /Font << /F1 3 0 R /F2 4 0 R >> >> >>".encode()
+        )
+        objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
+    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    for offset in offsets:
+        out += b"%010d 00000 n \n" % offset
+    out += b"trailer\n<< /Size %d /Root 1 0 R /Info 5 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+if __name__ == "__main__":
+    for name, (title, sections) in DOCUMENTS.items():
+        target = HERE / name
+        target.write_bytes(build(title, sections))
+        print(f"wrote {target}")
