@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import faiss
@@ -14,6 +15,7 @@ from wyoming_xnai.rag.embed import Embedder
 from wyoming_xnai.rag.lexical import Lexical
 from wyoming_xnai.rag.store import IndexUnavailable
 from wyoming_xnai.rag.vectors import VectorIndexInfo, set_ef_search
+from wyoming_xnai.text.words import DAYS, MONTHS, NUMBER_WORDS, content_words, facts, has_digit, stem
 
 __all__ = ["IndexUnavailable", "KnowledgeBase", "Passage"]
 
@@ -111,6 +113,19 @@ class KnowledgeBase:
     @property
     def sources(self) -> list[str]:
         return sorted(self._version.meta["documents"])
+
+    @cached_property
+    def vocabulary(self) -> frozenset[str]:
+        """Every content word (stem) the documents use: a question's word outside it is the asker's own."""
+        return frozenset(w for text in self._texts for w in content_words(text))
+
+    @cached_property
+    def names(self) -> frozenset[str]:
+        """Stems of the names the documents use (words they capitalise inside a sentence: "Juniper", "Volvo")."""
+        common = DAYS | MONTHS | NUMBER_WORDS
+        return frozenset(
+            stem(f) for text in self._texts for f in facts(text) if not has_digit(f) and f.lower() not in common
+        )
 
     def embed_query(self, query: str) -> np.ndarray:
         """The query's unit vector (blocking), for `search(..., query_vec=)` and for comparing questions."""

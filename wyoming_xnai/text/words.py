@@ -19,7 +19,8 @@ STOPWORDS = frozenset(
     will shall may might must have has had get gets got into onto about over under up down out off than too
     very just also only any some all each every both either neither such own same other called named please
     answer question notes note kept keep need needs want tell know let lets go goes going use used say said
-    does don't isn't aren't what's where's who's it's there's i'm we're you're thing things""".split()
+    does don't isn't aren't what's where's who's it's there's i'm we're you're thing things
+    anything something um uh er erm hmm mm ah oh""".split()
 )
 NUMBER_WORDS = frozenset(
     """zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen
@@ -30,6 +31,14 @@ NUMBER_WORDS = frozenset(
 DAYS = frozenset("monday tuesday wednesday thursday friday saturday sunday weekday weekend".split())
 MONTHS = frozenset(
     "january february march april may june july august september october november december".split()
+)
+TIME_WORDS = DAYS | MONTHS | frozenset(
+    """morning afternoon evening night noon midnight daily weekly monthly yearly annually fortnightly
+    week weekend month year spring summer autumn winter today tomorrow tonight am pm o'clock""".split()
+)
+PLACE_WORDS = frozenset(
+    """in on under behind at by inside outside above below near next beside between upstairs downstairs
+    left right top bottom front back""".split()
 )
 _SUFFIXES = ("ations", "ation", "ions", "ion", "ings", "ing", "ies", "ied", "ly", "ed", "es", "s", "e", "y")
 
