@@ -24,13 +24,14 @@ from wyoming_xnai.settings import Settings
 
 SETS = Path(__file__).resolve().parent / "data" / "answers"
 GRID = {
-    "MIN_SIMILARITY": [0.2, 0.25, 0.3, 0.35, 0.4, 0.45],
-    "MIN_SHARE": [0.3, 0.4, 0.5, 0.6, 0.67, 0.75],
-    "MAX_MISSING": [0, 1, 2, 3],
+    "MIN_SIMILARITY": [0.25, 0.3, 0.35, 0.4],
+    "MIN_SHARE": [0.3, 0.4, 0.5, 0.6, 0.67],
+    "MAX_MISSING": [0, 1, 2],
+    "COMMON_RANK": [2500, 3000, 3500, 4000, 5000],
 }
 
 
-def weighed(name: str) -> list[tuple[dict, list[evidence.Evidence]]]:
+def weighed(name: str) -> list[tuple[dict, list, evidence.Lexicon]]:
     data = Path(tempfile.mkdtemp(prefix=f"xnai-answerability-{name}-"))
     settings = Settings(data_dir=data)
     ingest([SETS / name / "docs"], settings, progress=False)
@@ -41,7 +42,7 @@ def weighed(name: str) -> list[tuple[dict, list[evidence.Evidence]]]:
         if q["kind"] not in ("answerable", "unanswerable"):
             continue
         notes, _, lexicon = answerer.retrieve(q["question"])
-        out.append((q, [evidence.weigh(q["question"], n, lexicon) for n in notes[: evidence.CANDIDATES]]))
+        out.append((q, notes[: evidence.CANDIDATES], lexicon))
     return out
 
 
@@ -53,8 +54,8 @@ def holds(q: dict, e: evidence.Evidence) -> bool:
 def score(items) -> tuple[int, int, int, int]:
     """(answerable with a right supporting note, answerable, unanswerable given a note, unanswerable)."""
     right = wrong = n_ans = n_una = 0
-    for q, weighed_notes in items:
-        ranked = sorted(weighed_notes, key=evidence.Evidence.rank)
+    for q, notes, lexicon in items:
+        ranked = evidence.assess(q["question"], notes, lexicon)
         best = ranked[0] if ranked and ranked[0].supports else None
         if q["kind"] == "answerable":
             n_ans += 1
@@ -72,10 +73,11 @@ def main() -> int:
     args = parser.parse_args()
     items = weighed(args.set)
     if args.show:
-        for q, ws in items:
-            best = sorted(ws, key=evidence.Evidence.rank)[0]
+        for q, notes, lexicon in items:
+            best = evidence.assess(q["question"], notes, lexicon)[0]
             print(f"{q['kind'][:4]} sup={best.supports:d} sim={best.note.similarity:.2f} m={best.matched}/{best.terms} "
-                  f"names={best.missing_names} other={best.missing} type={best.type_ok:d} "
+                  f"names={best.missing_names} common={best.missing} specific={best.missing_specific} "
+                  f"type={best.type_ok:d} "
                   f"holds={holds(q, best):d} | {q['question']} -> {best.note.text[:70]}")
     results = []
     for values in itertools.product(*GRID.values()):

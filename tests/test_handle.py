@@ -394,33 +394,37 @@ def test_memory_is_bounded_and_expires() -> None:
 
 
 def test_speakable_sentences_and_grounding() -> None:
-    from wyoming_xnai.handle.prompt import Note, SentenceSplitter, grounded, speakable
+    from wyoming_xnai.handle.grounding import supported
+    from wyoming_xnai.handle.notes import Note
+    from wyoming_xnai.handle.prompt import SentenceSplitter
+    from wyoming_xnai.text.cleaning import one_line_for_speech
 
-    assert speakable("The password is `marigold-42`, see **[docs](https://x.example)** or https://www.x.example/a") == (
+    assert one_line_for_speech("The password is `marigold-42`, see **[docs](https://x.example)** or https://www.x.example/a") == (
         "The password is marigold-42, see docs or x.example"
     )
     splitter = SentenceSplitter()
     pieces = ["The vet is Dr.", " Rowe. She", " is at Fernbrook. And"]
     assert [s for p in pieces for s in splitter.feed(p)] == ["The vet is Dr. Rowe.", "She is at Fernbrook."]
     assert splitter.flush() == "And"
-    note = [Note("Bin collection is every Thursday morning at 7.", "house.txt", 1.0, 0.8)]
+    note = Note("Bin collection is every Thursday morning at 7.", "house.txt", 1.0, 0.8)
     question = "Which day is the bin collection?"
-    assert grounded("The bins are collected every Thursday morning.", question, note)
-    assert not grounded("The bins are collected on Monday.", question, note)  # not in the notes
-    assert not grounded("Bin collection is at 8.", question, note)  # a number the notes do not have
-    assert not grounded("The bin collection.", question, note)  # says nothing new
+    assert supported("The bins are collected every Thursday morning.", question, note)
+    assert not supported("The bins are collected on Monday.", question, note)  # not in the note
+    assert not supported("Bin collection is at 8.", question, note)  # a number the note does not have
+    assert not supported("The bin collection.", question, note)  # says nothing new
 
 
 def test_a_made_up_number_is_caught_before_its_sentence_ends() -> None:
-    from wyoming_xnai.handle.prompt import Note, cannot_be_grounded
+    from wyoming_xnai.handle.grounding import cannot_be_supported
+    from wyoming_xnai.handle.notes import Note
 
-    notes = [Note("The front tyres need 2.4 bar and the back ones 2.6 bar.", "car.pdf", 1.0, 0.8)]
+    note = Note("The front tyres need 2.4 bar and the back ones 2.6 bar.", "car.pdf", 1.0, 0.8)
     question = "What tyre pressure does the car need at the front?"
-    assert not cannot_be_grounded("The car needs 2", question, notes)  # "2" may still become "2.4"
-    assert not cannot_be_grounded("The car needs 2.4 bar at", question, notes)
-    assert cannot_be_grounded("The car needs 3.1 bar", question, notes)
-    assert cannot_be_grounded("It needs 7 ", question, notes)
-    assert not cannot_be_grounded("It needs lots of air ", question, notes)  # words: decided at the end
+    assert not cannot_be_supported("The car needs 2", question, note)  # "2" may still become "2.4"
+    assert not cannot_be_supported("The car needs 2.4 bar at", question, note)
+    assert cannot_be_supported("The car needs 3.1 bar", question, note)
+    assert cannot_be_supported("It needs 7 ", question, note)
+    assert not cannot_be_supported("It needs lots of air ", question, note)  # words: decided at the end
 
 
 def test_first_clause_and_the_rest_of_its_sentence() -> None:

@@ -14,7 +14,7 @@ A sentence holds up (`supported`) against the supporting note when
 
 A sentence that fails is not said; if nothing holds up, the note is said plainly instead (its clause that
 answers), which is always true. Without a note (small talk, general knowledge) the answer must not recite
-the prompt or its worked example.
+the prompt or its worked example, nor state a number, day or month (only a note could give it).
 """
 
 from __future__ import annotations
@@ -70,6 +70,9 @@ def _right_qualifier(sentence: str, question: str, note: str) -> bool:
     starts = [m.start() for m in TOKEN.finditer(note) if fact_key(m.group()) in values]
     lead_in = content_words(note[: starts[0]]) if starts else set()
     clauses = [c for c in _CLAUSE_CUT.split(note) if c.strip()]
+    holding = [c for c in clauses if set(_values(c)) & values]
+    if len(holding) < 2:
+        return True  # one clause holds every value ("every Thursday at 7"): nothing to mix up
     own = []
     for i, clause in enumerate(clauses):
         others = set().union(*(content_words(c) for j, c in enumerate(clauses) if j != i))
@@ -118,6 +121,12 @@ def recites_prompt(sentence: str, question: str) -> bool:
     return False
 
 
+def states_a_value(sentence: str, question: str) -> bool:
+    """Does an answer without notes state a number, a day or a month the question did not? Without a note
+    that is made up: "The house is 10 degrees on a weekday evening."."""
+    return bool(set(_values(sentence)) - set(_values(question)))
+
+
 def best_clause(note: str, question: str) -> str:
     """The part of a long note that answers: "X is under the sink; turn it clockwise" -> "X is under the sink."."""
     clauses = [c for c in re.split(r";\s+", one_line_for_speech(note)) if c]
@@ -149,7 +158,7 @@ class Grounding:
 
     def _holds(self, text: str) -> bool:
         if self.note is None:
-            return not recites_prompt(text, self.question)
+            return not recites_prompt(text, self.question) and not states_a_value(text, self.question)
         return supported(text, self.question, self.note)
 
     def _accept(self, sentence: str) -> list[str]:

@@ -8,13 +8,13 @@ Home Assistant sends text only, so these work from the text; when the caller sen
 from __future__ import annotations
 
 import itertools
-import json
 import re
 import threading
 import unicodedata
 from functools import cache
 
 from wyoming_xnai.handle.evidence import Lexicon
+from wyoming_xnai.handle.vocabulary import english_words
 from wyoming_xnai.text.words import STOPWORDS, content_words, stem, tokens
 
 # A language identifier (py3langid) over these languages: the ones people around an English-speaking
@@ -45,15 +45,6 @@ def _identifier():
     identifier = langid.LanguageIdentifier.from_modelpath(langid.MODEL_DIR / langid.MODEL_FILE, norm_probs=True)
     identifier.set_languages(LANGUAGES)
     return identifier
-
-
-@cache
-def english_words() -> frozenset[str]:
-    """Whole words of the MiniLM tokenizer's vocabulary (BERT's uncased English word list, ~21k words)."""
-    from wyoming_xnai.models import minilm_onnx
-
-    vocab = json.loads(minilm_onnx().tokenizer.read_text())["model"]["vocab"]
-    return frozenset(w for w in vocab if w.isalpha() and w.islower())
 
 
 def _script_share(text: str) -> float:

@@ -92,7 +92,8 @@ def facts(text: str) -> list[str]:
 
 def _starts_sentence(text: str, at: int) -> bool:
     """Does the word at `at` start a sentence (so its capital says nothing about it being a name)?"""
-    before = text[:at].rstrip().rstrip("\"'(")
-    if not before or before[-1] in "!?:;\n" or before.endswith(("-", "•")):
-        return True
+    gap = text[:at]
+    before = gap.rstrip().rstrip("\"'(")
+    if not before or "\n" in gap[len(before) :] or before[-1] in "!?:;" or before.endswith(("-", "•", "|")):
+        return True  # the start of the text, of a line, of a clause after a colon, of a list item
     return before[-1] == "." and not is_abbreviation(before, len(before) - 1)
