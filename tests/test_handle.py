@@ -99,6 +99,10 @@ async def ask(uri: str, text: str, conversation_id: str | None = None, timeout: 
         return await read_until(client, "handled-stop", timeout=timeout)
 
 
+def outcome(events: list) -> str:
+    return next(e.data.get("context", {}).get("xnai_outcome") for e in events if e.type == "handled")
+
+
 def handled_text(events: list) -> str:
     texts = [e.data.get("text", "") for e in events if e.type == "handled"]
     assert len(texts) == 1, f"expected one handled, got {[e.type for e in events]}"
@@ -216,6 +220,32 @@ def test_ask_prints_answer_and_sources(data_dir: Path, models_dir: Path) -> None
     assert "sources: appliances.md" in result.stdout
 
 
+# --- honest answers ---------------------------------------------------------------------------------
+
+
+async def test_a_number_from_another_note_is_never_spoken(handle: ServerProcess) -> None:
+    """The notes hold other phone numbers (the boiler company's, the vet's): none is the dentist's."""
+    events = await ask(handle.uri, "What is the dentist's phone number?")
+    text = handled_text(events)
+    assert not re.search(r"\d", text), text
+    assert outcome(events) == "not_in_notes"
+    rear = handled_text(await ask(handle.uri, "What pressure do the rear tyres need?"))
+    assert "2.4" not in rear or "2.6" in rear, rear  # 2.4 bar is the front's: never said alone for the rear
+
+
+async def test_an_unanswerable_question_gets_the_honest_answer(handle: ServerProcess) -> None:
+    events = await ask(handle.uri, "What is the garage alarm code?")  # the notes have a lock code, no alarm
+    assert handled_text(events) == "I don't have that in your notes." and outcome(events) == "not_in_notes"
+
+
+async def test_a_garbled_question_is_asked_again(handle: ServerProcess) -> None:
+    for garbled in ("Whose bomb at the bottle bunk lane", "?yek esuoh eraps eht si erehW"):
+        events = await ask(handle.uri, garbled)
+        assert outcome(events) == "ask_again" and "say it again" in handled_text(events), garbled
+    events = await ask(handle.uri, "Wo ist der Ersatzschlüssel?")
+    assert outcome(events) == "unsupported_language" and "English" in handled_text(events)
+
+
 # --- faults -----------------------------------------------------------------------------------------
 
 
@@ -274,10 +304,11 @@ async def test_missing_then_corrupt_index_degrades_and_recovers_after_ingest(
 ) -> None:
     data = tmp_path / "data"
     server, port = launch(start_server, data, models_dir, "--llm-timeout", SLOW, "--breaker-reset", "1")
-    text = handled_text(await ask(server.uri, "What is the capital of France?"))
-    assert text  # answered by the LLM alone
+    events = await ask(server.uri, "Where is the spare house key?")
+    # no documents at all: say what xnai does and how to add them, not a made-up or truncated answer
+    assert outcome(events) == "no_documents" and "xnai ingest" in handled_text(events)
     assert "no index at" in server.output()
-    assert metric(port, "xnai_answer_stage_total", stage="llm") == 1
+    assert metric(port, "xnai_answer_stage_total", stage="judged") == 1  # decided without the LLM
     # now index the documents while the server runs: the next question uses them
     await anyio.to_thread.run_sync(ingested, data)
     await anyio.sleep(1.2)

@@ -29,6 +29,7 @@ from wyoming_xnai.text.words import (
     content_words,
     facts,
     has_digit,
+    near,
     stem,
     tokens,
 )
@@ -102,13 +103,6 @@ def key_terms(question: str) -> list[str]:
     return list(dict.fromkeys(stem(w) for w in words if stem(w) in content_words(w)))
 
 
-def _matches(term: str, words: set[str]) -> bool:
-    """By stem, or by a shared start of five letters or more ("vaccinat" / "vaccine" do not, "electric" / "electricity" do)."""
-    if term in words:
-        return True
-    return len(term) >= 5 and any(len(w) >= 5 and (w.startswith(term) or term.startswith(w)) for w in words)
-
-
 @dataclass(frozen=True)
 class Evidence:
     """How well one note supports an answer to the question."""
@@ -160,7 +154,7 @@ def _common(term: str, question: str) -> bool:
 def weigh(question: str, note: Note, lexicon: Lexicon) -> Evidence:
     terms = key_terms(question)
     here = content_words(f"{note.text} {note.context}")
-    missing = [t for t in terms if not _matches(t, here)]
+    missing = [t for t in terms if not near(t, here)]
     names = question_names(question, lexicon)
     missing_names = [t for t in missing if t in names]
     common = [t for t in missing if t not in names and _common(t, question)]

@@ -9,8 +9,9 @@ A sentence holds up (`supported`) against the supporting note when
 - it says something the question did not (not just the question back);
 - every fact in it (numbers with their codes, number words, days, months, names) is in the note itself;
 - every other content word comes from the note, its heading and neighbour, or the question;
-- and where the note holds several values ("front 2.3 bar, rear 2.2 bar"), a value said alone is the one
-  whose own words the question uses: a number paired with the wrong qualifier fails.
+- and where the question asks for a number or a time and the note holds several in different clauses
+  ("front 2.3 bar, rear 2.2 bar"), a value said alone is the one whose own words the question uses: a
+  number paired with the wrong qualifier fails.
 
 A sentence that fails is not said; if nothing holds up, the note is said plainly instead (its clause that
 answers), which is always true. Without a note (small talk, general knowledge) the answer must not recite
@@ -22,6 +23,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from wyoming_xnai.handle.evidence import answer_type
 from wyoming_xnai.handle.notes import Note
 from wyoming_xnai.handle.prompt import EXAMPLE_TEXTS, SentenceSplitter, finish_sentence, remainder
 from wyoming_xnai.text.cleaning import one_line_for_speech
@@ -34,6 +36,7 @@ from wyoming_xnai.text.words import (
     fact_key,
     facts,
     has_digit,
+    near,
     stem,
 )
 
@@ -50,13 +53,6 @@ def _values(text: str) -> list[str]:
     return [
         fact_key(f) for f in facts(text) if has_digit(f) or f.lower() in NUMBER_WORDS | DAYS | MONTHS
     ]
-
-
-def _near(word: str, words: set[str]) -> bool:
-    """By stem, or a shared start of five letters or more ("electric" / "electricity")."""
-    if word in words:
-        return True
-    return len(word) >= 5 and any(len(w) >= 5 and (w.startswith(word) or word.startswith(w)) for w in words)
 
 
 def _right_qualifier(sentence: str, question: str, note: str) -> bool:
@@ -95,8 +91,10 @@ def supported(sentence: str, question: str, note: Note) -> bool:
     if (_fact_keys(sentence) - _fact_keys(question)) - _fact_keys(note.text):
         return False
     known = content_words(f"{note.text} {note.context}")
-    if any(not _near(w, known) and not _near(w, asked) for w in novel):
+    if any(not near(w, known) and not near(w, asked) for w in novel):
         return False
+    if answer_type(question) not in ("number", "time"):
+        return True  # the values said come with what was asked for ("Hartwell Heating, phone 555 0142")
     return _right_qualifier(sentence, question, note.text)
 
 

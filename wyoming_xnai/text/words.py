@@ -59,6 +59,14 @@ def stem(word: str) -> str:
     return word
 
 
+def near(stemmed: str, stems: set[str] | frozenset[str]) -> bool:
+    """Is the stem among `stems`, or shares it a start of five letters or more with one ("electric" /
+    "electricity", "vaccinat" / "vaccination"): the same word in another form."""
+    if stemmed in stems:
+        return True
+    return len(stemmed) >= 5 and any(len(w) >= 5 and (w.startswith(stemmed) or stemmed.startswith(w)) for w in stems)
+
+
 def is_stopword(word: str) -> bool:
     return word.lower().replace("’", "'") in STOPWORDS
 
