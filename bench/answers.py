@@ -1,7 +1,8 @@
 """Answer quality on the evaluation sets: facts found, invented answers, honest abstentions, asking again, latency.
 
-    uv run python -m bench.answers [--set dev|holdout|all] [--repeat N] [--out FILE] [--jsonl FILE]
-                                   [--python PATH] [--cwd DIR] [--handle-flags "..."] [--check]
+    uv run python -m bench.answers [--set dev|holdout|all] [--quick] [--repeat N] [--out FILE] [--jsonl FILE]
+                                   [--python PATH] [--cwd DIR] [--handle-flags "..."]
+                                   [--versus PATH] [--versus-flags "..."] [--check] [--rejudge JSONL]
 
 For each set in bench/data/answers/ the notes are indexed into a fresh data dir (`xnai ingest`), one
 `xnai handle` is started on a free loopback port, and every question is asked on a fresh TCP connection
@@ -10,8 +11,11 @@ until `handled`. Times are taken to the first `handled-chunk` and to `handled`.
 
 The outcome of an answer is `handled.context["xnai_outcome"]` when the server sends one, else it is read from
 the text (the honest sentences below). `--python` (and `--cwd`, default: the folder above that venv) runs
-the servers from another checkout, to measure its code with these questions. `--check` only proves every
-answerable question's answer is in its note, without a server. Reports go to bench/results/answers-<set>.md.
+the servers from another checkout, to measure its code with these questions; `--versus` runs a second
+checkout's server alongside, the two taking turns question by question, and reports the ratio of their
+median times (speed is compared side by side, never across runs). `--check` only proves every
+answerable question's answer is in its note, without a server; `--rejudge` rebuilds the reports from a
+`--jsonl` file. Reports go to bench/results/answers-<set>.md.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -42,6 +47,7 @@ ASK_TIMEOUT = 600.0
 # (with the default 20 s, a loaded machine opens the LLM breaker and every answer becomes a fallback).
 LLM_TIMEOUT = "300"
 WARM_UP = "hello"
+QUICK_STEP = 6
 
 # Servers that do not send context["xnai_outcome"] are classified by how their answer starts.
 TEXT_OUTCOMES = [
@@ -79,6 +85,7 @@ class Reply:
     handled_s: float
     fact: bool = False  # an expected answer is in the text
     numeric: bool = False  # the text states a number or a code
+    expected: bool = False  # the question has expected answers
 
 
 def load_set(name: str) -> tuple[Path, list[Question]]:
@@ -100,10 +107,11 @@ def canon(text: str) -> str:
 
 
 def fact_pattern(expect: str) -> re.Pattern[str]:
-    """`expect` as whole words; digits separated by a space or dash may also stand together (01632960584)."""
+    """`expect` as whole words (a plural `s` allowed: Monday, Mondays); digits separated by a space or dash may
+    also stand together (01632 960 584 = 01632960584, 0-6-2-8 = 0628)."""
     pieces = re.split(r"(?<=\d) (?=\d)", canon(expect))
     body = "[ ]?".join(re.escape(piece) for piece in pieces)
-    return re.compile(rf"(?<!\w){body}(?!\w)")
+    return re.compile(rf"(?<!\w){body}s?(?!\w)")
 
 
 def has_fact(text: str, expect: list[str]) -> bool:
@@ -160,33 +168,55 @@ def _reply(question: Question, text: str, outcome: str, first: float, handled: f
         question.id, question.kind, question.question, text, outcome,
         handled if first != first else first, handled,
         fact=bool(question.expect) and has_fact(text, question.expect), numeric=states_number_or_code(text),
+        expected=bool(question.expect),
     )  # fmt: skip
 
 
-def run_set(name: str, args: argparse.Namespace) -> list[Reply]:
-    """Index the set's notes, start one handle server, ask every question `repeat` times."""
+@dataclass(frozen=True)
+class Side:
+    """One checkout's servers: the interpreter of its venv, its folder, extra `xnai handle` flags."""
+
+    python: str
+    cwd: Path | None
+    flags: str
+
+    @property
+    def label(self) -> str:
+        return (self.cwd or Path.cwd()).name
+
+
+def start_handle(name: str, side: Side, stack: ExitStack) -> Server:
+    """Index the set's notes into a fresh data dir and start `xnai handle` on them (warmed up)."""
     from wyoming_xnai.settings import Settings
 
-    docs, questions = load_set(name)
     workdir = Path(tempfile.mkdtemp(prefix=f"xnai-bench-answers-{name}-"))
     env = {**server_env(workdir / "data"), "XNAI_MODELS_DIR": str(Settings().models_dir),
            "XNAI_HANDLE_LLM_TIMEOUT": LLM_TIMEOUT}  # fmt: skip
-    ingest = subprocess.run(
-        [args.python, "-m", "wyoming_xnai", "ingest", str(docs)], env=env, cwd=args.cwd, capture_output=True, text=True
-    )
+    argv = [side.python, "-m", "wyoming_xnai", "ingest", str(SETS / name / "docs")]
+    ingest = subprocess.run(argv, env=env, cwd=side.cwd, capture_output=True, text=True)
     if ingest.returncode != 0:
-        raise SystemExit(f"xnai ingest failed for {name}:\n{ingest.stdout}{ingest.stderr}")
-    flags = shlex.split(args.handle_flags)
-    replies = []
-    with Server.xnai("handle", *flags, env=env, python=args.python, cwd=args.cwd) as server:
-        server.wait(timeout=300)
-        anyio.run(ask, server.uri, Question("warm-up", "general", WARM_UP, [], "", ""), backend="asyncio")
-        for round_ in range(args.repeat):
+        raise SystemExit(f"xnai ingest failed for {name} in {side.label}:\n{ingest.stdout}{ingest.stderr}")
+    server = stack.enter_context(
+        Server.xnai("handle", *shlex.split(side.flags), env=env, python=side.python, cwd=side.cwd)
+    )
+    server.wait(timeout=300)
+    anyio.run(ask, server.uri, Question("warm-up", "general", WARM_UP, [], "", ""), backend="asyncio")
+    return server
+
+
+def run_set(name: str, sides: list[Side], repeat: int, step: int = 1) -> list[list[Reply]]:
+    """Every `step`th question `repeat` times to each side's server, taking turns question by question."""
+    questions = load_set(name)[1][::step]
+    replies: list[list[Reply]] = [[] for _ in sides]
+    with ExitStack() as stack:
+        servers = [start_handle(name, side, stack) for side in sides]
+        for round_ in range(repeat):
             for question in questions:
-                reply = anyio.run(ask, server.uri, question, backend="asyncio")
-                replies.append(reply)
-                print(f"[{name} {round_ + 1}/{args.repeat}] {question.id} {reply.outcome}: {reply.text[:100]}",
-                      file=sys.stderr)  # fmt: skip
+                for side, server, got in zip(sides, servers, replies, strict=True):
+                    reply = anyio.run(ask, server.uri, question, backend="asyncio")
+                    got.append(reply)
+                    print(f"[{name} {round_ + 1}/{repeat} {side.label}] {question.id} {reply.outcome}: "
+                          f"{reply.text[:100]}", file=sys.stderr)  # fmt: skip
     return replies
 
 
@@ -213,55 +243,64 @@ def failed(reply: Reply) -> str | None:
         return "for information: answered without the fact"
     if reply.kind == "general" and reply.outcome not in INVENTED:
         return f"for information: {reply.outcome}"
+    if reply.kind == "general" and reply.expected and not reply.fact:
+        return "for information: answered without the fact"
     return None
 
 
-def summary_rows(replies: list[Reply]) -> list[list[str]]:
-    kinds = {k: [r for r in replies if r.kind == k] for k in ("answerable", "unanswerable", "garbled", "foreign", "general")}
-    answerable, unanswerable, garbled = kinds["answerable"], kinds["unanswerable"], kinds["garbled"]
-    foreign, general = kinds["foreign"], kinds["general"]
-    wrong = sum(failed(r) == "confidently wrong" for r in answerable)
+def summary(replies: list[Reply]) -> dict[str, str]:
+    """The report's measures, in order, for one server's replies."""
+    kind = {k: [r for r in replies if r.kind == k] for k in ("answerable", "unanswerable", "garbled", "foreign", "general")}
+    answerable, unanswerable, garbled = kind["answerable"], kind["unanswerable"], kind["garbled"]
+    foreign, general = kind["foreign"], kind["general"]
     outcomes = Counter(r.outcome for r in replies)
-    return [
-        ["facts found (answerable)", _share(sum(r.fact for r in answerable), len(answerable))],
-        ["confidently wrong (answerable: answered, no fact, states a number or code)", str(wrong)],
-        ["invented answers (unanswerable)", _share(sum(r.outcome in INVENTED for r in unanswerable), len(unanswerable))],
-        ["correct abstentions (unanswerable: not in notes)",
-         _share(sum(r.outcome == "not_in_notes" for r in unanswerable), len(unanswerable))],
-        ["asked again (garbled)", _share(sum(r.outcome == "ask_again" for r in garbled), len(garbled))],
-        ["garbled: not in notes / answered",
-         f"{sum(r.outcome == 'not_in_notes' for r in garbled)} / {sum(r.outcome in INVENTED for r in garbled)}"],
-        ["foreign: fact found / answered without it / other",
-         f"{sum(r.fact for r in foreign)} / {sum(not r.fact and r.outcome in INVENTED for r in foreign)} / "
-         f"{sum(r.outcome not in INVENTED for r in foreign)}"],
-        ["general: answered / abstained or other", f"{sum(r.outcome in INVENTED for r in general)} / "
-         f"{sum(r.outcome not in INVENTED for r in general)}"],
-        ["first handled-chunk, all questions: median / p90", _seconds([r.first_s for r in replies])],
-        ["handled, all questions: median / p90", _seconds([r.handled_s for r in replies])],
-        ["handled, answerable: median / p90", _seconds([r.handled_s for r in answerable])],
-        ["outcomes", ", ".join(f"{k} {v}" for k, v in outcomes.most_common())],
-    ]  # fmt: skip
+    return {
+        "facts found (answerable)": _share(sum(r.fact for r in answerable), len(answerable)),
+        "confidently wrong (answerable: answered, no fact, states a number or code)":
+            str(sum(failed(r) == "confidently wrong" for r in answerable)),
+        "invented answers (unanswerable)": _share(sum(r.outcome in INVENTED for r in unanswerable), len(unanswerable)),
+        "correct abstentions (unanswerable: not in notes)":
+            _share(sum(r.outcome == "not_in_notes" for r in unanswerable), len(unanswerable)),
+        "asked again (garbled)": _share(sum(r.outcome == "ask_again" for r in garbled), len(garbled)),
+        "garbled: not in notes / answered":
+            f"{sum(r.outcome == 'not_in_notes' for r in garbled)} / {sum(r.outcome in INVENTED for r in garbled)}",
+        "foreign: fact found / answered without it / other":
+            f"{sum(r.fact for r in foreign)} / {sum(not r.fact and r.outcome in INVENTED for r in foreign)} / "
+            f"{sum(r.outcome not in INVENTED for r in foreign)}",
+        "general: answered / abstained or other":
+            f"{sum(r.outcome in INVENTED for r in general)} / {sum(r.outcome not in INVENTED for r in general)}",
+        "first handled-chunk, all questions: median / p90": _seconds([r.first_s for r in replies]),
+        "handled, all questions: median / p90": _seconds([r.handled_s for r in replies]),
+        "handled, answerable: median / p90": _seconds([r.handled_s for r in answerable]),
+        "outcomes": ", ".join(f"{k} {v}" for k, v in outcomes.most_common()),
+    }  # fmt: skip
 
 
-def report(name: str, replies: list[Reply], args: argparse.Namespace, load: str) -> str:
-    questions = len({r.id for r in replies})
-    lines = [
-        f"## Answers: {name} set, {questions} questions x {args.repeat}",
-        "",
-        f"Servers: `{args.python}` in `{args.cwd or Path.cwd()}`, handle flags `{args.handle_flags or '(none)'}`; "
-        f"{load} (at the end of the run).",
-        "",
-        table(["measure", "value"], summary_rows(replies)),
-        "",
-        "### Questions that miss their goal",
-        "",
-    ]
-    for reply in replies:
-        why = failed(reply)
-        if why:
-            text = reply.text.replace("\n", " ") or "(nothing)"
-            lines.append(f"- `{reply.id}` {why}: \"{reply.question}\" -> ({reply.outcome}) \"{text}\"")
-    return "\n".join(lines) + "\n"
+def _ratio(replies: list[list[Reply]], field: str) -> str:
+    first, second = (median([getattr(r, field) for r in side]) for side in replies)
+    return f"**{first / second:.2f}**" if second else "n/a"
+
+
+def report(name: str, sides: list[Side], replies: list[list[Reply]], repeat: int, load: str) -> str:
+    """Markdown: one column of measures per side (and their speed ratio), then every reply that missed."""
+    columns = [summary(side_replies) for side_replies in replies]
+    rows = [[measure, *(column[measure] for column in columns)] for measure in columns[0]]
+    if len(sides) == 2:
+        rows.append([f"median handled, {sides[0].label} / {sides[1].label}", _ratio(replies, "handled_s"), ""])
+        rows.append([f"median first chunk, {sides[0].label} / {sides[1].label}", _ratio(replies, "first_s"), ""])
+    lines = [f"## Answers: {name} set, {len({r.id for r in replies[0]})} questions x {repeat}", ""]
+    lines += [f"- `{s.label}`: `{s.python}` in `{s.cwd}`, handle flags `{s.flags or '(none)'}`" for s in sides]
+    turns = "; the servers take turns question by question" if len(sides) > 1 else ""
+    lines += ["", f"{load} (at the end of the run){turns}.", ""]
+    lines += [table(["measure", *(s.label for s in sides)], rows), ""]
+    for side, side_replies in zip(sides, replies, strict=True):
+        lines += [f"### {side.label}: replies that miss their goal", ""]
+        for reply in side_replies:
+            if why := failed(reply):
+                text = reply.text.replace("\n", " ") or "(nothing)"
+                lines.append(f"- `{reply.id}` {why}: \"{reply.question}\" -> ({reply.outcome}) \"{text}\"")
+        lines.append("")
+    return "\n".join(lines)
 
 
 def check(name: str) -> int:
@@ -282,32 +321,70 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", choices=["dev", "holdout", "all"], default="dev", help="Which evaluation set")
     parser.add_argument("--repeat", type=int, default=1, help="Rounds over the questions")
+    parser.add_argument("--quick", action="store_true", help=f"Every {QUICK_STEP}th question only (a smoke run)")
     parser.add_argument("--out", type=Path, help="Also write the whole report to this file")
     parser.add_argument("--jsonl", type=Path, help="Write every reply as one JSON line to this file")
     parser.add_argument("--python", default=sys.executable, help="Interpreter that runs `xnai ingest` and `xnai handle`")
     parser.add_argument("--cwd", type=Path, help="Working folder of the servers (default: above --python's venv)")
     parser.add_argument("--handle-flags", default="", help="Extra flags for `xnai handle`, one shell-quoted string")
+    parser.add_argument("--versus", metavar="PYTHON", help="Also run another checkout's servers (its venv's python), "
+                        "side by side, and report the speed ratio")  # fmt: skip
+    parser.add_argument("--versus-flags", default="", help="Extra `xnai handle` flags for the --versus servers")
     parser.add_argument("--check", action="store_true", help="Only check the sets against their notes")
+    parser.add_argument("--rejudge", type=Path, metavar="JSONL", help="Only rebuild the reports from a --jsonl file")
     args = parser.parse_args(argv)
     names = ["dev", "holdout"] if args.set == "all" else [args.set]
     if args.check:
         return max(check(name) for name in names)
-    if args.cwd is None and args.python != sys.executable:
-        args.cwd = Path(args.python).absolute().parent.parent.parent  # <checkout>/.venv/bin/python
-    reports, replies = [], []
+    if args.rejudge:
+        return write(*rejudge(args.rejudge), args)
+    sides = [Side(args.python, args.cwd or _checkout(args.python), args.handle_flags)]
+    if args.versus:
+        sides.append(Side(args.versus, _checkout(args.versus), args.versus_flags))
+    reports, records = {}, []
     for name in names:
-        results = run_set(name, args)
-        replies += results
-        reports.append(report(name, results, args, load_average()))
-        RESULTS.mkdir(exist_ok=True)
-        (RESULTS / f"answers-{name}.md").write_text(reports[-1])
-    print("\n".join(reports))
+        replies = run_set(name, sides, args.repeat, QUICK_STEP if args.quick else 1)
+        load = load_average()
+        reports[name] = report(name, sides, replies, args.repeat, load)
+        for side, got in zip(sides, replies, strict=True):
+            where = {"python": side.python, "cwd": str(side.cwd), "flags": side.flags, "load": load}
+            records += [{"set": name, **where, **asdict(reply)} for reply in got]
+    return write(reports, records, args)
+
+
+def write(reports: dict[str, str], records: list[dict], args: argparse.Namespace) -> int:
+    RESULTS.mkdir(exist_ok=True)
+    for name, text in reports.items():
+        (RESULTS / f"answers-{name}.md").write_text(text)
+    print("\n".join(reports.values()))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text("\n".join(reports))
+        args.out.write_text("\n".join(reports.values()))
     if args.jsonl:
-        args.jsonl.write_text("".join(json.dumps(asdict(r), ensure_ascii=False) + "\n" for r in replies))
+        args.jsonl.write_text("".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records))
     return 0
+
+
+def rejudge(path: Path) -> tuple[dict[str, str], list[dict]]:
+    """Reports rebuilt from a --jsonl file, each reply judged again by today's rules and expected answers."""
+    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    reports = {}
+    for name in dict.fromkeys(r["set"] for r in records):
+        questions = {q.id: q for q in load_set(name)[1]}
+        rows = [r for r in records if r["set"] == name]
+        sides = [Side(r["python"], Path(r["cwd"]), r["flags"]) for r in {r["cwd"]: r for r in rows}.values()]
+        replies = []
+        for side in sides:
+            got = [r for r in rows if r["cwd"] == str(side.cwd)]
+            replies.append([_reply(questions[r["id"]], r["text"], r["outcome"], r["first_s"], r["handled_s"]) for r in got])
+        repeat = len(replies[0]) // len({r.id for r in replies[0]})
+        reports[name] = report(name, sides, replies, repeat, f"{rows[-1]['load']}, judged again from {path}")
+    return reports, records
+
+
+def _checkout(python: str) -> Path:
+    """The checkout a venv interpreter belongs to: <checkout>/.venv/bin/python (not resolved: venvs link out)."""
+    return Path(python).absolute().parent.parent.parent
 
 
 if __name__ == "__main__":

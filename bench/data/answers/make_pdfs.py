@@ -93,6 +93,73 @@ DOCUMENTS: dict[str, tuple[str, list[Section]]] = {
             ]),
         ],
     ),
+    "holdout/docs/vehicles.pdf": (
+        "VEHICLES",
+        [
+            ("Subaru Outback (2019, green) - mostly Ines", [
+                "Plate: 416 JKM (Oregon). Tire pressure 35 psi front / 33 psi rear, cold. Oil: 0W-20 synthetic, "
+                "change every 6,000 mi or 6 months. Registration renews every 2 yrs in October (next Oct 2026). "
+                "Snow chains + ice scraper in the trunk under the floor panel.",
+            ]),
+            ("Honda CB500X motorcycle - Callum", [
+                "Plate: 7GH 204. Tires: 36 psi front, 42 psi rear. Oil 10W-30. Chain lube every approx. 500 mi "
+                "(spray can on the shelf in the storage cage). Winter: battery tender plugged in at the cage, "
+                "parked in space #41 next to the car.",
+            ]),
+            ("Who fixes them", [
+                "Delmar Auto Care on 9th St (ask for Yolanda), (503) 555-0129. The bike goes to Ridgeline Moto, "
+                "(503) 555-0132, NOT Delmar. Subaru's next service is due at 48,000 mi.",
+            ]),
+            ("Insurance / roadside", [
+                "Both on Cascade Mutual, policy CM-20-448817. Roadside assistance (tow, flat, lockout): "
+                "1-800-555-0175, membership 4410 2287 06. Insurance cards are in each glovebox / under the bike seat.",
+                "Parking: space #41 on P1 is ours; guests park on the street (2 hr limit 8a-6p).",
+            ]),
+        ],
+    ),
+    "holdout/docs/papa_health.pdf": (
+        "Papa (Joaquim Ferreira, 78) - health info",
+        [
+            ("Doctors", [
+                "Primary care: Dr. Samuel Ode, Whitlow Family Medicine, (503) 555-0137. "
+                "Cardiologist: Dr. Beatrix Hallam, Heart Institute of Port Harrow, (503) 555-0133, every 4 months "
+                "(next: June 12, 10:15 am). INR blood test every 2 wks at the anticoagulation clinic, Tuesdays.",
+            ]),
+            ("Medications (pill organizer on the kitchen counter, filled Sundays)", [
+                "Metoprolol 25 mg twice a day (8 am and 8 pm). Atorvastatin 40 mg at bedtime. "
+                "Warfarin: 3 mg on Mon, Wed, Fri; 2 mg all other days, at 5 pm. "
+                "Eye drops (latanoprost) one drop each eye at night.",
+                "Pharmacy: CareWell Pharmacy on 5th Ave, (503) 555-0150, refills auto-ship around the 20th.",
+            ]),
+            ("Important", [
+                "ALLERGIC TO SULFA DRUGS (hives, swelling). Also no grapefruit with his meds. "
+                "Hearing aids: Phonak, batteries size 312, the spare pack is in his nightstand. "
+                "He walks with a cane outside; the walker is for the apartment at night.",
+                "Insurance cards (Medicare + supplement) are in his wallet; copies in the fire safe.",
+            ]),
+            ("Rest of us", [
+                "Family doctor for Ines, Callum and Theo: Dr. Grace Lin at Northgate Clinic, (503) 555-0148. "
+                "Callum is allergic to bee stings (EpiPen in his backpack).",
+            ]),
+        ],
+    ),
+    "holdout/docs/money.pdf": (
+        "Money stuff - bills & accounts",
+        [
+            ("", [
+                "HOA dues: $412 a month, due on the 1st, autopay from joint checking. HOA covers water, sewer, trash "
+                "and the building insurance.",
+                "Condo (HO-6) insurance: Harborline Insurance, policy HL-55-0921, deductible $1,000. Renews every "
+                "March 15. Agent Tom Becker, (503) 555-0115.",
+                "Electric: Port Harrow Public Power, account 7781-0442, budget billing $96 a month on the 18th.",
+                "Property tax: paid in two halves, Nov 15 and May 15 (about $2,350 each).",
+                "Cell phones: family plan with Brightline Mobile, $140 a month, 4 lines (Papa's included).",
+                "Storage: none extra - we only use the building cage (#14).",
+                "Tax docs go in the accordion folder, office file cabinet top drawer. Our accountant is Priya Shah, "
+                "(503) 555-0124, taxes filed by April 15.",
+            ]),
+        ],
+    ),
 }
 
 
