@@ -8,7 +8,9 @@ A sentence holds up (`supported`) against the supporting note when
 
 - it says something the question did not (not just the question back);
 - every fact in it (numbers with their codes, number words, days, months, names) is in the note itself;
-- every other content word comes from the note, its heading and neighbour, or the question;
+- every other content word comes from the note, its headings, or the question;
+- it holds the kind of thing asked for (a time for "when", a number for "how much") and, when the note
+  has facts, at least one of them (else it says less than the note: "It is the password for my home.");
 - and where the question asks for a number or a time and the note holds several in different clauses
   ("front 2.3 bar, rear 2.2 bar"), a value said alone is the one whose own words the question uses: a
   number paired with the wrong qualifier fails.
@@ -23,7 +25,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from wyoming_xnai.handle.evidence import answer_type
+from wyoming_xnai.handle.evidence import answer_type, has_type
 from wyoming_xnai.handle.notes import Note
 from wyoming_xnai.handle.prompt import EXAMPLE_TEXTS, SentenceSplitter, finish_sentence, remainder
 from wyoming_xnai.text.cleaning import one_line_for_speech
@@ -93,6 +95,10 @@ def supported(sentence: str, question: str, note: Note) -> bool:
     known = content_words(f"{note.text} {note.context}")
     if any(not near(w, known) and not near(w, asked) for w in novel):
         return False
+    if not has_type(sentence, answer_type(question)):
+        return False  # "It is in the toilet." to "when is the next worming tablet?"
+    if _fact_keys(note.text) and not _fact_keys(sentence) & _fact_keys(note.text):
+        return False  # the note's facts are what it says: an answer without any of them says less
     if answer_type(question) not in ("number", "time"):
         return True  # the values said come with what was asked for ("Hartwell Heating, phone 555 0142")
     return _right_qualifier(sentence, question, note.text)
@@ -166,7 +172,7 @@ class Grounding:
         if len(self.said) >= MAX_SENTENCES or sentence in self.said or not sentence:
             return []
         rest = remainder(sentence, said_head) if said_head else sentence
-        if rest and not self._holds(rest):
+        if rest and not self._holds(sentence):  # whole: the kind asked for may be in its first clause
             self.rejected.append(sentence)
             return []
         self.said.append(sentence)

@@ -48,23 +48,19 @@ def note_sentences(passage: str) -> list[str]:
 
 
 def notes_in_context(passage: str) -> list[tuple[str, str]]:
-    """`note_sentences` with the text around each in the passage: the headings above it and the sentence
-    before it ("Biscuit the dog" / "Her vaccinations are due every April."), which a note's words alone
-    may lack."""
+    """`note_sentences` with the headings above each in its passage ("Biscuit the dog" for "Her
+    vaccinations are due every April."), which a note's words alone may lack. Not the sentence before:
+    its words are about its own facts ("2 eggs" then "Whisk, makes 8 pancakes")."""
     seen: set[str] = set()
     out = []
     headings: list[str] = []
-    previous = ""
     for sentence in sentences(passage):
         key = sentence.lower()
         if key not in seen and len(sentence.split()) >= 3:
             seen.add(key)
-            out.append((sentence, " ".join([*headings, previous]).strip()))
+            out.append((sentence, " ".join(headings)))
         if _is_heading(sentence):
             headings.append(sentence)
-            previous = ""
-        else:
-            previous = sentence
     return out
 
 
