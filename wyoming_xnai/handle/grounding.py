@@ -126,9 +126,9 @@ def recites_prompt(sentence: str, question: str) -> bool:
 
 
 def states_a_value(sentence: str, question: str) -> bool:
-    """Does an answer without notes state a number, a day or a month the question did not? Without a note
-    that is made up: "The house is 10 degrees on a weekday evening."."""
-    return bool(set(_values(sentence)) - set(_values(question)))
+    """Does an answer without notes state a number, a day, a month or an email address the question did
+    not? Without a note that is made up: "The house is 10 degrees on a weekday evening."."""
+    return bool(set(_values(sentence)) - set(_values(question))) or "@" in sentence  # or an email address
 
 
 def best_clause(note: str, question: str) -> str:

@@ -15,7 +15,7 @@ from functools import cache
 
 from wyoming_xnai.handle.evidence import Lexicon
 from wyoming_xnai.handle.vocabulary import english_words
-from wyoming_xnai.text.words import STOPWORDS, content_words, stem, tokens
+from wyoming_xnai.text.words import STOPWORDS, content_words, facts, stem, tokens
 
 # A language identifier (py3langid) over these languages: the ones people around an English-speaking
 # household are most likely to speak to it in. English must win with this probability or the
@@ -103,7 +103,8 @@ def about_household(question: str, lexicon: Lexicon | None) -> bool:
     if lexicon is None:
         return False
     terms = {stem(w) for w in content_words(question)}
-    return bool(terms & lexicon.names)
+    named = {stem(f) for f in facts(question) if not any(ch.isdigit() for ch in f)}  # "Chloe", "the Volvo"
+    return bool(terms & lexicon.names) or bool(named & lexicon.words)
 
 
 def fragment(question: str) -> bool:
