@@ -98,6 +98,7 @@ class Answerer:
 
     def load(self) -> None:
         """Load what can be loaded; a missing index or a broken LLM is logged and answered around."""
+        asked.load()  # the language identifier and the English word list: not on the first question
         try:
             self.knowledge()
             self.embedder().embed(["warm up"])  # onnxruntime's first run is slow: not on the first question

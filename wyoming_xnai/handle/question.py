@@ -47,6 +47,13 @@ def _identifier():
     return identifier
 
 
+def load() -> None:
+    """Load the language identifier and the English word list now (blocking, ~1 s) rather than on the
+    first question, where it would hold up the event loop."""
+    _identifier()
+    english_words()
+
+
 def _script_share(text: str) -> float:
     """Share of the letters that are Latin."""
     letters = [ch for ch in text if ch.isalpha()]

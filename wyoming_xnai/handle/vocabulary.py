@@ -17,6 +17,7 @@ def _vocab() -> dict[str, int]:
     return {w: i for w, i in vocab.items() if w.isalpha() and w.islower()}
 
 
+@cache
 def english_words() -> frozenset[str]:
     return frozenset(_vocab())
 
