@@ -59,6 +59,8 @@ def test_words_from_another_note_are_not_said() -> None:
 def test_an_answer_without_notes_must_not_recite_the_prompt() -> None:
     assert recites_prompt("The capital of France is Paris.", "?yek esuoh eht si erehW")
     assert not recites_prompt("The capital of France is Paris.", "What is the capital of France?")
+    echo = Grounding("what's the soccer coach's name?", None)
+    assert stream(echo, ["It's", " the", " soccer", " coach", "."])[0] == []  # the question back says nothing
     g = Grounding("🚗🔑", None)
     said, _ = stream(g, ["The", " capital", " of", " France", " is", " Paris", "."])
     assert said == [] and g.rejected

@@ -161,8 +161,9 @@ class Grounding:
         self._head = ""  # first clause of the sentence being written, said already
 
     def _holds(self, text: str) -> bool:
-        if self.note is None:
-            return not recites_prompt(text, self.question) and not states_a_value(text, self.question)
+        if self.note is None:  # it must say something, and nothing only a note could say
+            said_something = bool(content_words(text) - content_words(self.question))
+            return said_something and not recites_prompt(text, self.question) and not states_a_value(text, self.question)
         return supported(text, self.question, self.note)
 
     def _accept(self, sentence: str) -> list[str]:
