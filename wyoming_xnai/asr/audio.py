@@ -33,11 +33,18 @@ class ToWhisperFormat:
         self._converter = AudioChunkConverter(rate=RATE, width=WIDTH, channels=CHANNELS)
         self._format: tuple[int, int, int] | None = None
 
-    def convert(self, rate: object, width: object, channels: object, payload: bytes | None) -> bytes:
+    def convert(
+        self, rate: object, width: object, channels: object, payload: bytes | None, max_bytes: int | None = None
+    ) -> bytes:
+        """The payload in Whisper's format; with `max_bytes`, only as much input as makes that much output
+        is converted (a 4 MiB chunk at 1 kHz would be over an hour of audio)."""
         fmt = check_format(rate, width, channels)
         audio = payload or b""
         if len(audio) % (fmt[1] * fmt[2]):
             raise BadAudio(f"audio payload of {len(audio)} bytes is not a whole number of {fmt[1]}x{fmt[2]} frames")
+        if max_bytes is not None:
+            frames = -(-max(max_bytes, 0) * fmt[0] // BYTES_PER_SECOND)  # input frames that make max_bytes
+            audio = audio[: frames * fmt[1] * fmt[2]]
         if fmt != self._format:
             self._converter = AudioChunkConverter(rate=RATE, width=WIDTH, channels=CHANNELS)
             self._format = fmt

@@ -42,6 +42,7 @@ from wyoming_xnai.handle.prompt import (
     retrieval_query,
     split_sentences,
 )
+from wyoming_xnai.server.logs import private
 from wyoming_xnai.server.metrics import FALLBACK_STAGE, LATENCY
 from wyoming_xnai.server.queue import Busy, WorkQueue
 from wyoming_xnai.server.tracing import tracer
@@ -317,7 +318,7 @@ class Answerer:
             return None
         LATENCY.labels("handle", "llm").observe(time.perf_counter() - started)
         if rejected:
-            _LOGGER.info("not grounded in the notes, not said: %r", rejected[0])
+            _LOGGER.info("not grounded in the notes, not said: %r", private(rejected[0]))
         sources = list(dict.fromkeys(n.source for n in relevant))
         if said or heads:
             return Answer(" ".join(said or heads), stage, sources)
@@ -341,7 +342,9 @@ class Answerer:
                     problems["cache"] = f"cannot compare questions: {err}"
             if query_vec is not None and (similar := self.cache.similar(query_vec)) is not None:
                 hit = similar[0]
-                _LOGGER.info("cache: %r matches earlier %r (%.2f)", question, hit.question, similar[1])
+                _LOGGER.info(
+                    "cache: %r matches earlier %r (%.2f)", private(question), private(hit.question), similar[1]
+                )
         if hit is None:
             return None
         return Answer(hit.answer, "cache", hit.sources)

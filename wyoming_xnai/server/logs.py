@@ -1,4 +1,9 @@
-"""Logging set-up: plain lines for people, JSON lines for log collectors."""
+"""Logging set-up: plain lines for people, JSON lines for log collectors; what users said stays out.
+
+Questions, transcripts and answers are private: a log line shows them only with `--debug` or
+`--log-text`. Log them through `private(text)`, which otherwise prints as `<N chars>`; ids, lengths,
+timings and outcomes are logged as they are.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,32 @@ import json
 import logging
 import sys
 import time
+
+_show_text = False
+
+
+class Private:
+    """User text in a log argument: itself with --log-text or --debug, else only its length."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __str__(self) -> str:
+        return self.text if _show_text else f"<{len(self.text)} chars>"
+
+    def __repr__(self) -> str:
+        return repr(self.text) if _show_text else f"<{len(self.text)} chars>"
+
+
+def private(text: str) -> Private:
+    return Private(text)
+
+
+def show_text(on: bool) -> None:
+    global _show_text
+    _show_text = on
 
 
 class JsonFormatter(logging.Formatter):
@@ -24,7 +55,8 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-def setup_logging(debug: bool, log_format: str = "text") -> None:
+def setup_logging(debug: bool, log_format: str = "text", log_text: bool = False) -> None:
+    show_text(debug or log_text)
     handler = logging.StreamHandler(sys.stderr)
     if log_format == "json":
         handler.setFormatter(JsonFormatter())

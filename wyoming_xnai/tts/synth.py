@@ -20,6 +20,7 @@ import numpy as np
 
 from wyoming_xnai.errors import ModelMissingError
 from wyoming_xnai.models import PiperVoiceRef, piper_voice, piper_voices
+from wyoming_xnai.server.logs import private
 from wyoming_xnai.server.metrics import FALLBACK_STAGE
 from wyoming_xnai.settings import Settings
 
@@ -212,7 +213,7 @@ class VoiceBank:
                 return Audio(self._piper(voice, text, speaker_id), info.rate, "piper")
             except Exception as err:
                 _LOGGER.error(
-                    "tts: Piper failed on %r (%s: %s); using the degraded voice", text[:40], type(err).__name__, err
+                    "tts: Piper failed on %r (%s: %s); using the degraded voice", private(text), type(err).__name__, err
                 )
         return self.degraded(info, text)
 
