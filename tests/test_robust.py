@@ -102,38 +102,42 @@ def wait_loaded(server: ServerProcess, service: str) -> None:
 # --- 1. one client cannot hold the slots --------------------------------------------------------
 
 
-async def closed_with(port: int, events: list[Event], every: float, timeout: float = 20.0) -> dict:
+def closed_with(port: int, events: list[Event], every: float, timeout: float = 20.0) -> dict:
     """Send `events` again and again every `every` s until the server ends the connection; its error."""
-    async with AsyncClient.from_uri(f"tcp://{LOOPBACK}:{port}") as client:
-
-        async def keep_sending() -> None:
+    received = b""
+    deadline = time.monotonic() + timeout
+    with socket.create_connection((LOOPBACK, port), timeout=timeout) as sock:
+        sock.settimeout(every)
+        while time.monotonic() < deadline:
             try:
-                while True:
-                    for event in events:
-                        await client.write_event(event)
-                    await anyio.sleep(every)
+                sock.sendall(b"".join(_frame(event) for event in events))
             except OSError:
-                pass  # the server closed
-
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(keep_sending)
-            replies = await read_until(client, "never", timeout=timeout)
-            tg.cancel_scope.cancel()
-    assert replies[-1].type == "error", [e.type for e in replies]
-    return replies[-1].data
+                pass  # the server has closed; what it said is still to be read
+            try:
+                chunk = sock.recv(65536)
+            except TimeoutError:
+                continue
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            received += chunk
+    errors = [e for e in parse_frames(received) if e.type == "error"]
+    assert errors, f"the connection was not ended in {timeout} s: {received[-300:]!r}"
+    return errors[-1].data
 
 
 def test_pings_do_not_keep_a_request_slot(asr, handle) -> None:
     """Finding 1: a client trickling pings (or describes) held an ASR or handle slot forever."""
     for server, _ in (asr, handle):
-        error = anyio.run(closed_with, server.port, [Ping().event(), Describe().event()], 0.2)
+        error = closed_with(server.port, [Ping().event(), Describe().event()], 0.2)
         assert error["code"] == "timeout" and "no request" in error["text"], error
 
 
 def test_a_connection_has_a_whole_life_deadline(asr) -> None:
     """Finding 1: request events keep a connection from being idle, but not alive for ever."""
     server, _ = asr
-    error = anyio.run(closed_with, server.port, [Transcribe(language="en").event()], 0.2)
+    error = closed_with(server.port, [Transcribe(language="en").event()], 0.2)
     assert error["code"] == "timeout" and "connection open for 5 s" in error["text"], error
 
 
@@ -143,18 +147,16 @@ def test_an_audio_stream_has_a_deadline(asr) -> None:
     start = AudioStart(rate=16000, width=2, channels=1).event()
     chunk = AudioChunk(rate=16000, width=2, channels=1, audio=bytes(320)).event()
 
-    async def trickle() -> dict:
-        async with AsyncClient.from_uri(server.uri) as client:
-            await client.write_event(start)
-        return await closed_with(server.port, [chunk], 0.2)
-
-    error = anyio.run(trickle)
+    with socket.create_connection((LOOPBACK, server.port), timeout=30) as sock:
+        sock.sendall(_frame(start))
+    error = closed_with(server.port, [chunk], 0.2)
     assert error["code"] == "timeout" and "audio took longer than 1.5 s" in error["text"], error
 
 
 def test_open_synthesize_streams_do_not_lock_tts_out(tts) -> None:
     """Finding 1: connections that send only `synthesize-start` held every TTS slot indefinitely."""
     server, metrics_port = tts
+    poll(lambda: metric(metrics_port, 'xnai_connections{service="tts"}') == 0, what="earlier connections closed")
     socks = []
     try:
         for _ in range(4):
@@ -176,7 +178,8 @@ def test_open_synthesize_streams_do_not_lock_tts_out(tts) -> None:
 
 def test_one_client_address_gets_only_its_share_of_connections(tts) -> None:
     """Finding 1: the connection cap was per service; one device could take all of it."""
-    server, _ = tts
+    server, metrics_port = tts
+    poll(lambda: metric(metrics_port, 'xnai_connections{service="tts"}') == 0, what="earlier connections closed")
     socks = [socket.create_connection((LOOPBACK, server.port), timeout=30) for _ in range(4)]
     try:
         for sock in socks:  # admitted: each answers describe
@@ -235,21 +238,23 @@ def ask(port: int, text: str) -> str:
     """One question over a raw socket (so it may hold what wyoming's writer cannot encode)."""
     with socket.create_connection((LOOPBACK, port), timeout=300) as sock:
         sock.sendall(_frame(Transcript(text=text, context={"conversation_id": "robust"}).event()))
-        received = b""
-        while b'"handled"' not in received and b'"error"' not in received:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            received += chunk
-            try:
-                events = parse_frames(received)
-            except AssertionError:
-                continue  # a frame is still arriving
-            final = [e for e in events if e.type in ("handled", "error")]
-            if final:
-                assert final[0].type == "handled", final[0].data
-                return final[0].data["text"]
-    raise AssertionError(f"no answer: {received[-300:]!r}")
+        return final_text(sock, "handled")
+
+
+def final_text(sock: socket.socket, final: str) -> str:
+    """Read until the `final` event (or an error, which fails the test); its text."""
+    received = b""
+    while chunk := sock.recv(65536):
+        received += chunk
+        try:
+            events = parse_frames(received)
+        except AssertionError:
+            continue  # a frame is still arriving
+        ends = [e for e in events if e.type in (final, "error")]
+        if ends:
+            assert ends[0].type == final, ends[0].data
+            return ends[0].data.get("text", "")
+    raise AssertionError(f"closed without {final}: {received[-300:]!r}")
 
 
 def test_client_input_never_opens_a_breaker(handle) -> None:
@@ -383,9 +388,17 @@ def test_accept_backs_off_when_the_process_is_out_of_file_descriptors(asr) -> No
         resource.prlimit(pid, resource.RLIMIT_NOFILE, limit)
     assert len(grown) < 8000 and grown.count("cannot accept") <= 2, grown[-3000:]
     assert "Traceback" not in grown
-    with socket.create_connection((LOOPBACK, server.port), timeout=30) as sock:  # serving again
+    poll(lambda: describes(server.port), what="serving again")  # once the backlog of closed clients is gone
+
+
+def describes(port: int) -> bool:
+    """True when the server answers describe (not `busy`) on a new connection."""
+    with socket.create_connection((LOOPBACK, port), timeout=30) as sock:
         sock.sendall(_frame(Describe().event()))
-        assert b'"info"' in sock.recv(65536)
+        try:
+            return b'"info"' in sock.recv(65536)
+        except ConnectionResetError:
+            return False
 
 
 # --- SIGTERM -------------------------------------------------------------------------------------

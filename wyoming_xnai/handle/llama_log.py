@@ -16,8 +16,9 @@ import logging
 from collections.abc import Iterator
 
 _LOGGER = logging.getLogger("wyoming_xnai.llama")
-# ggml_log_level: 0 none, 1 info, 2 warn, 3 error, 4 debug, 5 continue the previous line
-_LEVELS = {0: logging.DEBUG, 1: logging.DEBUG, 2: logging.WARNING, 3: logging.ERROR, 4: logging.DEBUG}
+# ggml_log_level in the llama.cpp we build (include/ggml.h): 0 none, 1 debug, 2 info, 3 warn, 4 error,
+# 5 continue the previous line. llama.cpp's info is detail for us: DEBUG.
+_LEVELS = {0: logging.DEBUG, 1: logging.DEBUG, 2: logging.DEBUG, 3: logging.WARNING, 4: logging.ERROR}
 _pending: list[str] = []  # the start of a line that llama.cpp writes in several calls
 _level = [logging.DEBUG]
 _callback = None  # the ctypes callback must stay referenced while llama.cpp holds it

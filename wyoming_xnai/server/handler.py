@@ -36,6 +36,7 @@ from wyoming_xnai.server.service import Service
 
 _LOGGER = logging.getLogger(__name__)
 Ending = tuple[str, str]  # (error code, text) a connection is closed with
+REFUSED_LINGER = 1.0  # seconds a refused client gets to read its `busy` and hang up
 
 
 class ClientError(Exception):
@@ -174,10 +175,12 @@ class ServiceHandler(AsyncEventHandler, Generic[S]):
             self.writer.transport.abort()
             raise ClientStalled(f"the client read nothing for {self.settings.write_timeout:g} s")
 
-    async def send_error(self, code: str, text: str) -> None:
-        """Tell the client what went wrong; a client that already left is not an error of ours."""
+    async def send_error(self, code: str, text: str, log: int | None = 0) -> None:
+        """Tell the client what went wrong; a client that already left is not an error of ours.
+        `log`: None leaves it out of the log; N > 0 says that N more were left out before it."""
         ERRORS.labels(self.service, code).inc()
-        _LOGGER.info("%s: %s (%s)", self.service, text, code)
+        if log is not None:
+            _LOGGER.info("%s: %s (%s)%s", self.service, text, code, f"; {log} more not logged" if log else "")
         try:
             await self.write_event(Error(text=text, code=code).event())
         except (ConnectionError, RuntimeError):
@@ -210,8 +213,8 @@ class ServiceHandler(AsyncEventHandler, Generic[S]):
         limits = self.svc.connections
         refusal = limits.admit(self.peer)
         if refusal is not None:
-            await self.send_error("busy", f"{self.service} has {refusal}")
-            self.writer.close()
+            await self.send_error("busy", f"{self.service} has {refusal}", log=self.svc.refusals_due.due())
+            await self._close_refused()
             return
         CONNECTIONS.labels(self.service).inc()
         lifetime = self.settings.max_connection_seconds
@@ -239,6 +242,16 @@ class ServiceHandler(AsyncEventHandler, Generic[S]):
                 await self.disconnect()
             finally:
                 self.writer.close()
+
+    async def _close_refused(self) -> None:
+        """Close a refused connection so that the client can read why: closing with its request still
+        unread would reset the connection, and a reset throws away the error we just sent."""
+        with contextlib.suppress(OSError, RuntimeError):
+            self.writer.write_eof()
+            with anyio.move_on_after(REFUSED_LINGER):
+                while await self.reader.read(65536):
+                    pass
+        self.writer.transport.abort()
 
     async def _serve(self) -> Ending | None:
         """Handle events until the client is done; returns the error to close the connection with."""

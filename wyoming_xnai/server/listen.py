@@ -14,7 +14,6 @@ import errno
 import logging
 import os
 import socket
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from urllib.parse import urlparse
@@ -22,6 +21,7 @@ from urllib.parse import urlparse
 import anyio
 
 from wyoming_xnai.errors import UserError
+from wyoming_xnai.server.logs import Throttle
 
 _LOGGER = logging.getLogger(__name__)
 OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
@@ -48,8 +48,7 @@ class Listener:
         self._sock = _bind(uri, what)
         self._path = Path(urlparse(uri).path) if self._sock.family == socket.AF_UNIX else None
         self._accepting = anyio.CancelScope()
-        self._refused = 0
-        self._reported = 0.0
+        self._report_due = Throttle(REPORT_SECONDS)
 
     @property
     def port(self) -> int | None:
@@ -99,15 +98,12 @@ class Listener:
             writer.close()
 
     def _report(self, err: OSError, backoff: float) -> None:
-        self._refused += 1
-        now = time.monotonic()
-        if now - self._reported >= REPORT_SECONDS:
+        held = self._report_due.due()
+        if held is not None:
             _LOGGER.warning(
-                "%s: cannot accept connections (%s; %d tries since the last report): waiting %.2f s between tries",
-                self.what, os.strerror(err.errno or 0), self._refused, backoff,
+                "%s: cannot accept connections (%s; %d more times since the last report): waiting %.2f s between tries",
+                self.what, os.strerror(err.errno or 0), held, backoff,
             )  # fmt: skip
-            self._reported = now
-            self._refused = 0
 
 
 def _bind(uri: str, what: str) -> socket.socket:

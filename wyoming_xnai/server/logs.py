@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sys
 import time
 
@@ -28,6 +29,25 @@ class Private:
 
     def __repr__(self) -> str:
         return repr(self.text) if _show_text else f"<{len(self.text)} chars>"
+
+
+class Throttle:
+    """Says when a repeated message is due again: at most once every `seconds`, with how many were held
+    back (a flood of refused clients must not become a flood of log lines)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._last = -math.inf
+        self._held = 0
+
+    def due(self) -> int | None:
+        """None while the message is held back; else how many were held back since it was last due."""
+        now = time.monotonic()
+        if now - self._last < self.seconds:
+            self._held += 1
+            return None
+        held, self._held, self._last = self._held, 0, now
+        return held
 
 
 def private(text: str) -> Private:

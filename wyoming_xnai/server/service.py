@@ -13,6 +13,7 @@ from wyoming.info import Attribution, Info
 
 from wyoming_xnai import __version__
 from wyoming_xnai.server.limits import ConnectionLimit
+from wyoming_xnai.server.logs import Throttle
 from wyoming_xnai.server.metrics import MODEL_LOAD, MODEL_READY
 from wyoming_xnai.settings import Settings
 
@@ -48,6 +49,7 @@ class Service(ABC):
         self.load_error: str | None = None
         self._ready: asyncio.Event | None = None
         self.connections = ConnectionLimit(settings.max_connections, settings.max_connections_per_peer)
+        self.refusals_due = Throttle(10.0)  # a flood of clients over the caps is logged once in a while
         self.live: set[Connection] = set()  # the connections being served, told to finish on SIGTERM
 
     @abstractmethod
