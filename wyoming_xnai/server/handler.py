@@ -30,6 +30,7 @@ from wyoming.info import Describe
 from wyoming.server import AsyncEventHandler
 
 from wyoming_xnai.server.listen import peer_host
+from wyoming_xnai.server.memory import heap
 from wyoming_xnai.server.metrics import CONNECTIONS, ERRORS
 from wyoming_xnai.server.sanitize import MAX_DEPTH, clean_data, nesting
 from wyoming_xnai.server.service import Service
@@ -146,6 +147,7 @@ class ServiceHandler(AsyncEventHandler, Generic[S]):
         self._scope = anyio.CancelScope()  # the whole connection; given a deadline on shutdown
         self._stop_reading = asyncio.Event()
         self._client_stream: StreamDeadline | None = None
+        self._requests = 0  # request events handled: a connection that had some may leave free memory behind
 
     @property
     def tasks(self) -> TaskGroup:
@@ -242,6 +244,8 @@ class ServiceHandler(AsyncEventHandler, Generic[S]):
                 await self.disconnect()
             finally:
                 self.writer.close()
+        if self._requests and self.request_events is not None:
+            await heap.after_request()  # the client has all it gets: give what the request freed back
 
     async def _close_refused(self) -> None:
         """Close a refused connection so that the client can read why: closing with its request still
@@ -292,6 +296,7 @@ class ServiceHandler(AsyncEventHandler, Generic[S]):
                     return None
                 if self.request_events is None or event.type in self.request_events:
                     idle_end = anyio.current_time() + idle_timeout
+                    self._requests += 1
                 if not await self.handle_event(event):
                     return None
             return None

@@ -21,6 +21,7 @@ import numpy as np
 from wyoming_xnai.errors import ModelMissingError
 from wyoming_xnai.models import PiperVoiceRef, piper_voice, piper_voices
 from wyoming_xnai.server.logs import private
+from wyoming_xnai.server.memory import ArenaBounded
 from wyoming_xnai.server.metrics import FALLBACK_STAGE
 from wyoming_xnai.settings import Settings
 
@@ -29,6 +30,9 @@ WIDTH = 2  # 16-bit samples
 CHANNELS = 1
 ESPEAK_RATE = 22050  # espeak-ng's native output rate
 MAX_LOADED = 3  # voices kept in memory at once (a medium voice is ~60 MB)
+# Piper runs on more phoneme ids than this (a pad between phonemes: ~120 characters of text) give the
+# arena they grew back when they end; a 300-character piece would otherwise keep ~330 MiB for good.
+PIPER_USUAL_IDS = 256
 
 
 class UnknownVoice(Exception):
@@ -201,7 +205,7 @@ class VoiceBank:
         session = onnxruntime.InferenceSession(
             str(info.ref.model), sess_options=options, providers=["CPUExecutionProvider"]
         )
-        return PiperVoice(session=session, config=config)
+        return PiperVoice(session=ArenaBounded(session, PIPER_USUAL_IDS), config=config)
 
     def synthesize(self, info: VoiceInfo, text: str, speaker_id: int | None) -> Audio:
         """Speak one piece with Piper, or with the degraded voice if Piper fails."""
