@@ -214,6 +214,22 @@ def test_a_client_that_stops_reading_is_dropped(tts) -> None:
     assert any(e.type == "audio-chunk" for e in anyio.run(_speak, server.uri, "Still here."))
 
 
+def test_idle_time_counts_from_the_end_of_a_long_request(tts) -> None:
+    """A synthesis that takes longer than the idle timeout (2 s here) does not leave its connection
+    idle-expired: the next request on it is served."""
+    server, _ = tts
+
+    async def two_requests() -> list:
+        async with AsyncClient.from_uri(server.uri) as client:
+            await client.write_event(Synthesize(text="The kitchen lights are on and the door is locked. " * 30).event())
+            await read_until(client, "audio-stop", timeout=300)
+            await client.write_event(Synthesize(text="And the second one.").event())
+            return await read_until(client, "audio-stop", timeout=120)
+
+    replies = anyio.run(two_requests)
+    assert replies[-1].type == "audio-stop" and any(e.type == "audio-chunk" for e in replies)
+
+
 async def _speak(uri: str, text: str) -> list:
     async with AsyncClient.from_uri(uri) as client:
         await client.write_event(Synthesize(text=text).event())

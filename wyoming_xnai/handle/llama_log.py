@@ -63,6 +63,9 @@ class _LogLines(io.TextIOBase):
 
 @contextlib.contextmanager
 def python_prints_logged() -> Iterator[None]:
-    """While a model is built with verbose=True, llama-cpp-python's prints to sys.stderr go to our logger."""
+    """While a model is built with verbose=True, llama-cpp-python's prints to sys.stderr go to our logger.
+
+    sys.stderr is swapped for the whole process for that second: our log handlers keep the stream they
+    were given at start, so the other services' log lines still reach the terminal."""
     with contextlib.redirect_stderr(_LogLines()):
         yield

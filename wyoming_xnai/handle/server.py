@@ -131,9 +131,9 @@ class HandleHandler(ServiceHandler[HandleService]):
 
         deadline = self.svc.settings.handle_answer_timeout
         try:
+            await self.svc.ready.wait()  # a model still loading is not this question's wait
             with anyio.move_on_after(deadline):
                 async with self._one_at_a_time:
-                    await self.svc.ready.wait()
                     await self._send(HandledStart(context=context).event())
                     answer = await self.svc.answerer.answer(text, conversation_id, chunk)
                     # `handled` before `handled-stop`: Home Assistant closes the socket on `handled`.
