@@ -295,11 +295,11 @@ class ServiceHandler(AsyncEventHandler, Generic[S]):
                 if event is None:
                     return None
                 request = self.request_events is None or event.type in self.request_events
+                self._requests += request
                 if not await self.handle_event(event):
                     return None
                 if request:  # the idle time starts once the request is handled (a synthesis may take minutes)
                     idle_end = anyio.current_time() + idle_timeout
-                    self._requests += 1
             return None
         finally:
             for future in (read, stop):

@@ -2,8 +2,8 @@
 
 glibc keeps freed heap memory for reuse rather than returning it to the system: after a 2-minute
 utterance the ASR's ~130 MiB of buffers stay resident although nothing uses them. `HeapTrimmer` asks
-glibc to return what is free (`malloc_trim`) after a connection that carried requests, in a worker
-thread, at most once every few seconds.
+glibc to return what is free (`malloc_trim`) after each connection that carried requests, in a worker
+thread.
 
 onnxruntime keeps an arena of its own that grows to the largest run and never shrinks: Piper on one
 300-character piece of text keeps ~330 MiB more for good. `ArenaBounded` wraps a session so that a run
@@ -15,14 +15,9 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import logging
-import time
 from typing import Any
 
 import anyio
-
-_LOGGER = logging.getLogger(__name__)
-TRIM_SECONDS = 2.0
 
 
 def _malloc_trim() -> Any:
@@ -34,23 +29,20 @@ def _malloc_trim() -> Any:
 
 
 class HeapTrimmer:
-    def __init__(self, seconds: float = TRIM_SECONDS) -> None:
-        self.seconds = seconds
+    def __init__(self) -> None:
         self._trim = _malloc_trim()
-        self._last = 0.0
         self._running = False
 
     async def after_request(self) -> None:
-        """Return free heap memory to the system, unless a trim is running or ran moments ago."""
-        now = time.monotonic()
-        if self._trim is None or self._running or now - self._last < self.seconds:
+        """Return free heap memory to the system (a few ms; the first after a big request ~60 ms, in a
+        worker thread), unless a trim is running already: it returns what this request freed too."""
+        if self._trim is None or self._running:
             return
         self._running = True
         try:
             await anyio.to_thread.run_sync(self._trim, 0)
         finally:
             self._running = False
-            self._last = time.monotonic()
 
 
 heap = HeapTrimmer()
