@@ -140,21 +140,24 @@ async def test_one_request_on_each_service_then_metrics_traces_and_rss(serve: Al
 
 
 async def test_large_requests_give_their_memory_back(serve: AllInOne) -> None:
-    """Issue 14, finding 7: a markup-heavy text (pieces of 300 characters that Piper speaks in one run)
-    and a long utterance each left hundreds of MiB resident for good, over the 1.2 GB bound."""
+    """Issue 14, finding 7: a markup-heavy text (pieces of 300 characters that Piper spoke in one run)
+    left ~500 MiB resident for good, over the 1.2 GB bound (bench/memory.py adds a 20,000-character text
+    and a 10-minute utterance; too slow for CI)."""
     before = serve.rss_bytes()
     async with AsyncClient.from_uri(serve.uri("tts")) as client:
         await client.write_event(Synthesize(text=(MARKUP * 40)[:4000]).event())
         events = await read_until(client, "audio-stop", timeout=600)
     assert sum(len(e.payload or b"") for e in events if e.type == "audio-chunk") > 0
-    phrase = speech("turn on the kitchen lights and close the garage door")
-    utterance = ((phrase + bytes(16000)) * 20)[: 30 * 32000]  # 30 s: faster-whisper's long-form path
-    assert "kitchen" in transcript_text(await transcribe(serve.uri("asr"), utterance)).lower()
-    deadline = anyio.current_time() + 30
-    while serve.rss_bytes() > before + 64 * 2**20:  # the heap is trimmed once the connection has closed
+    await rss_settles(serve, before)
+    assert serve.rss_bytes() < RSS_LIMIT_BYTES
+
+
+async def rss_settles(serve: AllInOne, before: int, timeout: float = 30) -> None:
+    """RSS comes back within 64 MiB of `before` (the heap is trimmed once the connection has closed)."""
+    deadline = anyio.current_time() + timeout
+    while serve.rss_bytes() > before + 64 * 2**20:
         assert anyio.current_time() < deadline, f"RSS {before / 2**20:.0f} -> {serve.rss_bytes() / 2**20:.0f} MiB"
         await anyio.sleep(0.1)
-    assert serve.rss_bytes() < RSS_LIMIT_BYTES
 
 
 async def test_spans_reach_the_collector_at_shutdown(serve: AllInOne) -> None:
