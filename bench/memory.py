@@ -69,6 +69,18 @@ async def ask(uri: str, text: str) -> str:
         return (await read_until(client, "handled", timeout=600))[-1].type
 
 
+def settled_rss(pid: int, timeout: float = 15.0) -> float:
+    """RSS once it has not fallen for 2 s: the heap is trimmed after the request's connection closed."""
+    deadline = time.monotonic() + timeout
+    lowest, steady = status(pid, "VmRSS"), 0
+    while steady < 4 and time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = status(pid, "VmRSS")
+        steady = steady + 1 if now >= lowest else 0
+        lowest = min(lowest, now)
+    return lowest
+
+
 def wait_ready(server: ServerProcess, timeout: float = 600) -> None:
     """Until all three models are loaded (the log says so), so no request waits for a load."""
     deadline = time.monotonic() + timeout
@@ -95,8 +107,7 @@ def run(python: str, work: Path, extra: list[str]) -> list[tuple[str, float, flo
     def step(what: str, request) -> None:
         Path(f"/proc/{pid}/clear_refs").write_text("5")  # VmHWM restarts from the current RSS
         request()
-        time.sleep(1)  # the heap trim after a request runs once its connection has closed
-        rows.append((what, status(pid, "VmRSS"), status(pid, "VmHWM")))
+        rows.append((what, settled_rss(pid), status(pid, "VmHWM")))
 
     try:
         server.wait_describe(timeout=300)

@@ -26,7 +26,7 @@ SERVER_COMMON = (
     "max_connections", "max_connections_per_peer", "idle_timeout", "max_connection_seconds", "write_timeout",
     "shutdown_grace", "otlp_endpoint",
 )  # fmt: skip
-LOCAL_COMMON = ("debug", "log_format", "log_text", "data_dir", "models_dir")
+LOCAL_COMMON = ("debug", "log_format", "data_dir", "models_dir")
 
 
 @dataclass(frozen=True)
