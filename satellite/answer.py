@@ -17,6 +17,7 @@ from satellite.discovery import NoService
 from satellite.respond import Responder
 from satellite.turn import Turn
 from satellite.wake_phrase import strip_wake_phrase
+from wyoming_xnai.server.logs import private
 
 _LOGGER = logging.getLogger(__name__)
 Outcome = Literal["answered", "heard-nothing", "not-for-me", "awake", "interrupted"]
@@ -70,7 +71,7 @@ async def _answer(answer: Answer, responder: Responder, conversation: Conversati
     turn.asr_context = confidence(transcript)
     turn.transcript_at = time.monotonic()
     turn.asr_uri = answer.asr.endpoint.uri if answer.asr.endpoint else ""
-    _LOGGER.info("transcript: %r", turn.transcript)
+    _LOGGER.info("transcript: %r", private(turn.transcript))
     if answer.spoken_wake_word:
         rest = strip_wake_phrase(turn.transcript, answer.spoken_wake_word)
         turn.transcript = turn.transcript if rest is None else rest
@@ -89,7 +90,7 @@ async def _answer(answer: Answer, responder: Responder, conversation: Conversati
     await responder.respond(turn, turn.conversation_id, answer.commit)
     await answer.commit.wait()
     turn.done_at = time.monotonic()
-    _LOGGER.info("answer: %r", turn.answer)
+    _LOGGER.info("answer: %r", private(turn.answer))
     _LOGGER.info("timings: %s", ", ".join(f"{k} {v:.3f} s" for k, v in turn.stages().items()))
     turn.record()
     return "answered"

@@ -22,7 +22,7 @@ from wyoming.asr import Transcript
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.error import Error
 from wyoming.event import Event
-from wyoming.info import Attribution, Info, Satellite
+from wyoming.info import Info, Satellite
 from wyoming.ping import Ping, Pong
 from wyoming.satellite import PauseSatellite, RunSatellite
 from wyoming.snd import Played
@@ -33,13 +33,13 @@ from satellite.feedback import done, played
 from satellite.ha_mic import HaMic
 from satellite.timers import Timers
 from satellite.wake import wake_models
-from wyoming_xnai import __version__
-from wyoming_xnai.server.bootstrap import Service, run
+from wyoming_xnai.server.bootstrap import run
 from wyoming_xnai.server.handler import ServiceHandler
+from wyoming_xnai.server.logs import private
+from wyoming_xnai.server.service import Service, program_fields
 from wyoming_xnai.settings import Settings
 
 _LOGGER = logging.getLogger(__name__)
-XNAI = Attribution(name="xnai", url="")
 PING_SECONDS = 2.0
 PONG_TIMEOUT = 5.0
 
@@ -55,11 +55,7 @@ class SatelliteService(Service):
         self.owner: HaHandler | None = None
         self._info = Info(
             satellite=Satellite(
-                name=settings.satellite_name or f"xnai-satellite-{socket.gethostname()}",
-                description="xnai satellite",
-                attribution=XNAI,
-                installed=True,
-                version=__version__,
+                **program_fields(settings.satellite_name or f"xnai-satellite-{socket.gethostname()}", "xnai satellite"),
                 area=settings.satellite_area,
                 has_vad=True,
                 active_wake_words=[model.id for model in wake_models(settings)] or None,
@@ -105,7 +101,7 @@ class HaHandler(ServiceHandler[SatelliteService]):
         elif Pong.is_type(event.type):
             self.last_pong = time.monotonic()
         elif Transcript.is_type(event.type):
-            _LOGGER.info("HA transcript: %r", Transcript.from_event(event).text)
+            _LOGGER.info("HA transcript: %r", private(Transcript.from_event(event).text))
             if await self.mic.end_pipeline():
                 self.tasks.start_soon(done, self.settings, self.svc.speaker)
         elif Error.is_type(event.type):
@@ -113,7 +109,7 @@ class HaHandler(ServiceHandler[SatelliteService]):
             await self.mic.end_pipeline()
             self.mic.busy_until = 0.0
         elif Synthesize.is_type(event.type):
-            _LOGGER.info("HA answer: %r", Synthesize.from_event(event).text)
+            _LOGGER.info("HA answer: %r", private(Synthesize.from_event(event).text))
         elif not self.timers.on_event(event, self.tasks):
             await self._on_audio(event)
         return True

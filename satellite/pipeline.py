@@ -188,7 +188,7 @@ async def _stop_on_signal(scope: anyio.CancelScope) -> None:
 
 
 def main(settings: Settings) -> int:
-    setup_logging(settings.debug, settings.log_format)
+    setup_logging(settings.debug, settings.log_format, settings.log_text)
     provider = setup_tracing(settings.otlp_endpoint)
     try:
         satellite = anyio.run(run_satellite, settings, backend="asyncio")

@@ -222,7 +222,7 @@ def test_idle_and_half_open_connections_do_not_block_others(asr) -> None:
     fds_before = settled_fds(server.proc.pid)
     idle = []
     try:
-        for i in range(Settings().max_connections - 1):  # all the slots but one
+        for i in range(Settings().max_connections_per_peer - 1):  # all the slots of this address but one
             sock = socket.create_connection((LOOPBACK, server.port), timeout=10)
             if i % 2:
                 sock.sendall(b'{"type": "audio-chu')  # a header that never ends

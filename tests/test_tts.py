@@ -482,3 +482,17 @@ def test_clean() -> None:
     assert clean("See https://www.example.com/a/b?c=d#e now") == "See example.com now"
     assert all(len(p.text) <= 301 for p in split("x" * 5000 + ". Done."))
     assert foreign_script("你好，世界。", "en_US") == "CJK" and foreign_script("Grüße, Wang 王", "en_US") is None
+
+
+def test_long_sentences_are_spoken_in_bounded_runs() -> None:
+    """Piper's memory per run grows with the sentence: one over MAX_RUN_PHONEMES is cut at a word."""
+    from wyoming_xnai.tts.synth import split_phonemes
+
+    word = ["h", "ə", "l", "oʊ"]
+    sentence = [p for _ in range(100) for p in [*word, " "]][:-1]  # 100 words, 499 phonemes
+    parts = split_phonemes(sentence, 200)
+    assert all(len(part) <= 200 for part in parts) and len(parts) == 3
+    assert all(part[0] != " " and part[-1] != " " for part in parts)  # cut between words, not inside
+    assert [p for part in parts for p in [*part, " "]][:-1] == sentence  # nothing lost
+    assert split_phonemes(["x"] * 450, 200) == [["x"] * 200, ["x"] * 200, ["x"] * 50]  # one huge "word"
+    assert split_phonemes(word, 200) == [word]

@@ -21,9 +21,10 @@ from wyoming_xnai.errors import UserError
 from wyoming_xnai.settings import Settings
 
 SERVER_COMMON = (
-    "debug", "log_format", "data_dir", "models_dir", "zeroconf", "zeroconf_host",
-    "metrics_host", "metrics_port", "max_payload_bytes", "max_connections",
-    "idle_timeout", "otlp_endpoint",
+    "debug", "log_format", "log_text", "data_dir", "models_dir", "zeroconf", "zeroconf_host",
+    "metrics_host", "metrics_port", "metrics_max_connections", "metrics_timeout", "max_payload_bytes",
+    "max_connections", "max_connections_per_peer", "idle_timeout", "max_connection_seconds", "write_timeout",
+    "shutdown_grace", "otlp_endpoint",
 )  # fmt: skip
 LOCAL_COMMON = ("debug", "log_format", "data_dir", "models_dir")
 

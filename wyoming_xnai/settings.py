@@ -36,16 +36,37 @@ class Settings(BaseSettings):
     zeroconf_host: str | None = Field(
         None, description="Address to advertise over zeroconf (default: the LAN address of this host)"
     )
-    metrics_host: str = Field("0.0.0.0", description="Bind address of the /metrics and /healthz endpoint")
+    metrics_host: str = Field(
+        "127.0.0.1", description="Bind address of the /metrics and /healthz endpoint (0.0.0.0 opens it to the LAN)"
+    )
     metrics_port: int | None = Field(None, description="Port of the /metrics and /healthz endpoint (off if unset)")
+    metrics_max_connections: int = Field(
+        8, ge=1, description="Open connections the metrics endpoint accepts; more are closed at once"
+    )
+    metrics_timeout: float = Field(5.0, gt=0, description="Seconds one metrics request may take, reading to writing")
     max_payload_bytes: int = Field(
         4 * MiB, description="Largest data block or payload one event may carry; bigger frames are refused"
     )
     max_connections: int = Field(
         64, ge=1, description="Open connections one service accepts; more get a busy error (bounds memory)"
     )
+    max_connections_per_peer: int = Field(
+        16, ge=1, description="Open connections one client address may hold on one service; more get a busy error"
+    )
     idle_timeout: float = Field(
-        60.0, gt=0, description="Seconds a connection may take to send its next event before it is closed"
+        60.0, gt=0, description="Seconds a connection may take to send its next request event before it is closed"
+    )
+    max_connection_seconds: float = Field(
+        300.0, gt=0, description="Longest life of one ASR, TTS or handle connection (each carries one request)"
+    )
+    write_timeout: float = Field(
+        30.0, gt=0, description="Seconds a client may leave what the server sends unread before it is dropped"
+    )
+    shutdown_grace: float = Field(
+        5.0, ge=0, description="On SIGTERM, seconds in-flight requests get to finish before they end with an error"
+    )
+    log_text: bool = Field(
+        False, description="Log what users said and were told (questions, transcripts, answers); --debug does too"
     )
     otlp_endpoint: str | None = Field(
         None, description="OTLP/HTTP traces endpoint; traces stay in-process unless this is set"
@@ -87,6 +108,9 @@ class Settings(BaseSettings):
     asr_timeout: float = Field(
         30.0, gt=0, description="Seconds from the end of an utterance to its transcript (queue wait included)"
     )
+    asr_stream_timeout: float = Field(
+        150.0, gt=0, description="Seconds one utterance's audio may take to arrive, first chunk to audio-stop"
+    )
     asr_vad_endpointing: float | None = Field(
         None, description="End the utterance after this many seconds of silence (server-side endpointing)"
     )
@@ -109,6 +133,9 @@ class Settings(BaseSettings):
     tts_max_text_chars: int = Field(20_000, ge=1, description="Longest text accepted for one request")
     tts_max_concurrent: int = Field(1, ge=1, description="Syntheses that may run at the same time")
     tts_max_queue: int = Field(16, ge=0, description="Requests that may wait for a synthesis slot")
+    tts_stream_timeout: float = Field(
+        120.0, gt=0, description="Seconds a streamed text (synthesize-start to synthesize-stop) may take to arrive"
+    )
     tts_cpu_threads: int = Field(
         0, ge=0, description="onnxruntime threads per synthesis (0 = library default: one per core, as Piper)"
     )
@@ -144,6 +171,9 @@ class Settings(BaseSettings):
     handle_llm_timeout: float = Field(20.0, gt=0, description="Seconds an LLM stage may take before falling back")
     handle_max_queue: int = Field(8, ge=0, description="Requests that may wait for the LLM")
     handle_max_text_chars: int = Field(2000, ge=1, description="Longest transcript accepted")
+    handle_answer_timeout: float = Field(
+        60.0, gt=0, description="Seconds from a question to its answer, the wait for the LLM included"
+    )
     handle_retrieval_timeout: float = Field(5.0, gt=0, description="Seconds retrieval may take before falling back")
     handle_closest_note: bool = Field(
         False,

@@ -19,21 +19,20 @@ from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.event import Event
 from wyoming.info import AsrModel, AsrProgram, Attribution, Info
 
-from wyoming_xnai import __version__
 from wyoming_xnai.asr.audio import BYTES_PER_SECOND, BadAudio, ToWhisperFormat
 from wyoming_xnai.asr.endpoint import Endpointer
 from wyoming_xnai.asr.transcriber import Heard, Transcriber, whisper_language
 from wyoming_xnai.errors import UserError
 from wyoming_xnai.models import whisper_model
-from wyoming_xnai.server.bootstrap import ModelUnavailable, Service, run
+from wyoming_xnai.server.bootstrap import run
 from wyoming_xnai.server.handler import ServiceHandler, event_data
 from wyoming_xnai.server.metrics import LATENCY, REQUESTS
 from wyoming_xnai.server.queue import Busy, Slot, WorkQueue
+from wyoming_xnai.server.service import ModelUnavailable, Service, program_fields
 from wyoming_xnai.server.tracing import tracer
 from wyoming_xnai.settings import Settings
 
 _LOGGER = logging.getLogger(__name__)
-XNAI = Attribution(name="xnai", url="")
 WHISPER = Attribution(name="OpenAI Whisper via faster-whisper", url="https://github.com/SYSTRAN/faster-whisper")
 
 
@@ -61,11 +60,7 @@ class AsrService(Service):
             languages=self.transcriber.languages,
         )
         program = AsrProgram(
-            name="xnai-asr",
-            description="xnai speech-to-text (faster-whisper)",
-            attribution=XNAI,
-            installed=True,
-            version=__version__,
+            **program_fields("xnai-asr", "xnai speech-to-text (faster-whisper)"),
             models=[model],
             supports_transcript_streaming=True,
             requires_external_vad=self.settings.asr_vad_endpointing is None,
@@ -102,6 +97,8 @@ class AsrService(Service):
 
 
 class AsrHandler(ServiceHandler[AsrService]):
+    request_events = frozenset({"transcribe", "audio-start", "audio-chunk", "audio-stop"})
+
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, svc: AsrService) -> None:
         super().__init__(reader, writer, svc)
         self.language = svc.language
@@ -163,12 +160,13 @@ class AsrHandler(ServiceHandler[AsrService]):
     async def _on_chunk(self, event: Event) -> bool:
         if self.answered:
             return True  # speech already ended (endpointing); the client is still streaming
+        self.open_stream("the utterance's audio", self.svc.settings.asr_stream_timeout)
+        room = self._max_bytes - len(self.audio)
         try:
-            pcm = self.converter.convert_event(event)
+            pcm = self.converter.convert_event(event, room)
         except BadAudio as err:
             await self.send_error("bad-audio", str(err))
             return False
-        room = self._max_bytes - len(self.audio)
         self.audio += pcm[:room]
         if len(self.audio) >= self._max_bytes:
             _LOGGER.warning(
@@ -190,6 +188,7 @@ class AsrHandler(ServiceHandler[AsrService]):
     async def _answer(self, reason: str) -> None:
         """Send exactly one transcript for the utterance, with the streaming events around it."""
         self.answered = True
+        self.close_stream()
         started = time.perf_counter()
         if not self.speech.speech_started:
             pcm = b""  # the VAD heard no speech at all: don't let Whisper make up words from noise

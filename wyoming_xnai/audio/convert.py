@@ -5,7 +5,7 @@ from __future__ import annotations
 from wyoming.audio import AudioChunk, AudioChunkConverter
 from wyoming.event import Event
 
-from wyoming_xnai.audio.format import CHANNELS, RATE, WIDTH
+from wyoming_xnai.audio.format import BYTES_PER_SECOND, CHANNELS, RATE, WIDTH
 
 
 class BadAudio(ValueError):
@@ -33,11 +33,18 @@ class ToInternalFormat:
         self._converter = AudioChunkConverter(rate=RATE, width=WIDTH, channels=CHANNELS)
         self._format: tuple[int, int, int] | None = None
 
-    def convert(self, rate: object, width: object, channels: object, payload: bytes | None) -> bytes:
+    def convert(
+        self, rate: object, width: object, channels: object, payload: bytes | None, max_bytes: int | None = None
+    ) -> bytes:
+        """The payload in the internal format; with `max_bytes`, only as much input as makes that much output
+        is converted (a 4 MiB chunk at 1 kHz would be over an hour of audio)."""
         fmt = check_format(rate, width, channels)
         audio = payload or b""
         if len(audio) % (fmt[1] * fmt[2]):
             raise BadAudio(f"audio payload of {len(audio)} bytes is not a whole number of {fmt[1]}x{fmt[2]} frames")
+        if max_bytes is not None:
+            frames = -(-max(max_bytes, 0) * fmt[0] // BYTES_PER_SECOND)  # input frames that make max_bytes
+            audio = audio[: frames * fmt[1] * fmt[2]]
         if fmt != self._format:
             self._converter = AudioChunkConverter(rate=RATE, width=WIDTH, channels=CHANNELS)
             self._format = fmt
@@ -45,6 +52,7 @@ class ToInternalFormat:
             return b""
         return self._converter.convert(AudioChunk(rate=fmt[0], width=fmt[1], channels=fmt[2], audio=audio)).audio
 
-    def convert_event(self, event: Event) -> bytes:
+    def convert_event(self, event: Event, max_bytes: int | None = None) -> bytes:
         """An audio-chunk event's payload in the internal format; BadAudio for what cannot be PCM."""
-        return self.convert(event.data.get("rate"), event.data.get("width"), event.data.get("channels"), event.payload)
+        data = event.data
+        return self.convert(data.get("rate"), data.get("width"), data.get("channels"), event.payload, max_bytes)

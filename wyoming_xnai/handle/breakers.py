@@ -1,7 +1,10 @@
 """Async circuit breakers (purgatory) with their state mirrored into Prometheus.
 
-pycircuitbreaker cannot guard coroutines; purgatory can, but counts a cancellation as a failure unless
-told otherwise, so cancellation (a client that left) is excluded: it says nothing about the stage.
+pycircuitbreaker cannot guard coroutines; purgatory can, but counts every exception as a failure unless
+told otherwise. A breaker that opens stops a stage for every client, so it counts only faults of the
+stage itself (a model that crashed or timed out, an unreadable index): a cancellation (a client that
+left) and a `RequestFault` (something about this one request, such as a question too long for the
+model) say nothing about the stage and are excluded.
 """
 
 from __future__ import annotations
@@ -20,13 +23,17 @@ from wyoming_xnai.server.metrics import BREAKER_STATE
 
 _LOGGER = logging.getLogger(__name__)
 
-__all__ = ["Breakers", "OpenedState"]
+__all__ = ["Breakers", "OpenedState", "RequestFault"]
+
+
+class RequestFault(Exception):
+    """A guarded stage failed because of the request it was given, not because the stage is broken."""
 
 
 class Breakers:
     def __init__(self, names: Iterable[str], failures: int, reset_seconds: float) -> None:
         self._factory = AsyncCircuitBreakerFactory(
-            default_threshold=failures, default_ttl=reset_seconds, exclude=[asyncio.CancelledError]
+            default_threshold=failures, default_ttl=reset_seconds, exclude=[asyncio.CancelledError, RequestFault]
         )
         self._factory.add_listener(self._on_event)
         self.states: dict[str, str] = {}

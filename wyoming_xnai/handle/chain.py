@@ -50,6 +50,7 @@ from wyoming_xnai.handle.prompt import (
 )
 from wyoming_xnai.handle.replies import Outcome
 from wyoming_xnai.rag.chunking import notes_in_context
+from wyoming_xnai.server.logs import private
 from wyoming_xnai.server.metrics import FALLBACK_STAGE, LATENCY
 from wyoming_xnai.server.queue import Busy, WorkQueue
 from wyoming_xnai.server.tracing import tracer
@@ -352,7 +353,7 @@ class Answerer:
             return None
         LATENCY.labels("handle", "llm").observe(time.perf_counter() - started)
         if grounding.rejected:
-            _LOGGER.info("not supported by the note, not said: %r", grounding.rejected[0])
+            _LOGGER.info("not supported by the note, not said: %r", private(grounding.rejected[0]))
         stage = "rag" if note else "llm"
         if grounding.said or grounding.heads:
             sources = [note.source] if note else []
@@ -407,7 +408,9 @@ class Answerer:
                     problems["cache"] = f"cannot compare questions: {err}"
             if query_vec is not None and (similar := self.cache.similar(query_vec)) is not None:
                 hit = similar[0]
-                _LOGGER.info("cache: %r matches earlier %r (%.2f)", question, hit.question, similar[1])
+                _LOGGER.info(
+                    "cache: %r matches earlier %r (%.2f)", private(question), private(hit.question), similar[1]
+                )
         if hit is None:
             return None
         return Answer(hit.answer, "cache", hit.sources)

@@ -21,15 +21,22 @@ from pathlib import Path
 
 import anyio
 
+from wyoming_xnai.handle.breakers import RequestFault
 from wyoming_xnai.handle.chat_prompt import ChatPrompt, ChatTemplate, ChatTemplateError
+from wyoming_xnai.handle.llama_log import python_prints_logged, route_llama_log
 from wyoming_xnai.models import BUNDLED_LLM, gguf_model
 from wyoming_xnai.settings import Settings
 
 _LOGGER = logging.getLogger(__name__)
+PROMPT_RESERVE = 256  # tokens of a prompt that are not the question or earlier turns: instruction, example, notes
 
 
 class LlmUnavailable(Exception):
     """The model could not be loaded (missing, truncated or not a GGUF)."""
+
+
+class PromptTooLong(LlmUnavailable, RequestFault):
+    """This prompt does not fit the context: the request's fault, not the model's (no breaker counts it)."""
 
 
 @dataclass
@@ -67,16 +74,19 @@ class Llm:
             try:
                 path = gguf_model(s.handle_model, s.models_dir)
                 kv_type = GGML_TYPE_F16 if s.handle_f16_kv else GGML_TYPE_F32
-                self._llama = Llama(
-                    model_path=str(path),
-                    n_ctx=s.handle_context_size,
-                    n_threads=s.handle_threads,
-                    n_threads_batch=s.handle_threads,
-                    use_mlock=s.handle_mlock,
-                    type_k=kv_type,
-                    type_v=kv_type,
-                    verbose=False,
-                )
+                route_llama_log()
+                with python_prints_logged():  # verbose=False would silence fd 1 and 2 of the whole process
+                    self._llama = Llama(
+                        model_path=str(path),
+                        n_ctx=s.handle_context_size,
+                        n_threads=s.handle_threads,
+                        n_threads_batch=s.handle_threads,
+                        use_mlock=s.handle_mlock,
+                        type_k=kv_type,
+                        type_v=kv_type,
+                        verbose=True,
+                    )
+                self._llama.verbose = False  # no per-call prints once loaded
             except Exception as err:  # llama.cpp says ValueError for a bad file; the resolver says UserError
                 raise LlmUnavailable(f"cannot load LLM '{s.handle_model}': {err}") from None
             try:
@@ -153,6 +163,23 @@ class Llm:
         logz = top[:, 0] + np.log(np.exp(rows - top).sum(axis=1))
         picked = rows[np.arange(len(rows)), tokens[len(head) :]]
         return float(np.mean(picked - logz))
+    @property
+    def question_tokens(self) -> int:
+        """The most tokens one question may have: with as many earlier turns and the rest of the prompt,
+        it still leaves room for the answer in the context."""
+        s = self.settings
+        room = s.handle_context_size - s.handle_max_tokens - PROMPT_RESERVE
+        return max(16, room // (s.handle_memory_turns + 1))
+
+    def cut(self, text: str, max_tokens: int) -> str:
+        """`text` cut to its first `max_tokens` tokens (unchanged when it fits or no model is loaded yet)."""
+        llama = self._llama
+        if llama is None:
+            return text
+        tokens = llama.tokenize(text.encode("utf-8"), add_bos=False)
+        if len(tokens) <= max_tokens:
+            return text
+        return llama.detokenize(tokens[:max_tokens]).decode("utf-8", errors="ignore").strip()
 
     def complete(
         self,
@@ -179,7 +206,7 @@ class Llm:
         input_tokens = len(tokens)
         room = llama.n_ctx() - input_tokens
         if room < 8:
-            raise ValueError(f"prompt of {input_tokens} tokens does not fit the context of {llama.n_ctx()}")
+            raise PromptTooLong(f"prompt of {input_tokens} tokens does not fit the context of {llama.n_ctx()}")
         output_tokens = 0
         finish = "stop"
         pieces: list[str] = []

@@ -3,6 +3,10 @@
 Home Assistant sends the same conversation_id on follow-up turns of one chat; a voice follow-up
 ("and what is their number?") needs the previous turn. Old conversations are forgotten after
 `ttl` seconds, and only `max_conversations` are kept (least recently used go first).
+
+A conversation is keyed by its id AND the address of the client that sent it (`conversation_key`): the
+Wyoming port is open to the whole LAN, and an id can be guessed or overheard (Home Assistant's are random,
+a satellite's may not be), so another device sending the same id starts a conversation of its own.
 """
 
 from __future__ import annotations
@@ -12,6 +16,13 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 
 from wyoming_xnai.handle.prompt import Turn
+
+
+def conversation_key(client: str | None, conversation_id: str | None) -> str | None:
+    """The memory key of a client's conversation (None: no id, nothing remembered)."""
+    if not conversation_id:
+        return None
+    return f"{client or 'local'} {conversation_id}"
 
 
 class ConversationMemory:

@@ -19,15 +19,15 @@ from wyoming.event import Event
 from wyoming.handle import Handled, HandledChunk, HandledStart, HandledStop
 from wyoming.info import Attribution, HandleModel, HandleProgram, Info
 
-from wyoming_xnai import __version__
 from wyoming_xnai.handle.chain import Answerer
-from wyoming_xnai.server.bootstrap import Service, run
+from wyoming_xnai.handle.memory import conversation_key
+from wyoming_xnai.server.bootstrap import run
 from wyoming_xnai.server.handler import ServiceHandler, event_data
 from wyoming_xnai.server.metrics import LATENCY, REQUESTS
+from wyoming_xnai.server.service import Service, program_fields
 from wyoming_xnai.settings import Settings
 
 _LOGGER = logging.getLogger(__name__)
-XNAI = Attribution(name="xnai", url="")
 MAX_PENDING = 2  # questions one connection may have in flight (Home Assistant sends one per connection)
 LLAMA = Attribution(name="llama.cpp via llama-cpp-python", url="https://github.com/abetlen/llama-cpp-python")
 
@@ -47,11 +47,7 @@ class HandleService(Service):
             languages=["en"],
         )
         program = HandleProgram(
-            name="xnai-handle",
-            description="xnai answers from your documents (retrieval + local LLM)",
-            attribution=XNAI,
-            installed=True,
-            version=__version__,
+            **program_fields("xnai-handle", "xnai answers from your documents (retrieval + local LLM)"),
             models=[model],
             supports_handled_streaming=True,
             supports_home_control=False,
@@ -74,6 +70,8 @@ class HandleService(Service):
 
 
 class HandleHandler(ServiceHandler[HandleService]):
+    request_events = frozenset({"transcript"})
+
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, svc: HandleService) -> None:
         super().__init__(reader, writer, svc)
         self._one_at_a_time = anyio.Lock()
@@ -98,10 +96,18 @@ class HandleHandler(ServiceHandler[HandleService]):
             await self.send_error("busy", f"{self._pending} questions of this connection are still being answered")
             return True
         self._pending += 1
-        self.tasks.start_soon(
-            self._answer, text, conversation_id if isinstance(conversation_id, str) else None, context
-        )
+        conversation = conversation_key(self.peer, conversation_id if isinstance(conversation_id, str) else None)
+        self.tasks.start_soon(self._answer, self._fit(text), conversation, context)
         return True
+
+    def _fit(self, text: str) -> str:
+        """The question cut to what the LLM's context holds with the prompt around it: an over-long
+        question is the client's doing and must not fail the LLM stage (nor open its breaker for all)."""
+        llm = self.svc.answerer.llm
+        fitted = llm.cut(text, llm.question_tokens)
+        if len(fitted) < len(text):
+            _LOGGER.info("question of %d characters cut to %d (%d tokens)", len(text), len(fitted), llm.question_tokens)
+        return fitted
 
     async def _send(self, event: Event) -> None:
         try:
@@ -123,24 +129,30 @@ class HandleHandler(ServiceHandler[HandleService]):
             # chunks concatenate to the answer; the space after each sentence tells a streaming TTS it is over
             await self._send(HandledChunk(text=sentence + " ").event())
 
+        deadline = self.svc.settings.handle_answer_timeout
         try:
-            async with self._one_at_a_time:
-                await self.svc.ready.wait()
-                await self._send(HandledStart(context=context).event())
-                asr = context.get("asr")
-                answer = await self.svc.answerer.answer(
-                    text, conversation_id, chunk, asr if isinstance(asr, dict) else None
-                )
-                # `handled` before `handled-stop`: Home Assistant closes the socket on `handled`.
-                # xnai_outcome (answered, not_in_notes, ask_again, ...): Home Assistant ignores it.
-                handled = {**context, "xnai_outcome": str(answer.outcome)}
-                await self._send(Handled(text=answer.text, context=handled).event())
-                answered = True
-                await self._send(HandledStop().event())  # Home Assistant may have closed already: fine
+            await self.svc.ready.wait()  # a model still loading is not this question's wait
+            with anyio.move_on_after(deadline):
+                async with self._one_at_a_time:
+                    await self._send(HandledStart(context=context).event())
+                    asr = context.get("asr")
+                    answer = await self.svc.answerer.answer(
+                        text, conversation_id, chunk, asr if isinstance(asr, dict) else None
+                    )
+                    # `handled` before `handled-stop`: Home Assistant closes the socket on `handled`.
+                    # xnai_outcome (answered, not_in_notes, ask_again, ...): Home Assistant ignores it.
+                    handled = {**context, "xnai_outcome": str(answer.outcome)}
+                    await self._send(Handled(text=answer.text, context=handled).event())
+                    answered = True
+                    await self._send(HandledStop().event())  # Home Assistant may have closed already: fine
+            if not answered:
+                await self.send_error("timeout", f"no answer within {deadline:g} s (--answer-timeout)")
         except anyio.get_cancelled_exc_class():
             if not answered:
                 REQUESTS.labels("handle", "cancelled").inc()
-                _LOGGER.info("client went away: answer to %r cancelled", text[:60])
+                _LOGGER.info(
+                    "answer to a question of %d characters cancelled (client gone or server stopping)", len(text)
+                )
             raise
         except Exception as err:  # a bug must not end the connection's task group
             _LOGGER.exception("answering failed")

@@ -2,13 +2,19 @@
 
 Security: nothing outside the given folders is read. Symlinked folders are not entered and a symlinked
 file is read only when its target resolves inside the same folder (so `ln -s /etc/shadow docs/x.txt`
-or `ln -s / docs/root` index nothing).
+or `ln -s / docs/root` index nothing). The scan and the read happen at different times, so the read does
+not trust the scan: each file is opened once, without following a symlink, and the opened descriptor
+itself must be a regular file inside its folder and under the size cap before a byte is read; its
+checksum is computed from those same bytes as they stream in.
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import logging
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +23,7 @@ log = logging.getLogger(__name__)
 SUFFIXES = {".txt": "text", ".text": "text", ".md": "markdown", ".markdown": "markdown",
             ".html": "html", ".htm": "html", ".pdf": "pdf"}  # fmt: skip
 MAX_BYTES = 50 * 1024 * 1024  # one document; bigger files are skipped, not loaded into memory
+BLOCK = 1024 * 1024
 
 
 class DocumentError(Exception):
@@ -60,18 +67,55 @@ def find_documents(paths: list[Path]) -> tuple[list[Found], list[tuple[Path, str
     return list(found.values()), refused
 
 
-def read_text(path: Path) -> str:
-    """The document's text; raises DocumentError for unreadable, empty or broken files."""
+def read_document(found: Found) -> tuple[bytes, str]:
+    """The file's bytes and their sha256, read once through a descriptor checked before reading: a
+    regular file, inside its folder, at most MAX_BYTES. Raises DocumentError."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(found.path, flags)
+    except OSError as err:
+        raise DocumentError("it is a symlink now" if err.errno == errno.ELOOP else err.strerror or str(err)) from None
+    try:
+        _check_opened(fd, found)
+        return _read_hashing(fd)
+    except OSError as err:
+        raise DocumentError(err.strerror or str(err)) from None
+    finally:
+        os.close(fd)
+
+
+def _check_opened(fd: int, found: Found) -> None:
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        raise DocumentError("not a regular file")
+    if info.st_size > MAX_BYTES:
+        raise DocumentError(f"larger than {MAX_BYTES // (1024 * 1024)} MB")
+    proc = Path(f"/proc/self/fd/{fd}")
+    if proc.parent.is_dir():  # Linux: where the descriptor really points, whatever happened to the path
+        real = Path(os.readlink(proc))
+        if not real.is_relative_to(found.root):
+            raise DocumentError(f"it now leads outside {found.root}")
+
+
+def _read_hashing(fd: int) -> tuple[bytes, str]:
+    digest = hashlib.sha256()
+    blocks: list[bytes] = []
+    size = 0
+    while block := os.read(fd, BLOCK):
+        size += len(block)
+        if size > MAX_BYTES:  # it grew after the check
+            raise DocumentError(f"larger than {MAX_BYTES // (1024 * 1024)} MB")
+        digest.update(block)
+        blocks.append(block)
+    return b"".join(blocks), digest.hexdigest()
+
+
+def parse_document(path: Path, data: bytes) -> str:
+    """The text of a document's bytes (its kind from its name); raises DocumentError for unreadable,
+    empty or broken files."""
     kind = SUFFIXES.get(path.suffix.lower())
     if kind is None:
         raise DocumentError(f"unsupported file type {path.suffix}")
-    try:
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise DocumentError(f"larger than {MAX_BYTES // (1024 * 1024)} MB")
-        data = path.read_bytes()
-    except OSError as err:
-        raise DocumentError(err.strerror or str(err)) from None
     try:
         if kind == "pdf":
             text = _pdf_text(data)

@@ -10,7 +10,6 @@ answering embeds only the question.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import logging
 import sys
 import time
@@ -25,7 +24,7 @@ from tqdm import tqdm
 from wyoming_xnai.errors import UserError
 from wyoming_xnai.rag import store
 from wyoming_xnai.rag.chunking import chunk_text, note_sentences
-from wyoming_xnai.rag.documents import DocumentError, find_documents, read_text
+from wyoming_xnai.rag.documents import DocumentError, find_documents, parse_document, read_document
 from wyoming_xnai.rag.embed import Embedder, load_embedder
 from wyoming_xnai.rag.lexical import Lexical
 from wyoming_xnai.rag.vectors import build_index
@@ -74,8 +73,6 @@ def embed_doc(sha256: str, texts: list[str], embedder: Embedder) -> Doc:
     return Doc(sha256, texts, rows[: len(texts)], sentences, rows[len(texts) :])
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _previous(settings: Settings, embedder: Embedder, chunking: dict) -> tuple[dict[str, Doc], dict]:
@@ -138,13 +135,13 @@ def ingest(
             source = str(item.path)
             bar.set_postfix_str(item.path.name[-30:], refresh=False)
             try:
-                digest = _sha256(item.path)
+                data, digest = read_document(item)
                 old = previous.get(source)
                 if old is not None and old.sha256 == digest:
                     docs[source] = old
                     report.unchanged.append(source)
                     continue
-                texts = chunk_text(read_text(item.path), **chunking)
+                texts = chunk_text(parse_document(item.path, data), **chunking)
             except (DocumentError, OSError) as err:
                 reason = str(err) if isinstance(err, DocumentError) else (err.strerror or str(err))
                 log.warning("skipping %s: %s", item.path, reason)

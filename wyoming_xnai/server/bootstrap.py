@@ -1,153 +1,93 @@
 """The one way every service starts: bind, answer describe at once, load models in the background,
-advertise, expose metrics, and stop cleanly on SIGTERM/SIGINT."""
+advertise, expose metrics, and stop cleanly on SIGTERM/SIGINT (open requests get `--shutdown-grace`
+seconds to finish, then an error event, before their connections close)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
+import resource
 import signal
 import threading
 import time
-from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from urllib.parse import urlparse
 
 import anyio
-from wyoming.info import Info
-from wyoming.server import AsyncServer, AsyncTcpServer
 
 from wyoming_xnai.errors import UserError
-from wyoming_xnai.server.handler import ConnectionLimit, ServiceHandler
-from wyoming_xnai.server.http import serve_http
+from wyoming_xnai.server.http import MetricsEndpoint
+from wyoming_xnai.server.listen import Listener
 from wyoming_xnai.server.logs import setup_logging
-from wyoming_xnai.server.metrics import MODEL_LOAD, MODEL_READY
+from wyoming_xnai.server.service import ModelUnavailable, Service
 from wyoming_xnai.server.tracing import setup_tracing
 from wyoming_xnai.server.zeroconf import Advertiser, advertised_host, instance_name
 from wyoming_xnai.settings import Settings
 
+__all__ = ["ModelUnavailable", "Service", "run", "serve"]
+
 _LOGGER = logging.getLogger(__name__)
+FD_LIMIT_WITHOUT_HARD_LIMIT = 1 << 20
 
 
-class ModelUnavailable(Exception):
-    """The service's model failed to load; requests get an error event, describe still works."""
-
-
-class Service(ABC):
-    """A Wyoming service: its info, its (slow) model load and its per-connection handler."""
-
-    name: str = "service"
-
-    def __init__(self, settings: Settings, uri: str) -> None:
-        self.settings = settings
-        self.uri = uri
-        self.load_error: str | None = None
-        self._ready: asyncio.Event | None = None
-        self.connections = ConnectionLimit(settings.max_connections, settings.idle_timeout)
-
-    @abstractmethod
-    def info(self) -> Info:
-        """What describe answers; must not need the model, so it is ready before the model is."""
-
-    @abstractmethod
-    def load(self) -> None:
-        """Load the model (blocking; runs in a worker thread)."""
-
-    @abstractmethod
-    def handler(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> ServiceHandler:
-        """A new handler for one connection."""
-
-    def accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> ServiceHandler:
-        """The handler factory the Wyoming server calls: one handler per connection, counted."""
-        handler = self.handler(reader, writer)
-        handler.limit = self.connections
-        return handler
-
-    @property
-    def ready(self) -> asyncio.Event:
-        if self._ready is None:
-            self._ready = asyncio.Event()
-        return self._ready
-
-    @property
-    def model_name(self) -> str:
-        return self.name
-
-    async def wait_ready(self) -> None:
-        await self.ready.wait()
-        if self.load_error:
-            raise ModelUnavailable(self.load_error)
-
-    async def load_in_background(self) -> None:
-        started = time.perf_counter()
+def raise_fd_limit() -> None:
+    """Raise the soft limit on open files to the hard one: the usual soft 1024 is a few hundred idle
+    clients away from refusing Home Assistant, and the hard limit is there to be used."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = FD_LIMIT_WITHOUT_HARD_LIMIT if hard == resource.RLIM_INFINITY else hard
+    if soft != resource.RLIM_INFINITY and soft < target:
         try:
-            await anyio.to_thread.run_sync(self.load, abandon_on_cancel=True)
-        except Exception as err:
-            self.load_error = f"{self.name} model failed to load: {err}"
-            _LOGGER.error("%s", self.load_error)
-        else:
-            elapsed = time.perf_counter() - started
-            MODEL_LOAD.labels(self.name, self.model_name).set(elapsed)
-            MODEL_READY.labels(self.name).set(1)
-            _LOGGER.info("%s: model %s loaded in %.2f s", self.name, self.model_name, elapsed)
-        finally:
-            self.ready.set()
-
-
-def bound_port(server: AsyncServer) -> int | None:
-    if isinstance(server, AsyncTcpServer) and server._server is not None:
-        return server._server.sockets[0].getsockname()[1]
-    return None
-
-
-async def _start(service: Service) -> AsyncServer:
-    try:
-        server = AsyncServer.from_uri(service.uri)
-    except ValueError as err:
-        raise UserError(f"{service.name}: bad --uri '{service.uri}': {err}") from None
-    try:
-        await server.start(service.accept)
-    except OSError as err:
-        raise UserError(f"{service.name}: cannot listen on {service.uri}: {err.strerror or err}") from None
-    _LOGGER.info("%s: listening on %s", service.name, service.uri)
-    return server
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError) as err:
+            _LOGGER.warning("cannot raise the open-file limit from %d to %d: %s", soft, target, err)
 
 
 async def serve(services: Sequence[Service], settings: Settings) -> None:
-    servers: list[AsyncServer] = []
+    raise_fd_limit()
+    listeners = [Listener(service.uri, service.name) for service in services]
+    metrics = MetricsEndpoint(settings, services) if settings.metrics_port is not None else None
     advertiser: Advertiser | None = None
     try:
-        for service in services:
-            servers.append(await _start(service))
-        async with anyio.create_task_group() as tg:
-            if settings.metrics_port is not None:
-                await tg.start(serve_http, settings.metrics_host, settings.metrics_port, services)
-            for service in services:
-                tg.start_soon(service.load_in_background)
-            if settings.zeroconf is not None:
-                advertiser = await _advertise(services, servers, settings)
-            with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-                async for signum in signals:
-                    _LOGGER.info("received %s, stopping", signal.Signals(signum).name)
-                    break
-            tg.cancel_scope.cancel()
+        async with anyio.create_task_group() as background:
+            async with anyio.create_task_group() as wyoming:
+                for service, listener in zip(services, listeners, strict=True):
+                    wyoming.start_soon(listener.serve, service.serve_connection)
+                    _LOGGER.info("%s: listening on %s", service.name, service.uri)
+                if metrics is not None:
+                    await background.start(metrics.serve)
+                for service in services:
+                    background.start_soon(service.load_in_background)
+                if settings.zeroconf is not None:
+                    advertiser = await _advertise(services, listeners, settings)
+                await _wait_for_signal()
+                for listener in listeners:
+                    listener.close()
+                for service in services:
+                    service.shutdown(settings.shutdown_grace)
+                # every connection ends within the grace; the margin covers their last error events
+                wyoming.cancel_scope.deadline = anyio.current_time() + settings.shutdown_grace + 2
+            background.cancel_scope.cancel()
     finally:
-        with anyio.CancelScope(shield=True):
-            for server in servers:
-                await server.stop()
-            if advertiser is not None:
+        if advertiser is not None:
+            with anyio.CancelScope(shield=True):
                 await advertiser.close()
 
 
-async def _advertise(services: Sequence[Service], servers: list[AsyncServer], settings: Settings) -> Advertiser | None:
-    tcp = [(svc, srv) for svc, srv in zip(services, servers, strict=True) if bound_port(srv) is not None]
+async def _wait_for_signal() -> None:
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async for signum in signals:
+            _LOGGER.info("received %s, stopping", signal.Signals(signum).name)
+            return
+
+
+async def _advertise(services: Sequence[Service], listeners: list[Listener], settings: Settings) -> Advertiser | None:
+    tcp = [(svc, listener.port) for svc, listener in zip(services, listeners, strict=True) if listener.port]
     if not tcp:
         _LOGGER.warning("zeroconf: only tcp:// services can be advertised")
         return None
     bind_host = urlparse(tcp[0][0].uri).hostname or ""
     advertiser = Advertiser(advertised_host(bind_host, settings.zeroconf_host))
-    for svc, srv in tcp:
-        port = bound_port(srv)
+    for svc, port in tcp:
         assert port is not None
         await advertiser.register(instance_name(settings.zeroconf or None, svc.name, len(tcp) > 1), port)
     return advertiser
@@ -155,7 +95,7 @@ async def _advertise(services: Sequence[Service], servers: list[AsyncServer], se
 
 def run(services: Sequence[Service], settings: Settings) -> int:
     """Entry point for the service subcommands."""
-    setup_logging(settings.debug, settings.log_format)
+    setup_logging(settings.debug, settings.log_format, settings.log_text)
     provider = setup_tracing(settings.otlp_endpoint)
     try:
         anyio.run(serve, services, settings, backend="asyncio")

@@ -1,9 +1,16 @@
-"""The event handler every service builds on: it guards the framing and answers `describe`.
+"""The event handler every service builds on: it guards the framing, bounds each connection in time and
+answers `describe`.
 
 wyoming's `async_read_event` reads a frame exactly as the protocol says, but it trusts the header:
 it will read a payload of any announced size into memory, and it turns a malformed frame into a
 silent EOF or an exception that kills the handler task. `GuardedReader` checks each header before
 wyoming reads the rest, so a bad frame becomes a clear `error` event and closes only that connection.
+
+Time limits, so no client can hold a slot from the others: a connection that sends no request event for
+`--idle-timeout` is closed (pings and other no-op events do not count); a request/response service
+(ASR, TTS, handle: Home Assistant opens one connection per request) closes any connection after
+`--max-connection-seconds`; a client stream (audio, streamed text) has its own deadline; a client that
+stops reading what we send is dropped after `--write-timeout`.
 """
 
 from __future__ import annotations
@@ -12,19 +19,25 @@ import asyncio
 import contextlib
 import json
 import logging
-from typing import Any, Generic, Protocol, TypeVar
+import math
+from typing import Any, ClassVar, Generic, NamedTuple, TypeVar
 
 import anyio
 from anyio.abc import TaskGroup
 from wyoming.error import Error
-from wyoming.event import Event, async_read_event
-from wyoming.info import Describe, Info
+from wyoming.event import Event, async_read_event, async_write_event
+from wyoming.info import Describe
 from wyoming.server import AsyncEventHandler
 
+from wyoming_xnai.server.listen import peer_host
+from wyoming_xnai.server.memory import heap
 from wyoming_xnai.server.metrics import CONNECTIONS, ERRORS
-from wyoming_xnai.settings import Settings
+from wyoming_xnai.server.sanitize import MAX_DEPTH, clean_data, nesting
+from wyoming_xnai.server.service import Service
 
 _LOGGER = logging.getLogger(__name__)
+Ending = tuple[str, str]  # (error code, text) a connection is closed with
+REFUSED_LINGER = 1.0  # seconds a refused client gets to read its `busy` and hang up
 
 
 class ClientError(Exception):
@@ -38,6 +51,30 @@ class ClientError(Exception):
 
 class FrameError(ClientError):
     """The client sent something that is not a valid Wyoming frame (the connection is closed)."""
+
+
+class StreamDeadline(NamedTuple):
+    what: str  # "the utterance's audio", "the streamed text"
+    until: float  # anyio clock
+    seconds: float
+
+
+class ClientStalled(ConnectionError):
+    """The client left what we sent unread for longer than the write timeout: it is dropped."""
+
+
+def _json_object(raw: bytes, what: str) -> Any:
+    try:
+        value = json.loads(raw)
+    except RecursionError:
+        raise FrameError("bad-request", f"{what} is nested too deeply") from None
+    except ValueError:
+        raise FrameError(f"malformed-{what.split()[-1]}", f"{what} is not valid UTF-8 JSON") from None
+    if not isinstance(value, dict):
+        raise FrameError(f"malformed-{what.split()[-1]}", f"{what} must be a JSON object")
+    if nesting(value) > MAX_DEPTH:
+        raise FrameError("bad-request", f"{what} is nested deeper than {MAX_DEPTH} levels")
+    return value
 
 
 class GuardedReader:
@@ -57,11 +94,8 @@ class GuardedReader:
             return line
         if not line.endswith(b"\n"):
             raise FrameError("truncated-frame", "connection closed in the middle of an event header")
-        try:
-            header = json.loads(line)
-        except ValueError:
-            raise FrameError("malformed-header", "event header is not valid UTF-8 JSON") from None
-        if not isinstance(header, dict) or not isinstance(header.get("type"), str):
+        header = _json_object(line, "event header")
+        if not isinstance(header.get("type"), str):
             raise FrameError("malformed-header", "event header must be a JSON object with a string 'type'")
         if not isinstance(header.get("data", {}), dict):
             raise FrameError("malformed-header", "'data' must be a JSON object")
@@ -85,41 +119,20 @@ class GuardedReader:
             raise FrameError("truncated-frame", "connection closed in the middle of an event") from None
         if self._expect_data is not None and n == self._expect_data:
             self._expect_data = None
-            try:
-                if not isinstance(json.loads(block), dict):
-                    raise ValueError
-            except ValueError:
-                raise FrameError("malformed-data", "event data block is not a JSON object") from None
+            _json_object(block, "event data")
         return block
 
 
-class ConnectionLimit:
-    """A service's open connections. Each may buffer up to one capped payload, so capping their number
-    is what bounds memory; a client beyond the cap gets `busy` instead of a slot, and a connection that
-    sends nothing for `idle_timeout` seconds is closed so silent clients cannot hold the slots forever."""
-
-    def __init__(self, limit: int, idle_timeout: float | None = None) -> None:
-        self.limit = limit
-        self.idle_timeout = idle_timeout
-        self.open = 0
-
-
-class Served(Protocol):
-    """What a handler needs from its service (bootstrap.Service has it; a Protocol avoids an import cycle)."""
-
-    name: str
-    settings: Settings
-
-    def info(self) -> Info: ...
-
-
-S = TypeVar("S", bound=Served)
+S = TypeVar("S", bound=Service)
 
 
 class ServiceHandler(AsyncEventHandler, Generic[S]):
     """One client connection of service `svc`. Subclasses implement `handle` for their events."""
 
-    limit: ConnectionLimit | None = None  # set by bootstrap for every accepted connection
+    # The event types that are this service's requests. Set: a request/response service, whose
+    # connections live at most --max-connection-seconds and whose idle timer only these events reset.
+    # None: a service that keeps one long connection (the Home Assistant satellite): every event counts.
+    request_events: ClassVar[frozenset[str] | None] = None
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, svc: S) -> None:
         super().__init__(reader, writer)
@@ -127,8 +140,14 @@ class ServiceHandler(AsyncEventHandler, Generic[S]):
         self.settings = svc.settings
         self.service = svc.name  # the metrics label and log prefix
         self.info = svc.info()
+        self.peer = peer_host(writer)
+        self.stopping = False  # SIGTERM: finish the work at hand (TTS: the piece), start nothing new
         self._guarded = GuardedReader(reader, svc.settings.max_payload_bytes)
         self._tasks: TaskGroup | None = None
+        self._scope = anyio.CancelScope()  # the whole connection; given a deadline on shutdown
+        self._stop_reading = asyncio.Event()
+        self._client_stream: StreamDeadline | None = None
+        self._requests = 0  # request events handled: a connection that had some may leave free memory behind
 
     @property
     def tasks(self) -> TaskGroup:
@@ -145,12 +164,25 @@ class ServiceHandler(AsyncEventHandler, Generic[S]):
         if Describe.is_type(event.type):
             await self.write_event(self.info.event())
             return True
-        return await self.handle(event)
+        return await self.handle(Event(event.type, clean_data(event.data), event.payload))
 
-    async def send_error(self, code: str, text: str) -> None:
-        """Tell the client what went wrong; a client that already left is not an error of ours."""
+    async def write_event(self, event: Event) -> None:
+        """Send one event. A client that leaves it unread for --write-timeout is dropped (ClientStalled),
+        and what was buffered for it is freed at once."""
+        if self.writer.transport.is_closing():
+            raise ConnectionResetError("the connection is closed")
+        with anyio.move_on_after(self.settings.write_timeout) as scope:
+            await async_write_event(event, self.writer)
+        if scope.cancelled_caught:
+            self.writer.transport.abort()
+            raise ClientStalled(f"the client read nothing for {self.settings.write_timeout:g} s")
+
+    async def send_error(self, code: str, text: str, log: int | None = 0) -> None:
+        """Tell the client what went wrong; a client that already left is not an error of ours.
+        `log`: None leaves it out of the log; N > 0 says that N more were left out before it."""
         ERRORS.labels(self.service, code).inc()
-        _LOGGER.info("%s: %s (%s)", self.service, text, code)
+        if log is not None:
+            _LOGGER.info("%s: %s (%s)%s", self.service, text, code, f"; {log} more not logged" if log else "")
         try:
             await self.write_event(Error(text=text, code=code).event())
         except (ConnectionError, RuntimeError):
@@ -162,72 +194,119 @@ class ServiceHandler(AsyncEventHandler, Generic[S]):
         override it."""
         return False
 
-    async def _next_event(self, idle_timeout: float | None) -> Event | None:
-        """The next event; TimeoutError if the client stays silent for `idle_timeout` while we owe it nothing.
+    def open_stream(self, what: str, seconds: float) -> None:
+        """A client stream (an utterance's audio, a streamed text) began: it must end within `seconds`,
+        or the connection is closed with a `timeout` error."""
+        if self._client_stream is None:
+            self._client_stream = StreamDeadline(what, anyio.current_time() + seconds, seconds)
 
-        The read runs as its own task that is never cancelled mid-frame while the client may still
-        be talking, so a slow but live client loses nothing."""
-        read = asyncio.ensure_future(async_read_event(self._guarded))  # type: ignore[arg-type]
-        try:
-            while True:
-                done, _ = await asyncio.wait({read}, timeout=idle_timeout)
-                if done:
-                    return read.result()
-                if not self.working():
-                    raise TimeoutError
-        finally:
-            if not read.done():
-                read.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await read
+    def close_stream(self) -> None:
+        self._client_stream = None
+
+    def shutdown(self, grace: float) -> None:
+        """SIGTERM: read no more; the work in progress gets `grace` seconds, then the client is told."""
+        self.stopping = True
+        self._stop_reading.set()
+        self._scope.deadline = min(self._scope.deadline, anyio.current_time() + grace)
+
+    # --- the connection ----------------------------------------------------------------------
 
     async def run(self) -> None:
-        async with anyio.create_task_group() as tasks:
-            self._tasks = tasks
-            try:
-                await self._serve()
-            finally:
-                tasks.cancel_scope.cancel()
-
-    async def _serve(self) -> None:
-        limit = self.limit
-        if limit is not None and limit.open >= limit.limit:
-            await self.send_error("busy", f"{self.service} has {limit.open} connections open, its limit")
-            self.writer.close()
+        limits = self.svc.connections
+        refusal = limits.admit(self.peer)
+        if refusal is not None:
+            await self.send_error("busy", f"{self.service} has {refusal}", log=self.svc.refusals_due.due())
+            await self._close_refused()
             return
-        if limit is not None:
-            limit.open += 1
-        idle_timeout = limit.idle_timeout if limit is not None else None
         CONNECTIONS.labels(self.service).inc()
+        lifetime = self.settings.max_connection_seconds
+        if self.request_events is not None:
+            self._scope.deadline = min(self._scope.deadline, anyio.current_time() + lifetime)
         try:
-            while True:
-                try:
-                    event = await self._next_event(idle_timeout)
-                except FrameError as err:
-                    await self.send_error(err.code, err.text)
-                    break
-                except TimeoutError:
-                    await self.send_error("timeout", f"no complete event for {idle_timeout:g} s: closing")
-                    break
-                if event is None:
-                    break
-                if not await self.handle_event(event):
-                    break
-        except (ConnectionError, asyncio.IncompleteReadError):
-            _LOGGER.debug("%s: client went away", self.service)
-        except asyncio.CancelledError:
-            raise
-        except Exception as err:  # a bug in one connection must not take the server down
-            _LOGGER.exception("%s: unexpected error", self.service)
-            await self.send_error("internal-error", f"internal error: {type(err).__name__}")
+            ending = None
+            with self._scope:  # its deadline ends the work in progress too (TTS closes its audio block)
+                async with anyio.create_task_group() as tasks:
+                    self._tasks = tasks
+                    ending = await self._serve()
+                    if not self.stopping:
+                        tasks.cancel_scope.cancel()  # the client is done or gone: so is its work
+            if self.stopping:
+                ending = ("shutting-down", f"{self.service} is shutting down")
+            elif self._scope.cancelled_caught:
+                ending = ("timeout", f"connection open for {lifetime:g} s, the limit")
+            if ending is not None:
+                with anyio.move_on_after(1, shield=True):
+                    await self.send_error(*ending)
         finally:
             CONNECTIONS.labels(self.service).dec()
-            if limit is not None:
-                limit.open -= 1
+            limits.release(self.peer)
             try:
                 await self.disconnect()
             finally:
                 self.writer.close()
+        if self._requests and self.request_events is not None:
+            await heap.after_request()  # the client has all it gets: give what the request freed back
+
+    async def _close_refused(self) -> None:
+        """Close a refused connection so that the client can read why: closing with its request still
+        unread would reset the connection, and a reset throws away the error we just sent."""
+        with contextlib.suppress(OSError, RuntimeError):
+            self.writer.write_eof()
+            with anyio.move_on_after(REFUSED_LINGER):
+                while await self.reader.read(65536):
+                    pass
+        self.writer.transport.abort()
+
+    async def _serve(self) -> Ending | None:
+        """Handle events until the client is done; returns the error to close the connection with."""
+        try:
+            return await self._read_loop()
+        except FrameError as err:
+            return err.code, err.text
+        except (ConnectionError, asyncio.IncompleteReadError):
+            _LOGGER.debug("%s: client went away", self.service)
+        except Exception as err:  # a bug in one connection must not take the server down
+            _LOGGER.exception("%s: unexpected error", self.service)
+            return "internal-error", f"internal error: {type(err).__name__}"
+        return None
+
+    async def _read_loop(self) -> Ending | None:
+        idle_timeout = self.settings.idle_timeout
+        idle_end = anyio.current_time() + idle_timeout
+        read: asyncio.Future[Event | None] | None = None
+        stop = asyncio.ensure_future(self._stop_reading.wait())
+        try:
+            while not self.stopping:
+                now = anyio.current_time()
+                stream = self._client_stream
+                if stream is not None and now >= stream.until:
+                    return "timeout", f"{stream.what} took longer than {stream.seconds:g} s"
+                if now >= idle_end:
+                    if not self.working():
+                        return "timeout", f"no request for {idle_timeout:g} s: closing"
+                    idle_end = now + idle_timeout  # silent by right: we owe it an answer
+                if read is None:  # one read per event, never cancelled mid-frame while the client talks
+                    read = asyncio.ensure_future(async_read_event(self._guarded))  # type: ignore[arg-type]
+                until = min(idle_end, stream.until if stream is not None else math.inf)
+                await asyncio.wait({read, stop}, timeout=max(until - now, 0), return_when=asyncio.FIRST_COMPLETED)
+                if not read.done():
+                    continue
+                event, read = read.result(), None
+                if event is None:
+                    return None
+                request = self.request_events is None or event.type in self.request_events
+                self._requests += request
+                if not await self.handle_event(event):
+                    return None
+                if request:  # the idle time starts once the request is handled (a synthesis may take minutes)
+                    idle_end = anyio.current_time() + idle_timeout
+            return None
+        finally:
+            for future in (read, stop):
+                if future is not None and not future.done():
+                    future.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await future
 
 
 def event_data(event: Event, key: str, expected: type, default: Any = None) -> Any:

@@ -27,12 +27,13 @@ from wyoming.event import Event
 from wyoming.info import Attribution, Info, TtsProgram, TtsVoice, TtsVoiceSpeaker
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeStopped
 
-from wyoming_xnai import __version__
 from wyoming_xnai.errors import UserError
-from wyoming_xnai.server.bootstrap import ModelUnavailable, Service, run
+from wyoming_xnai.server.bootstrap import run
 from wyoming_xnai.server.handler import ClientError, ServiceHandler, event_data
+from wyoming_xnai.server.logs import private
 from wyoming_xnai.server.metrics import LATENCY, REQUESTS
 from wyoming_xnai.server.queue import Busy, WorkQueue
+from wyoming_xnai.server.service import ModelUnavailable, Service, program_fields
 from wyoming_xnai.server.tracing import tracer
 from wyoming_xnai.settings import Settings
 from wyoming_xnai.text.cleaning import clean_for_speech, has_sayable_text
@@ -50,7 +51,6 @@ from wyoming_xnai.tts.synth import (
 from wyoming_xnai.tts.text import Piece, Splitter, foreign_script
 
 _LOGGER = logging.getLogger(__name__)
-XNAI = Attribution(name="xnai", url="")
 PIPER = Attribution(name="Piper (Open Home Foundation)", url="https://github.com/OHF-Voice/piper1-gpl")
 SAMPLES_PER_CHUNK = 1024
 
@@ -86,11 +86,7 @@ class TtsService(Service):
             for v in self.bank.voices.values()
         ]
         program = TtsProgram(
-            name="xnai-tts",
-            description="xnai text-to-speech (Piper, low latency)",
-            attribution=XNAI,
-            installed=True,
-            version=__version__,
+            **program_fields("xnai-tts", "xnai text-to-speech (Piper, low latency)"),
             voices=voices,
             supports_synthesize_streaming=True,
         )
@@ -126,12 +122,22 @@ class _Stream:
 
 
 class TtsHandler(ServiceHandler[TtsService]):
+    request_events = frozenset({"synthesize", "synthesize-start", "synthesize-chunk", "synthesize-stop"})
+
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, svc: TtsService) -> None:
         super().__init__(reader, writer, svc)
         self._stream: _Stream | None = None  # streams synthesize in self.tasks while events still arrive
+        self._speaking = False  # a piece is being synthesized or sent
 
     def working(self) -> bool:
-        return self._stream is not None  # a text stream is open: its audio may still be on the way
+        # audio is on the way; an open stream that waits for its text is not (the client owes us text)
+        return self._speaking
+
+    def shutdown(self, grace: float) -> None:
+        """SIGTERM: a stream says what it has; `_speak` stops after the piece in progress."""
+        super().shutdown(grace)
+        if self._stream is not None and self._stream.send is not None:
+            self._stream.send.close()
 
     async def handle(self, event: Event) -> bool:
         if Synthesize.is_type(event.type):
@@ -205,6 +211,7 @@ class TtsHandler(ServiceHandler[TtsService]):
             await self.send_error(_voice_error_code(err), str(err))
             return
         stream = _Stream(voice, speaker_id, self._ssml(event))
+        self.open_stream("the streamed text", self.settings.tts_stream_timeout)
         send, receive = anyio.create_memory_object_stream[Piece](math.inf)  # bounded by tts_max_text_chars
         stream.send = send
         self._stream = stream
@@ -243,11 +250,13 @@ class TtsHandler(ServiceHandler[TtsService]):
         else:
             stream.pending = ""
         for piece in stream.splitter.add(clean_for_speech(text, ssml=stream.ssml, strip=False)):
-            stream.send.send_nowait(piece)
+            with suppress(anyio.ClosedResourceError):  # closed on SIGTERM: the rest is not spoken
+                stream.send.send_nowait(piece)
 
     async def _abort_stream(self, code: str, text: str) -> None:
         stream = self._stream
         assert stream is not None
+        self.close_stream()
         stream.voice = None
         if stream.send is not None:
             send, stream.send = stream.send, None
@@ -265,11 +274,13 @@ class TtsHandler(ServiceHandler[TtsService]):
     async def _finish_stream(self) -> None:
         stream, self._stream = self._stream, None
         assert stream is not None
+        self.close_stream()
         if stream.send is None:
             return
         tail = clean_for_speech(stream.pending, ssml=stream.ssml, strip=False) if stream.pending else ""
         for piece in stream.splitter.add(tail) + stream.splitter.finish():
-            stream.send.send_nowait(piece)
+            with suppress(anyio.ClosedResourceError):
+                stream.send.send_nowait(piece)
         await stream.send.aclose()
         await stream.done.wait()
 
@@ -295,10 +306,13 @@ class TtsHandler(ServiceHandler[TtsService]):
             try:
                 await self.svc.wait_ready()
                 async for piece in pieces:
+                    if self.stopping:
+                        break  # SIGTERM: the piece before this one was the last
                     if kind == "stream" and foreign_script(piece.text, voice.languages[0]):
                         skipped = piece.text
-                        _LOGGER.warning("tts: skipping text %r: not in %s's script", piece.text[:40], voice.name)
+                        _LOGGER.warning("tts: skipping text %r: not in %s's script", private(piece.text), voice.name)
                         continue
+                    self._speaking = True
                     piece_started = time.perf_counter()
                     async with self.svc.queue.slot(admitted=count > 0):
                         audio = await anyio.to_thread.run_sync(self.svc.bank.synthesize, voice, piece.text, speaker_id)
@@ -319,6 +333,7 @@ class TtsHandler(ServiceHandler[TtsService]):
                     )
                     pause = silence(seconds, rate)
                     count += 1
+                    self._speaking = False
             except ModelUnavailable as err:
                 raise ClientError("model-unavailable", str(err)) from None
             except Busy as err:
@@ -326,6 +341,7 @@ class TtsHandler(ServiceHandler[TtsService]):
             except SynthesisFailed as err:
                 raise ClientError("synthesis-failed", str(err)) from None
             finally:
+                self._speaking = False
                 span.set_attribute("tts.pieces", count)
                 span.set_attribute("tts.degraded", "espeak" in sources)
                 if audio_started:  # close the block even on failure; a client that left can't be told
@@ -333,7 +349,7 @@ class TtsHandler(ServiceHandler[TtsService]):
                         await self.write_event(AudioStop().event())
             if not audio_started and skipped:
                 _check_script(skipped, voice)
-            if not audio_started:
+            if not audio_started and not self.stopping:
                 raise ClientError("empty-text", "nothing to say: the text is empty or has no letters or digits")
         if "espeak" in sources:
             _LOGGER.warning("tts: answered with the degraded espeak-ng voice (Piper voice %s failed)", voice.name)

@@ -20,6 +20,8 @@ import numpy as np
 
 from wyoming_xnai.errors import ModelMissingError
 from wyoming_xnai.models import PiperVoiceRef, piper_voice, piper_voices
+from wyoming_xnai.server.logs import private
+from wyoming_xnai.server.memory import ArenaBounded
 from wyoming_xnai.server.metrics import FALLBACK_STAGE
 from wyoming_xnai.settings import Settings
 
@@ -28,6 +30,12 @@ WIDTH = 2  # 16-bit samples
 CHANNELS = 1
 ESPEAK_RATE = 22050  # espeak-ng's native output rate
 MAX_LOADED = 3  # voices kept in memory at once (a medium voice is ~60 MB)
+# Piper runs on more phoneme ids than this (a pad between phonemes: ~120 characters of text) give the
+# arena they grew back when they end; a 300-character piece would otherwise keep ~330 MiB for good.
+PIPER_USUAL_IDS = 256
+# Piper speaks each sentence in one run whose memory grows with its length (a 300-character sentence
+# without a full stop, as markup leaves behind, peaks at +450 MiB): longer ones are cut at a word.
+MAX_RUN_PHONEMES = 200
 
 
 class UnknownVoice(Exception):
@@ -200,7 +208,12 @@ class VoiceBank:
         session = onnxruntime.InferenceSession(
             str(info.ref.model), sess_options=options, providers=["CPUExecutionProvider"]
         )
-        return PiperVoice(session=session, config=config)
+        voice = PiperVoice(session=ArenaBounded(session, PIPER_USUAL_IDS), config=config)
+        sentences = voice.phonemize
+        voice.phonemize = lambda text: [  # type: ignore[method-assign]
+            part for phonemes in sentences(text) for part in split_phonemes(phonemes, MAX_RUN_PHONEMES)
+        ]
+        return voice
 
     def synthesize(self, info: VoiceInfo, text: str, speaker_id: int | None) -> Audio:
         """Speak one piece with Piper, or with the degraded voice if Piper fails."""
@@ -212,7 +225,7 @@ class VoiceBank:
                 return Audio(self._piper(voice, text, speaker_id), info.rate, "piper")
             except Exception as err:
                 _LOGGER.error(
-                    "tts: Piper failed on %r (%s: %s); using the degraded voice", text[:40], type(err).__name__, err
+                    "tts: Piper failed on %r (%s: %s); using the degraded voice", private(text), type(err).__name__, err
                 )
         return self.degraded(info, text)
 
@@ -259,6 +272,17 @@ class VoiceBank:
             pcm = wav.readframes(wav.getnframes())
         FALLBACK_STAGE.labels("tts_espeak").inc()
         return Audio(resample(pcm, rate, info.rate), info.rate, "espeak")
+
+
+def split_phonemes(phonemes: list[str], limit: int) -> list[list[str]]:
+    """One sentence's phonemes in runs of at most `limit`, cut at a word (a space) in the second half
+    of each run when there is one."""
+    parts = []
+    while len(phonemes) > limit:
+        cut = next((i for i in range(limit - 1, limit // 2, -1) if phonemes[i] == " "), limit)
+        parts.append(phonemes[:cut])
+        phonemes = phonemes[cut + 1 :] if phonemes[cut] == " " else phonemes[cut:]
+    return [*parts, phonemes]
 
 
 def resample(pcm: bytes, src: int, dst: int) -> bytes:

@@ -16,17 +16,16 @@ from wyoming.event import Event
 from wyoming.info import Attribution, Info, WakeModel, WakeProgram
 from wyoming.wake import Detect, Detection, NotDetected
 
-from wyoming_xnai import __version__
 from wyoming_xnai.audio.convert import BadAudio, ToInternalFormat
 from wyoming_xnai.audio.wakeword import UnknownWakeWord, WakeWordDetector, WakeWordModel, builtin_models, find_model
 from wyoming_xnai.errors import UserError
-from wyoming_xnai.server.bootstrap import Service, run
+from wyoming_xnai.server.bootstrap import run
 from wyoming_xnai.server.handler import ServiceHandler
 from wyoming_xnai.server.metrics import REQUESTS
+from wyoming_xnai.server.service import Service, program_fields
 from wyoming_xnai.settings import Settings
 
 _LOGGER = logging.getLogger(__name__)
-XNAI = Attribution(name="xnai", url="")
 MICRO_WAKE_WORD = Attribution(name="microWakeWord (Kevin Ahrendt)", url="https://github.com/kahrendt/microWakeWord")
 
 
@@ -48,11 +47,7 @@ class WakeService(Service):
         self._info = Info(
             wake=[
                 WakeProgram(
-                    name="xnai-wake",
-                    description="xnai wake word (microWakeWord)",
-                    attribution=XNAI,
-                    installed=True,
-                    version=__version__,
+                    **program_fields("xnai-wake", "xnai wake word (microWakeWord)"),
                     models=[
                         WakeModel(
                             name=model.id,
