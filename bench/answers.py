@@ -307,10 +307,10 @@ def report(name: str, sides: list[Side], replies: list[list[Reply]], repeat: int
 
 def check(name: str) -> int:
     """Every answerable question's expected answer must be in its source note (as the indexer reads it)."""
-    from wyoming_xnai.rag.documents import read_text
+    from wyoming_xnai.rag.documents import document_text, find_documents
 
     docs, questions = load_set(name)
-    notes = {path.name: read_text(path) for path in docs.iterdir()}
+    notes = {found.path.name: document_text(found) for found in find_documents([docs])[0]}
     problems = [q.id for q in questions if q.source and q.source not in notes]
     problems += [q.id for q in questions if q.kind == "answerable" and not has_fact(notes[q.source], q.expect)]
     problems += [q.id for q in questions if q.kind in ("unanswerable", "garbled") and q.expect]

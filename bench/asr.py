@@ -38,7 +38,7 @@ from wyoming.client import AsyncClient
 from bench.asr_texts import DICTATIONS, DOCS, DOMAIN, GENERAL
 from bench.support import Server, load_average, median, piper_speech, table, word_errors
 from wyoming_xnai.models import whisper_model
-from wyoming_xnai.rag.documents import find_documents, read_text
+from wyoming_xnai.rag.documents import document_text, find_documents
 from wyoming_xnai.settings import Settings
 from wyoming_xnai.vocabulary import document_terms_file, write_document_terms
 
@@ -150,7 +150,7 @@ def servers(default: str, models: str) -> dict[str, Server]:
     common = ["--compute-type", "int8", "--cpu-threads", "2", "--language", "en", "--models-dir", models]
     out = {name: Server.xnai("asr", *flags, *common) for name, flags in OURS.items()}
     vocab = Server.xnai("asr", *OURS[default], *common)
-    texts = [read_text(found.path) for found in find_documents(DOCS)[0]]
+    texts = [document_text(found) for found in find_documents(DOCS)[0]]
     write_document_terms(vocab.workdir / "data", texts)  # what `xnai ingest` writes for these documents
     assert document_terms_file(vocab.workdir / "data").exists()
     out[f"{default} + vocabulary"] = vocab

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.docs_facts import FACTS
+from bench.support import FACTS
 
 DOCS = [Path(__file__).parent / "asr_docs", Path(__file__).parents[1] / "tests" / "data" / "docs"]
 

@@ -17,16 +17,15 @@ import os
 import time
 from pathlib import Path
 
-from bench.support import load_average, median, table
-from tests.docs_facts import DOCS
-from wyoming_xnai.rag.documents import read_text
+from bench.support import DOCS, load_average, median, table
+from wyoming_xnai.rag.documents import document_text, find_documents
 
 GENERATE = 64
 
 
 def prompt_text() -> str:
     """A handle-like prompt: an instruction, household notes, a question (~300 tokens)."""
-    notes = " ".join(read_text(path) for path in sorted(DOCS.iterdir()))
+    notes = " ".join(document_text(found) for found in sorted(find_documents([DOCS])[0], key=lambda f: f.path))
     words = notes.split()[:220]
     return "Answer in one short sentence, using only the notes.\n\nNotes:\n" + " ".join(words) + "\n\nQuestion: "
 

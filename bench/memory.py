@@ -26,8 +26,7 @@ from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.client import AsyncClient
 from wyoming.tts import Synthesize
 
-from tests.docs_facts import DOCS
-from tests.support import LOOPBACK, ServerProcess, free_port, read_until, server_env, speech
+from bench.support import DOCS, LOOPBACK, Server, free_port, read_until, server_env, speech
 
 SENTENCE = "The boiler was serviced in March, and the next visit is due before the winter. "
 MARKUP = '<div class="note"><p><b>Bins</b> go out on <i>Thursday</i>; <a href="https://example.com/x?y=1">see</a></p></div>\n'
@@ -81,10 +80,10 @@ def settled_rss(pid: int, timeout: float = 15.0) -> float:
     return lowest
 
 
-def wait_ready(server: ServerProcess, timeout: float = 600) -> None:
+def wait_ready(server: Server, timeout: float = 600) -> None:
     """Until all three models are loaded (the log says so), so no request waits for a load."""
     deadline = time.monotonic() + timeout
-    while server.output().count("loaded in") < 3:
+    while server.log.read_text(errors="replace").count("loaded in") < 3:
         if time.monotonic() > deadline:
             raise RuntimeError("models did not load")
         time.sleep(0.5)
@@ -94,11 +93,10 @@ def run(python: str, work: Path, extra: list[str]) -> list[tuple[str, float, flo
     env = server_env(work / "data")
     subprocess.run([python, "-m", "wyoming_xnai", "ingest", str(DOCS)], env=env, check=True, capture_output=True)
     ports = {"tts": free_port(), "handle": free_port()}
-    server = ServerProcess(
-        "serve",
-        ["--tts-uri", f"tcp://{LOOPBACK}:{ports['tts']}", "--handle-uri", f"tcp://{LOOPBACK}:{ports['handle']}",
-         "--handle-llm-timeout", "300", *extra],
-        env, work / "serve.log", python=python, uri_flag="--asr-uri",
+    server = Server(
+        [python, "-m", "wyoming_xnai", "serve", "--asr-uri", "{uri}", "--tts-uri", f"tcp://{LOOPBACK}:{ports['tts']}",
+         "--handle-uri", f"tcp://{LOOPBACK}:{ports['handle']}", "--handle-llm-timeout", "300", *extra],
+        "xnai-serve", env=env,
     )  # fmt: skip
     uri = {"asr": server.uri} | {name: f"tcp://{LOOPBACK}:{port}" for name, port in ports.items()}
     pid = server.proc.pid
@@ -110,7 +108,7 @@ def run(python: str, work: Path, extra: list[str]) -> list[tuple[str, float, flo
         rows.append((what, settled_rss(pid), status(pid, "VmHWM")))
 
     try:
-        server.wait_describe(timeout=300)
+        server.wait(300)
         wait_ready(server)
         step("one ordinary request on each service", lambda: (
             anyio.run(utterance, uri["asr"], 3),

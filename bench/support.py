@@ -175,6 +175,21 @@ def speech(text: str) -> bytes:
     ).stdout  # fmt: skip
 
 
+async def read_until(client, *types: str, timeout: float = 60.0) -> list:
+    """Read events until one of `types` (or an error) arrives; returns all events read."""
+    import anyio
+
+    events = []
+    with anyio.fail_after(timeout):
+        while True:
+            event = await client.read_event()
+            if event is None:
+                raise ConnectionError(f"connection closed after {[e.type for e in events]}")
+            events.append(event)
+            if event.type in types or event.type == "error":
+                return events
+
+
 def silence(seconds: float) -> bytes:
     """16 kHz mono s16 PCM of digital silence."""
     return bytes(int(seconds * 16000) * 2)

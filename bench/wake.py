@@ -246,8 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     from bench.e2e import start_services
-    from tests.docs_facts import SPOKEN
-    from tests.support import Launcher
+    from bench.support import SPOKEN, Launcher
 
     report = []
     with tempfile.TemporaryDirectory(prefix="xnai-bench-wake-") as tmp:

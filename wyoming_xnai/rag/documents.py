@@ -84,6 +84,12 @@ def read_document(found: Found) -> tuple[bytes, str]:
         os.close(fd)
 
 
+def document_text(found: Found) -> str:
+    """The text of one document `find_documents` found, read once and checked as ingest reads it."""
+    data, _digest = read_document(found)
+    return parse_document(found.path, data)
+
+
 def _check_opened(fd: int, found: Found) -> None:
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode):
