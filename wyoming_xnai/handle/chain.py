@@ -49,7 +49,6 @@ from wyoming_xnai.handle.prompt import (
     split_sentences,
 )
 from wyoming_xnai.handle.replies import Outcome
-from wyoming_xnai.rag.chunking import notes_in_context
 from wyoming_xnai.server.metrics import FALLBACK_STAGE, LATENCY
 from wyoming_xnai.server.queue import Busy, WorkQueue
 from wyoming_xnai.server.tracing import tracer
@@ -66,6 +65,7 @@ NO_ANSWER = "gave no answer"
 IMPLAUSIBLE = -7.0
 # A question whose best note shares a key term and is this close in meaning is about the household.
 ON_TOPIC_SIMILARITY = 0.4
+NEAREST_NOTES = 8  # notes closest to the question over all documents, added to those of the best passages
 PLAUSIBILITY_PREFIX = f"{INSTRUCTION}{EXAMPLE}{PLAIN_EXAMPLE}Question:"
 
 
@@ -147,10 +147,11 @@ class Answerer:
         kb = self.knowledge()
         query_vec = kb.embed_query(query)
         passages = kb.search(query, self.settings.handle_top_k, query_vec)
-        groups = []
-        for passage, (texts, vectors) in zip(passages, kb.sentences(passages), strict=True):
-            context = dict(notes_in_context(passage.text))
-            groups.append((passage.source, texts, vectors, [context.get(t, "") for t in texts]))
+        groups = [
+            (passage.source, texts, vectors, contexts)
+            for passage, (texts, vectors, contexts) in zip(passages, kb.sentences(passages), strict=True)
+        ]
+        groups += [(source, [text], vector[None], [context]) for source, text, vector, context in kb.nearest_notes(query_vec, NEAREST_NOTES)]
         candidates, vectors = merge_notes(groups, len(query_vec))
         return rank_notes(query, query_vec, candidates, vectors), query_vec, Lexicon(kb.vocabulary, kb.names)
 
