@@ -584,13 +584,14 @@ def test_markdown_bullets_get_their_full_heading_path() -> None:
 
 def test_elliptic_sentences_lean_on_the_sentence_before() -> None:
     text = (
-        "POOL\nThe pool pump is run by Aqua Brothers of Stoke. Phone 0111 222 333.\n"
-        "The sand filter sits behind the garden shed. Rinse it weekly with the hose.\n"
+        "POOL\nThe pool pump is run by Aqua Brothers of Stoke. Phone 0111 222 333.\n\n"
+        "The sand filter sits behind the garden shed. The valve is red. Rinse it weekly with the hose.\n"
     )
     got = _units(text)
     assert got["Phone 0111 222 333."] == "POOL > The pool pump is run by Aqua Brothers of Stoke."  # a bare label and value
-    assert got["Rinse it weekly with the hose."] == "POOL > The sand filter sits behind the garden shed."  # a pronoun
-    assert got["The sand filter sits behind the garden shed."] == "POOL"  # a whole sentence needs only its headings
+    assert got["The sand filter sits behind the garden shed."] == "POOL"  # a whole first sentence: its headings
+    # later sentences: what the paragraph is about (its first sentence), and the one before when they lean on it
+    assert got["Rinse it weekly with the hose."] == "POOL > The sand filter sits behind the garden shed. > The valve is red."
 
 
 def test_a_label_carries_to_the_other_sentences_of_its_block() -> None:

@@ -1,7 +1,7 @@
 """The answer chain: judge the question, find the note that answers it, let the LLM word it, check every fact.
 
 1. Not English, misheard, or small talk is answered as such (`question`).
-2. Retrieval finds note sentences; `evidence.support` picks the one that answers, or none.
+2. Retrieval finds notes; `evidence.assess` weighs them and picks the one that answers, or none.
 3. With a note, the LLM words the answer and `grounding` lets through only what that note says (else
    the note itself is said). Without one, a household question gets "I don't have that in your notes",
    a question the model finds implausible is asked again, and small talk or general knowledge goes to
@@ -153,7 +153,7 @@ class Answerer:
         ]
         groups += [(source, [text], vector[None], [context]) for source, text, vector, context in kb.nearest_notes(query_vec, NEAREST_NOTES)]
         candidates, vectors = merge_notes(groups, len(query_vec))
-        return rank_notes(query, query_vec, candidates, vectors), query_vec, Lexicon(kb.vocabulary, kb.names)
+        return rank_notes(query, query_vec, candidates, vectors), query_vec, Lexicon(kb.vocabulary, kb.names, kb.word_vectors)
 
     # --- the chain ------------------------------------------------------------------------------
 
@@ -222,7 +222,7 @@ class Answerer:
             return await self._answered(question, None, history, problems, say, query_vec)
         if asked.misheard(question, asr, lexicon):
             return _judged(replies.ASK_AGAIN, Outcome.ASK_AGAIN), query_vec
-        evidence = assess(question, notes or [], lexicon) if lexicon else []
+        evidence = await anyio.to_thread.run_sync(assess, question, notes or [], lexicon) if lexicon else []
         if evidence and evidence[0].supports:
             return await self._answered(question, evidence[0].note, history, problems, say, query_vec)
         if no_index:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 
 RRF_K = 60  # reciprocal rank fusion constant (Cormack et al. 2009); robust without score calibration
 CANDIDATES = 20  # per retriever, before fusion
+WORD_VECTORS = 20_000  # single-word vectors kept (about 30 MB at 384 dimensions)
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,8 @@ class KnowledgeBase:
         self._embedder = embedder
         self.info = VectorIndexInfo(**version.meta["vector_index"])
         self._sentences = version.sentences()
+        self._word_vectors: dict[str, np.ndarray] = {}
+        self._word_lock = threading.Lock()
 
     @classmethod
     def open(cls, index_dir: Path, embedder: Embedder) -> KnowledgeBase:
@@ -158,6 +162,16 @@ class KnowledgeBase:
     def sentences(self, passages: list[Passage]) -> list[tuple[list[str], np.ndarray, list[str]]]:
         """Each passage's notes (`outline`, stored by ingest), their unit vectors and their contexts."""
         return [self._sentences.of(p.index) for p in passages]
+
+    def word_vectors(self, words: list[str]) -> np.ndarray:
+        """Unit vectors of single words (blocking), kept for the next question: the documents' words recur."""
+        with self._word_lock:
+            new = [w for w in dict.fromkeys(words) if w not in self._word_vectors]
+            if new:
+                if len(self._word_vectors) + len(new) > WORD_VECTORS:
+                    self._word_vectors.clear()
+                self._word_vectors.update(zip(new, self._embedder.embed(new), strict=True))
+            return np.stack([self._word_vectors[w] for w in words]) if words else np.zeros((0, self._embedder.dim))
 
     def nearest_notes(self, query_vec: np.ndarray, k: int) -> list[tuple[str, str, np.ndarray, str]]:
         """The k notes closest in meaning to the query over all documents, best first, as (source, note,

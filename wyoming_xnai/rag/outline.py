@@ -6,7 +6,7 @@ something only under its column header. So each unit gets a *context*:
 
 - the path of headings above it (markdown "#", underlined text headings, ALL-CAPS lines, a bold line
   alone, a short line between sentences as PDFs and plain text write headings);
-- for an elliptic sentence (a pronoun, a short "Label value" line, a clause starting with "To"/"Then",
+- for an elliptic sentence (a pronoun in its first two words, a short "Label value" line, a clause starting with "To"/"Then",
   a lower-case start) the sentence or list item before it; for a nested list item, its parent item;
   for a list or table after a sentence that ends with ":" ("Weekday schedule:"), that sentence;
 - a table row becomes one unit pairing each cell with its column header
@@ -87,14 +87,14 @@ def units(text: str) -> list[Unit]:
         else:
             items, lead = [], ""
         sentences = _sentences(" ".join(block.lines))
-        label = _label(sentences[0]) if sentences else ""
+        topic = (_label(sentences[0]) or sentences[0]) if sentences else ""
         previous = parent
         for i, sentence in enumerate(sentences):
             if i == 0:
-                before = parent if block.kind == "item" or _elliptic(sentence) else ""
+                before = [parent] if block.kind == "item" or _elliptic(sentence) else []
             else:
-                before = previous if _elliptic(sentence) else label
-            out.append(Unit(sentence, _join([*heads, before])))
+                before = [topic, previous] if _elliptic(sentence) and i > 1 else [topic]
+            out.append(Unit(sentence, _join([*heads, *before])))
             previous = sentence
         if block.kind == "item":
             items.append((block.level, _clean(" ".join(block.lines))))
@@ -150,7 +150,7 @@ def _elliptic(sentence: str) -> bool:
         len(sentence.split()) <= SHORT
         or first in _CONTINUING
         or sentence[0].islower()
-        or any(w.lower() in _REFERRING for w in words)
+        or any(w.lower() in _REFERRING for w in words[:2])  # "It is a diesel", "Turn it clockwise"
     )
 
 
