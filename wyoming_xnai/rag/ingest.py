@@ -4,8 +4,7 @@ Unchanged files (same sha256, same chunking, same embedder) keep their stored pa
 changed files are re-read; files gone from a named folder (or from disk) disappear. The FAISS and BM25
 indexes are rebuilt from the stored embeddings (cheap), written as a new version and swapped in at once.
 Each passage's notes (rag/outline.py) are embedded here too, each with its context (the handle server
-ranks them for the prompt), so
-answering embeds only the question.
+ranks them for the prompt), so answering embeds only the question.
 """
 
 from __future__ import annotations
