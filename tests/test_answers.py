@@ -118,3 +118,29 @@ def test_answer_cache_exact_similar_bounded_and_expiring() -> None:
     assert cache.exact("q2") is None  # expired
     cache.put("", "x", [], None)
     assert len(cache) == 2
+
+
+def test_the_decision_weighs_paraphrase_and_missing_attribute() -> None:
+    """A missing verb ("charge") or a synonym ("guaranteed" / "warranty") weighs less than a missing
+    attribute ("wattage"); the kind asked for includes phone numbers and email addresses."""
+    from wyoming_xnai.handle.evidence import has_type, question_verbs, weigh
+    from wyoming_xnai.rag.embed import load_embedder
+    from wyoming_xnai.settings import Settings
+    from wyoming_xnai.text.words import stem
+
+    assert stem("charge") in question_verbs("how much does Pete charge to do the hedges?")
+    assert stem("feeds") in question_verbs("who feeds the cat when we're away?")
+    assert stem("pay") in question_verbs("how much do we pay the babysitter?")
+    assert not question_verbs("what wattage are the spare light bulbs?")
+    assert answer_type("what's the dentist's phone number?") == "phone" and answer_type("what's Chloe's email?") == "email"
+    assert has_type("Phone 01632 960 584.", "phone") and not has_type("Check-ups every 6 months.", "phone")
+    assert not has_type("Chloe Winter: babysitting, 07700 900 731", "email")
+
+    embedder = load_embedder(Settings())
+    lex = Lexicon(frozenset(), frozenset(), lambda words: embedder.embed(words))
+    warranty = Note("Warranty until March 2027.", "heating.md", 1.0, 0.5, "Heating > Boiler")
+    bulbs = Note("Spare light bulbs are in the plastic crate in the garage.", "house.txt", 1.0, 0.5, "LIGHTS")
+    question = "how long is the boiler guaranteed for?"
+    assert weigh(question, warranty, lex).synonym > weigh(question, bulbs, lex).synonym  # "warranty" is nearer
+    assert weigh("how long is the boiler warranty?", warranty, lex).synonym == 1.0  # nothing missing
+    assert not assess("what wattage are the spare light bulbs?", [bulbs], lex)[0].supports

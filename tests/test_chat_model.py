@@ -178,9 +178,9 @@ def chat_handle(module_servers, smollm, data_dir) -> ServerProcess:
 
 
 def numbers_in_documents() -> set[str]:
-    from wyoming_xnai.rag.documents import read_text
+    from wyoming_xnai.rag.documents import parse_document
 
-    return {n for path in DOCS.iterdir() for n in NUMBER.findall(read_text(path))}
+    return {n for path in DOCS.iterdir() for n in NUMBER.findall(parse_document(path, path.read_bytes()))}
 
 
 @pytest.mark.parametrize("fact", [FACTS[1], FACTS[6], FACTS[8], FACTS[14]], ids=lambda f: f.source)

@@ -21,10 +21,12 @@ from tests.docs_facts import DOCS, FACTS
 from tests.support import server_env
 from wyoming_xnai.errors import UserError
 from wyoming_xnai.rag import store
-from wyoming_xnai.rag.chunking import chunk_text, note_sentences
+from wyoming_xnai.rag.chunking import chunk_document, chunk_text
+from wyoming_xnai.rag.documents import parse_document
 from wyoming_xnai.rag.embed import OnnxMiniLM, load_embedder
 from wyoming_xnai.rag.ingest import ingest
 from wyoming_xnai.rag.knowledge import IndexUnavailable, KnowledgeBase
+from wyoming_xnai.rag.outline import with_context
 from wyoming_xnai.rag.vectors import build_index, exact_index, hnsw_index, recall_at_k, tune_ef_search
 from wyoming_xnai.settings import Settings
 
@@ -122,13 +124,16 @@ def test_empty_folder_gives_an_empty_usable_index(tmp_path: Path, cfg: Settings,
 
 
 def assert_sentences_of_every_passage(kb: KnowledgeBase, embedder: OnnxMiniLM) -> None:
-    """Each passage's note sentences, with vectors the embedder gives them (batching changes ~1e-6)."""
+    """Each passage's notes with their contexts, with the vectors the embedder gives note and context
+    (batching changes ~1e-6)."""
     passages = kb.search("house key boiler vet car", len(kb))
     assert len(passages) == len(kb)
-    for passage, (texts, vectors) in zip(passages, kb.sentences(passages), strict=True):
-        assert texts == note_sentences(passage.text) and texts, passage
+    chunks = {c.text: c for p in {p.source for p in passages} for c in chunk_document(parse_document(Path(p), Path(p).read_bytes()))}
+    for passage, (texts, vectors, contexts) in zip(passages, kb.sentences(passages), strict=True):
+        notes = chunks[passage.text].notes
+        assert texts == [n.text for n in notes] and contexts == [n.context for n in notes] and texts, passage
         assert vectors.shape == (len(texts), embedder.dim)
-        assert np.allclose(vectors, embedder.embed(texts), atol=1e-4)
+        assert np.allclose(vectors, embedder.embed([with_context(n) for n in notes]), atol=1e-4)
 
 
 def test_ingest_stores_each_passages_note_sentences_with_vectors(
@@ -235,7 +240,7 @@ def test_encodings_and_binary_files(docs: Path, cfg: Settings, embedder: OnnxMin
     kb = KnowledgeBase.open(cfg.index_dir, embedder)
     assert "Señora Ruiz" in kb.search("Who cleans on Fridays?", 1)[0].text
     top = kb.search("Where is the loft ladder pole?", 1)[0].text
-    assert top.startswith("# Notes") and "\ufeff" not in top
+    assert top.startswith("Notes\nThe loft") and "\ufeff" not in top  # the BOM did not hide the heading
 
 
 def test_progress_bar_on_a_terminal(tmp_path: Path) -> None:
@@ -559,3 +564,74 @@ def test_hnsw_recall_at_5_against_exact_on_real_embeddings(embedder: OnnxMiniLM)
     fresh.hnsw.efSearch = 5
     tuned_recall = tune_ef_search(fresh, vectors, 0.99, queries=queries)
     assert tuned_recall >= 0.99 and fresh.hnsw.efSearch >= 5
+
+
+# --- document units: each note with what it needs to be understood (in-process) ------------------
+
+
+def _units(text: str) -> dict[str, str]:
+    from wyoming_xnai.rag.outline import units
+
+    return {u.text: u.context for u in units(text) if not u.heading}
+
+
+def test_markdown_bullets_get_their_full_heading_path() -> None:
+    text = "# Car notes\n\n## Van\n\n- Oil: 5W-30.\n- Tyres: 3.1 bar.\n\n## Scooter\n\n- Oil: 10W-40.\n"
+    got = _units(text)
+    assert got["Oil: 5W-30."] == "Car notes > Van" and got["Oil: 10W-40."] == "Car notes > Scooter"
+    assert got["Tyres: 3.1 bar."] == "Car notes > Van"  # a sibling heading closes the one before
+
+
+def test_elliptic_sentences_lean_on_the_sentence_before() -> None:
+    text = (
+        "POOL\nThe pool pump is run by Aqua Brothers of Stoke. Phone 0111 222 333.\n\n"
+        "The sand filter sits behind the garden shed. The valve is red. Rinse it weekly with the hose.\n"
+    )
+    got = _units(text)
+    assert got["Phone 0111 222 333."] == "POOL > The pool pump is run by Aqua Brothers of Stoke."  # a bare label and value
+    assert got["The sand filter sits behind the garden shed."] == "POOL"  # a whole first sentence: its headings
+    # later sentences: what the paragraph is about (its first sentence), and the one before when they lean on it
+    assert got["Rinse it weekly with the hose."] == "POOL > The sand filter sits behind the garden shed. > The valve is red."
+
+
+def test_a_label_carries_to_the_other_sentences_of_its_block() -> None:
+    got = _units("Sauna heater: 6 kW, on the left wall. Installed 2021 by the previous owner of the flat.\n")
+    assert got["Installed 2021 by the previous owner of the flat."] == "Sauna heater"
+
+
+def test_table_rows_pair_each_cell_with_its_column_header() -> None:
+    text = "## Lights\n\nEvening plan:\n\n| Room | On | Off |\n|---|---|---|\n| Porch | 18:00 | 23:30 |\n| Hall | 19:00 | 22:00 |\n"
+    got = _units(text)
+    assert got["Porch: On 18:00; Off 23:30"] == "Lights > Evening plan:"
+    assert "Hall: On 19:00; Off 22:00" in got
+
+
+def test_html_tables_headings_and_lists_reach_the_notes(tmp_path: Path) -> None:
+    page = tmp_path / "plants.html"
+    page.write_text(
+        "<html><body><h1>Plants</h1><h2>Watering</h2><table><tr><th>Plant</th><th>Water</th></tr>"
+        "<tr><td>Fern</td><td>every 3 days</td></tr><tr><td>Cactus</td><td>monthly</td></tr></table>"
+        "<ul><li>Feed in May.</li></ul></body></html>"
+    )
+    got = _units(parse_document(page, page.read_bytes()))
+    assert got["Fern: Water every 3 days"] == "Plants > Watering" and got["Cactus: Water monthly"] == "Plants > Watering"
+    assert got["Feed in May."] == "Plants > Watering"
+
+
+def test_underlined_short_and_nested_headings() -> None:
+    text = (
+        "Cellar notes\n============\n\nWine rack\nThe racks hold 40 bottles. Keep it at 12 degrees.\n\n"
+        "* Dehumidifier: under the stairs.\n    * Tank: empty it every Sunday.\n"
+    )
+    got = _units(text)
+    assert got["The racks hold 40 bottles."] == "Cellar notes > Wine rack"  # not glued to the heading
+    assert got["Tank: empty it every Sunday."].endswith("> Dehumidifier: under the stairs.")  # its parent item
+
+
+def test_names_are_proper_nouns_of_running_text_not_heading_words(docs: Path, cfg: Settings, embedder: OnnxMiniLM) -> None:
+    (docs / "garden.md").write_text("# Boiler and Garden\n\n## Boiler\n\nThe boiler is serviced by Quenby Heating. The heating is off in May.\n")
+    ingest([docs], cfg, progress=False, embedder=embedder)
+    names = KnowledgeBase.open(cfg.index_dir, embedder).names
+    from wyoming_xnai.text.words import stem
+
+    assert stem("Quenby") in names and stem("Boiler") not in names and stem("Heating") not in names

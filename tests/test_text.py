@@ -43,3 +43,11 @@ def test_words_stems_and_facts() -> None:
     assert facts("Mrs. Okafor at number 14 waters the plants on Tuesday.") == ["Okafor", "14", "Tuesday"]
     assert facts("Hartwell Heating, phone 555 0142.") == ["Heating", "555", "0142"]  # a first word says nothing
     assert fact_key("4-7-1-9") == fact_key("4719") and fact_key("KX19") == "kx19"
+
+
+def test_a_unit_after_a_number_is_not_an_initial() -> None:
+    assert split_sentences("Weekends run at 20.5 °C. The boost gives an hour.") == [
+        "Weekends run at 20.5 °C.",
+        "The boost gives an hour.",
+    ]
+    assert split_sentences("Counselor: Ms. Quist, ext. 214.") == ["Counselor: Ms. Quist, ext. 214."]

@@ -1,7 +1,7 @@
 """The answer chain: judge the question, find the note that answers it, let the LLM word it, check every fact.
 
 1. Not English, misheard, or small talk is answered as such (`question`).
-2. Retrieval finds note sentences; `evidence.support` picks the one that answers, or none.
+2. Retrieval finds notes; `evidence.assess` weighs them and picks the one that answers, or none.
 3. With a note, the LLM words the answer and `grounding` lets through only what that note says (else
    the note itself is said). Without one, a household question gets "I don't have that in your notes",
    a question the model finds implausible is asked again, and small talk or general knowledge goes to
@@ -49,7 +49,6 @@ from wyoming_xnai.handle.prompt import (
     split_sentences,
 )
 from wyoming_xnai.handle.replies import Outcome
-from wyoming_xnai.rag.chunking import notes_in_context
 from wyoming_xnai.server.logs import private
 from wyoming_xnai.server.metrics import FALLBACK_STAGE, LATENCY
 from wyoming_xnai.server.queue import Busy, WorkQueue
@@ -67,6 +66,7 @@ NO_ANSWER = "gave no answer"
 IMPLAUSIBLE = -7.0
 # A question whose best note shares a key term and is this close in meaning is about the household.
 ON_TOPIC_SIMILARITY = 0.4
+NEAREST_NOTES = 8  # notes closest to the question over all documents, added to those of the best passages
 PLAUSIBILITY_PREFIX = f"{INSTRUCTION}{EXAMPLE}{PLAIN_EXAMPLE}Question:"
 
 
@@ -148,12 +148,13 @@ class Answerer:
         kb = self.knowledge()
         query_vec = kb.embed_query(query)
         passages = kb.search(query, self.settings.handle_top_k, query_vec)
-        groups = []
-        for passage, (texts, vectors) in zip(passages, kb.sentences(passages), strict=True):
-            context = dict(notes_in_context(passage.text))
-            groups.append((passage.source, texts, vectors, [context.get(t, "") for t in texts]))
+        groups = [
+            (passage.source, texts, vectors, contexts)
+            for passage, (texts, vectors, contexts) in zip(passages, kb.sentences(passages), strict=True)
+        ]
+        groups += [(source, [text], vector[None], [context]) for source, text, vector, context in kb.nearest_notes(query_vec, NEAREST_NOTES)]
         candidates, vectors = merge_notes(groups, len(query_vec))
-        return rank_notes(query, query_vec, candidates, vectors), query_vec, Lexicon(kb.vocabulary, kb.names)
+        return rank_notes(query, query_vec, candidates, vectors), query_vec, Lexicon(kb.vocabulary, kb.names, kb.word_vectors)
 
     # --- the chain ------------------------------------------------------------------------------
 
@@ -222,7 +223,7 @@ class Answerer:
             return await self._answered(question, None, history, problems, say, query_vec)
         if asked.misheard(question, asr, lexicon):
             return _judged(replies.ASK_AGAIN, Outcome.ASK_AGAIN), query_vec
-        evidence = assess(question, notes or [], lexicon) if lexicon else []
+        evidence = await anyio.to_thread.run_sync(assess, question, notes or [], lexicon) if lexicon else []
         if evidence and evidence[0].supports:
             return await self._answered(question, evidence[0].note, history, problems, say, query_vec)
         if no_index:

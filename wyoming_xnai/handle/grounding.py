@@ -99,7 +99,7 @@ def supported(sentence: str, question: str, note: Note) -> bool:
         return False  # "It is in the toilet." to "when is the next worming tablet?"
     if _fact_keys(note.text) and not _fact_keys(sentence) & _fact_keys(note.text):
         return False  # the note's facts are what it says: an answer without any of them says less
-    if answer_type(question) not in ("number", "time"):
+    if answer_type(question) not in ("number", "time", "phone"):
         return True  # the values said come with what was asked for ("Hartwell Heating, phone 555 0142")
     return _right_qualifier(sentence, question, note.text)
 

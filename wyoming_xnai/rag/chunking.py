@@ -1,128 +1,82 @@
 """Split a document's text into overlapping passages sized for MiniLM (which reads 256 word pieces at most).
 
-Passages are packed from whole sentences so an answer is rarely cut in half; the last sentences of one
-passage start the next (the overlap), so a fact that straddles a boundary is whole in at least one passage.
+Passages are packed from whole units (`outline`: sentences, table rows, headings) so an answer is rarely
+cut in half; the last units of one passage start the next (the overlap), so a fact that straddles a
+boundary is whole in at least one passage. Each passage carries its notes with their contexts, which
+ingest stores: the headings above a note may be in an earlier passage.
 """
 
 from __future__ import annotations
 
-import re
+from dataclasses import dataclass
 
-from wyoming_xnai.text.sentences import split_sentences
-
-_PARAGRAPHS = re.compile(r"\n\s*\n")
-# A note is a sentence, or a part of one after a semicolon that starts like a sentence ("... to close;
-# The gas meter ..."): each part can answer a question alone. A colon keeps its label with what follows
-# ("Alarm company: Sentinel Watch").
-_NOTE_BREAK = re.compile(r"(?<=;)\s+(?=[\"'(\[]?[A-Z0-9])")
-_SPACES = re.compile(r"\s+")
+from wyoming_xnai.rag.outline import Unit, notes, units
 
 
-def sentences(text: str) -> list[str]:
-    """Sentences and headings/list items (short lines without a full stop stay their own unit)."""
-    units: list[str] = []
-    for paragraph in _PARAGRAPHS.split(text):
-        lines = [line.strip() for line in paragraph.splitlines() if line.strip()]
-        # A line that does not end a sentence and is short (a heading, a list item) stands alone only if
-        # the next line starts a new item; otherwise lines of one paragraph are joined (PDF/HTML wrapping).
-        buffer: list[str] = []
-        for line in lines:
-            if buffer and _starts_item(line):
-                units.extend(_split_sentences(" ".join(buffer)))
-                buffer = []
-            buffer.append(line)
-            if _is_heading(line):
-                units.extend(_split_sentences(" ".join(buffer)))
-                buffer = []
-        if buffer:
-            units.extend(_split_sentences(" ".join(buffer)))
-    return units
+@dataclass(frozen=True)
+class Chunk:
+    """A passage (its units one a line) and the notes in it: the units an answer can come from."""
 
-
-def note_sentences(passage: str) -> list[str]:
-    """The sentences of a passage that can be notes for the LLM: three words or more, each once.
-
-    Ingest embeds exactly these (stored with the passage), so answering a question embeds only the question.
-    """
-    return [sentence for sentence, _ in notes_in_context(passage)]
-
-
-def notes_in_context(passage: str) -> list[tuple[str, str]]:
-    """`note_sentences` with the headings above each in its passage ("Biscuit the dog" for "Her
-    vaccinations are due every April."), which a note's words alone may lack. Not the sentence before:
-    its words are about its own facts ("2 eggs" then "Whisk, makes 8 pancakes")."""
-    seen: set[str] = set()
-    out = []
-    headings: list[str] = []
-    for sentence in sentences(passage):
-        key = sentence.lower()
-        if key not in seen and len(sentence.split()) >= 3:
-            seen.add(key)
-            out.append((sentence, " ".join(headings)))
-        if _is_heading(sentence):
-            headings.append(sentence)
-    return out
-
-
-def _starts_item(line: str) -> bool:
-    return bool(re.match(r"^([-*+•]|\d+[.)]|#{1,6})\s", line))
-
-
-def _is_heading(line: str) -> bool:
-    return line.startswith("#") or (len(line.split()) <= 6 and not re.search(r"[.!?,;:]$", line))
-
-
-def _split_sentences(text: str) -> list[str]:
-    """The shared sentence rule (`wyoming_xnai.text.sentences`), then the note breaks."""
-    text = _SPACES.sub(" ", text).strip()
-    return [part for sentence in split_sentences(text) for part in _NOTE_BREAK.split(sentence) if part]
+    text: str
+    notes: list[Unit]
 
 
 def _join(pieces: list[list[str]]) -> str:
-    """A passage: its sentences and headings one a line, so `sentences` finds them again in it."""
+    """A passage: its units one a line."""
     return "\n".join(" ".join(p) for p in pieces)
 
 
 def chunk_text(text: str, max_words: int = 80, overlap_words: int = 20) -> list[str]:
-    """Greedy sentence packing up to `max_words`; each chunk repeats up to `overlap_words` of the previous.
-    Each sentence or heading of a passage is on its own line."""
+    """The passages of `chunk_document`, as texts."""
+    return [chunk.text for chunk in chunk_document(text, max_words, overlap_words)]
+
+
+def chunk_document(text: str, max_words: int = 80, overlap_words: int = 20) -> list[Chunk]:
+    """Greedy packing of the document's units (`outline.units`) up to `max_words`; each chunk repeats up
+    to `overlap_words` of the previous. A unit longer than a chunk is cut into overlapping windows."""
     if max_words < 1 or not 0 <= overlap_words < max_words:
         raise ValueError("need max_words >= 1 and 0 <= overlap_words < max_words")
-    pieces: list[list[str]] = []  # each sentence as words; an over-long sentence is cut into windows
-    for sentence in sentences(text):
-        words = sentence.split()
+    pieces: list[tuple[list[str], Unit]] = []  # each unit as words; an over-long one is cut into windows
+    for unit in units(text):
+        words = unit.text.split()
         step = max_words - overlap_words
         if len(words) <= max_words:
-            pieces.append(words)
+            pieces.append((words, unit))
         else:
-            pieces.extend(words[i : i + max_words] for i in range(0, len(words) - overlap_words, step))
-    chunks: list[str] = []
-    current: list[list[str]] = []
+            pieces.extend(
+                (w, Unit(" ".join(w), unit.context))
+                for w in (words[i : i + max_words] for i in range(0, len(words) - overlap_words, step))
+            )
+    return [Chunk(_join([w for w, _ in group]), notes([u for _, u in group])) for group in _pack(pieces, max_words, overlap_words)]
+
+
+def _pack(pieces: list[tuple[list[str], Unit]], max_words: int, overlap_words: int) -> list[list]:
+    groups: list[list] = []
+    current: list[tuple[list[str], Unit]] = []
     size = 0
     for piece in pieces:
-        if current and size + len(piece) > max_words:
-            trailing: list[list[str]] = []  # a heading belongs to the text after it, not before
-            while len(current) > 1 and _is_heading(" ".join(current[-1])):
+        if current and size + len(piece[0]) > max_words:
+            trailing: list = []  # a heading belongs to the text after it, not before
+            while len(current) > 1 and current[-1][1].heading:
                 trailing.insert(0, current.pop())
-            if sum(len(p) for p in trailing) + len(piece) > max_words:  # they would not fit with it: stay
+            if sum(len(p[0]) for p in trailing) + len(piece[0]) > max_words:  # they would not fit with it: stay
                 current.extend(trailing)
                 trailing = []
-            chunks.append(_join(current))
+            groups.append(current)
             if trailing:
-                current, size = trailing, sum(len(p) for p in trailing)
-                current.append(piece)
-                size += len(piece)
+                current = [*trailing, piece]
+                size = sum(len(p[0]) for p in current)
                 continue
-            carried: list[list[str]] = []
+            carried: list = []
             carried_size = 0
-            for prev in reversed(current):  # keep whole trailing sentences within the overlap budget
-                if carried_size + len(prev) > overlap_words or carried_size + len(prev) + len(piece) > max_words:
+            for prev in reversed(current):  # keep whole trailing units within the overlap budget
+                if carried_size + len(prev[0]) > overlap_words or carried_size + len(prev[0]) + len(piece[0]) > max_words:
                     break
                 carried.insert(0, prev)
-                carried_size += len(prev)
+                carried_size += len(prev[0])
             current, size = carried, carried_size
         current.append(piece)
-        size += len(piece)
+        size += len(piece[0])
     if current:
-        chunks.append(_join(current))
-    return chunks
+        groups.append(current)
+    return groups

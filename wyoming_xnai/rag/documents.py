@@ -167,7 +167,9 @@ _HTML_BLOCKS = ("p", "div", "li", "tr", "br", "section", "article", "blockquote"
 
 
 def _html_text(data: bytes) -> str:
-    """Visible text, one paragraph per block element; scripts, styles and navigation are dropped."""
+    """Visible text, one paragraph per block element; scripts, styles and navigation are dropped.
+    Headings, list items and table rows are written as markdown ("## ...", "- ...", "| a | b |"), so
+    the structure reaches the notes (`rag/outline.py`): a table cell keeps its column header."""
     from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
     tree = HTMLParser(_plain_text(data))
@@ -176,11 +178,39 @@ def _html_text(data: bytes) -> str:
     if body is None:
         return ""
     blocks: list[str] = []
+    inside_table: set[int] = set()
     for node in body.traverse(include_text=False):
-        if node.tag in _HTML_BLOCKS and not any(child.tag in _HTML_BLOCKS for child in node.iter(include_text=False)):
+        if node.mem_id in inside_table:
+            continue
+        if node.tag == "table":
+            inside_table.update(n.mem_id for n in node.traverse(include_text=False))
+            if rows := _html_table(node):
+                blocks.append(rows)
+        elif node.tag in _HTML_BLOCKS and not any(child.tag in _HTML_BLOCKS for child in node.iter(include_text=False)):
             text = node.text(separator=" ", strip=True)
             if text:
-                blocks.append(text)
+                blocks.append(_markdown_block(node.tag, text))
     if not blocks:
         return body.text(separator="\n", strip=True)
     return "\n\n".join(blocks)
+
+
+def _markdown_block(tag: str, text: str) -> str:
+    text = " ".join(text.split())
+    if tag in ("h1", "h2", "h3", "h4", "h5", "h6"):
+        return f"{'#' * int(tag[1])} {text}"
+    return f"- {text}" if tag == "li" else text
+
+
+def _html_table(table) -> str:
+    """The table as markdown rows; a first row of header cells becomes the header."""
+    lines = []
+    for i, row in enumerate(table.css("tr")):
+        cells = row.css("th, td")
+        if not cells:
+            continue
+        texts = [" ".join(c.text(separator=" ", strip=True).split()).replace("|", "/") for c in cells]
+        lines.append("| " + " | ".join(texts) + " |")
+        if i == 0 and all(c.tag == "th" for c in cells):
+            lines.append("|" + "---|" * len(cells))
+    return "\n".join(lines)

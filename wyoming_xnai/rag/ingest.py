@@ -3,8 +3,8 @@
 Unchanged files (same sha256, same chunking, same embedder) keep their stored passages and embeddings;
 changed files are re-read; files gone from a named folder (or from disk) disappear. The FAISS and BM25
 indexes are rebuilt from the stored embeddings (cheap), written as a new version and swapped in at once.
-Each passage's note sentences are embedded here too (the handle server ranks them for the prompt), so
-answering embeds only the question.
+Each passage's notes (rag/outline.py) are embedded here too, each with its context (the handle server
+ranks them for the prompt), so answering embeds only the question.
 """
 
 from __future__ import annotations
@@ -23,10 +23,11 @@ from tqdm import tqdm
 
 from wyoming_xnai.errors import UserError
 from wyoming_xnai.rag import store
-from wyoming_xnai.rag.chunking import chunk_text, note_sentences
+from wyoming_xnai.rag.chunking import Chunk, chunk_document
 from wyoming_xnai.rag.documents import DocumentError, find_documents, parse_document, read_document
 from wyoming_xnai.rag.embed import Embedder, load_embedder
 from wyoming_xnai.rag.lexical import Lexical
+from wyoming_xnai.rag.outline import with_context
 from wyoming_xnai.rag.vectors import build_index
 from wyoming_xnai.settings import Settings
 from wyoming_xnai.vocabulary import write_document_terms
@@ -61,16 +62,19 @@ class Doc:
     sha256: str
     texts: list[str]
     embeddings: np.ndarray
-    sentences: list[list[str]]  # note sentences of each passage
-    sentence_embeddings: np.ndarray  # their embeddings, in that order
+    sentences: list[list[str]]  # notes of each passage (rag/outline.py)
+    sentence_embeddings: np.ndarray  # their embeddings (each note with its context), in that order
+    contexts: list[list[str]]  # each note's context
 
 
-def embed_doc(sha256: str, texts: list[str], embedder: Embedder) -> Doc:
-    """A document's passages and their note sentences, embedded in one go (the batches sort by length)."""
-    sentences = [note_sentences(t) for t in texts]
-    flat = [s for group in sentences for s in group]
+def embed_doc(sha256: str, chunks: list[Chunk], embedder: Embedder) -> Doc:
+    """A document's passages and their notes, embedded in one go (the batches sort by length)."""
+    texts = [c.text for c in chunks]
+    flat = [with_context(n) for c in chunks for n in c.notes]
     rows = embedder.embed(texts + flat) if texts else np.zeros((0, embedder.dim), np.float32)
-    return Doc(sha256, texts, rows[: len(texts)], sentences, rows[len(texts) :])
+    sentences = [[n.text for n in c.notes] for c in chunks]
+    contexts = [[n.context for n in c.notes] for c in chunks]
+    return Doc(sha256, texts, rows[: len(texts)], sentences, rows[len(texts) :], contexts)
 
 
 
@@ -93,9 +97,14 @@ def _previous(settings: Settings, embedder: Embedder, chunking: dict) -> tuple[d
     for source, doc in meta["documents"].items():
         lo, hi = doc["first"], doc["first"] + doc["count"]
         groups = [stored.of(i) for i in range(lo, hi)]
-        vectors = np.concatenate([v for _, v in groups] or [np.zeros((0, embedder.dim), np.float32)])
+        vectors = np.concatenate([v for _, v, _ in groups] or [np.zeros((0, embedder.dim), np.float32)])
         docs[source] = Doc(
-            doc["sha256"], version.texts[lo:hi], embeddings[lo:hi], [t for t, _ in groups], vectors.reshape(-1, embedder.dim)
+            doc["sha256"],
+            version.texts[lo:hi],
+            embeddings[lo:hi],
+            [t for t, _, _ in groups],
+            vectors.reshape(-1, embedder.dim),
+            [c for _, _, c in groups],
         )
     return docs, meta
 
@@ -141,7 +150,7 @@ def ingest(
                     docs[source] = old
                     report.unchanged.append(source)
                     continue
-                texts = chunk_text(parse_document(item.path, data), **chunking)
+                chunks = chunk_document(parse_document(item.path, data), **chunking)
             except (DocumentError, OSError) as err:
                 reason = str(err) if isinstance(err, DocumentError) else (err.strerror or str(err))
                 log.warning("skipping %s: %s", item.path, reason)
@@ -149,7 +158,7 @@ def ingest(
                 if source in previous:
                     report.removed.append(source)
                 continue
-            docs[source] = embed_doc(digest, texts, embedder)
+            docs[source] = embed_doc(digest, chunks, embedder)
             (report.updated if source in previous else report.added).append(source)
         bar.close()
         unchanged = (
@@ -185,12 +194,14 @@ def write_version(
     parts = []
     sentence_texts: list[str] = []
     sentence_chunks: list[int] = []
+    sentence_contexts: list[str] = []
     sentence_parts = []
     for source in sorted(docs):
         doc = docs[source]
         documents[source] = {"sha256": doc.sha256, "first": len(texts), "count": len(doc.texts)}
-        for offset, group in enumerate(doc.sentences):
+        for offset, (group, contexts) in enumerate(zip(doc.sentences, doc.contexts, strict=True)):
             sentence_texts.extend(group)
+            sentence_contexts.extend(contexts)
             sentence_chunks.extend([len(texts) + offset] * len(group))
         sentence_parts.append(doc.sentence_embeddings.reshape(-1, embedder.dim))
         texts.extend(doc.texts)
@@ -205,7 +216,7 @@ def write_version(
         writer.write_chunks(texts, sources)
         writer.write_embeddings(embeddings)
         rows = np.concatenate(sentence_parts) if sentence_parts else np.zeros((0, embedder.dim), np.float32)
-        writer.write_sentences(sentence_texts, sentence_chunks, rows)
+        writer.write_sentences(sentence_texts, sentence_chunks, rows, sentence_contexts)
         faiss.write_index(vectors, str(writer.file(store.VECTORS)))
         Lexical.build(texts).save(writer.folder(store.BM25))
         writer.commit(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -15,7 +16,7 @@ from wyoming_xnai.rag.embed import Embedder
 from wyoming_xnai.rag.lexical import Lexical
 from wyoming_xnai.rag.store import IndexUnavailable
 from wyoming_xnai.rag.vectors import VectorIndexInfo, set_ef_search
-from wyoming_xnai.text.words import DAYS, MONTHS, NUMBER_WORDS, content_words, facts, has_digit, stem
+from wyoming_xnai.text.words import DAYS, MONTHS, NUMBER_WORDS, content_words, facts, has_digit, stem, tokens
 
 __all__ = ["IndexUnavailable", "KnowledgeBase", "Passage"]
 
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 
 RRF_K = 60  # reciprocal rank fusion constant (Cormack et al. 2009); robust without score calibration
 CANDIDATES = 20  # per retriever, before fusion
+WORD_VECTORS = 20_000  # single-word vectors kept (about 30 MB at 384 dimensions)
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,8 @@ class KnowledgeBase:
         self._embedder = embedder
         self.info = VectorIndexInfo(**version.meta["vector_index"])
         self._sentences = version.sentences()
+        self._word_vectors: dict[str, np.ndarray] = {}
+        self._word_lock = threading.Lock()
 
     @classmethod
     def open(cls, index_dir: Path, embedder: Embedder) -> KnowledgeBase:
@@ -121,10 +125,15 @@ class KnowledgeBase:
 
     @cached_property
     def names(self) -> frozenset[str]:
-        """Stems of the names the documents use (words they capitalise inside a sentence: "Juniper", "Volvo")."""
-        common = DAYS | MONTHS | NUMBER_WORDS
+        """Stems of the names the documents use: words they capitalise inside a sentence ("Juniper",
+        "Volvo") and never write in lower case (a heading's "Boiler" is the boiler, not a name)."""
+        common = {stem(w) for w in DAYS | MONTHS | NUMBER_WORDS}
+        lower = {w for text in self._texts for w in tokens(text) if w.islower()}
         return frozenset(
-            stem(f) for text in self._texts for f in facts(text) if not has_digit(f) and f.lower() not in common
+            stem(f)
+            for text in self._sentences.texts
+            for f in facts(text)
+            if not has_digit(f) and stem(f) not in common and f.lower() not in lower
         )
 
     def embed_query(self, query: str) -> np.ndarray:
@@ -150,6 +159,26 @@ class KnowledgeBase:
             for (i, score), sim in zip(best, sims, strict=True)
         ]
 
-    def sentences(self, passages: list[Passage]) -> list[tuple[list[str], np.ndarray]]:
-        """Each passage's note sentences (`chunking.note_sentences`, stored by ingest) and their unit vectors."""
+    def sentences(self, passages: list[Passage]) -> list[tuple[list[str], np.ndarray, list[str]]]:
+        """Each passage's notes (`outline`, stored by ingest), their unit vectors and their contexts."""
         return [self._sentences.of(p.index) for p in passages]
+
+    def word_vectors(self, words: list[str]) -> np.ndarray:
+        """Unit vectors of single words (blocking), kept for the next question: the documents' words recur."""
+        with self._word_lock:
+            new = [w for w in dict.fromkeys(words) if w not in self._word_vectors]
+            if new:
+                if len(self._word_vectors) + len(new) > WORD_VECTORS:
+                    self._word_vectors.clear()
+                self._word_vectors.update(zip(new, self._embedder.embed(new), strict=True))
+            return np.stack([self._word_vectors[w] for w in words]) if words else np.zeros((0, self._embedder.dim))
+
+    def nearest_notes(self, query_vec: np.ndarray, k: int) -> list[tuple[str, str, np.ndarray, str]]:
+        """The k notes closest in meaning to the query over all documents, best first, as (source, note,
+        its vector, its context): a note whose passage the search ranks low can still be the answer."""
+        sent = self._sentences
+        if not len(sent.texts) or k < 1:
+            return []
+        vectors = np.asarray(sent.vectors)
+        best = np.argsort(-(vectors @ query_vec.astype(np.float32)))[:k]
+        return [(self._sources[int(sent.chunks[i])], sent.texts[i], vectors[i], sent.contexts[i]) for i in best]

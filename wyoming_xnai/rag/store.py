@@ -3,8 +3,9 @@
     index_dir/CURRENT         name of the live version (replaced with os.replace, after fsync)
     index_dir/v-.../          meta.json (with a sha256 per file), chunks.json, embeddings.npy,
                               vectors.faiss, bm25/, sentences.json + sentence_embeddings.npy: every
-                              passage's note sentences and their vectors, so answering a question
-                              embeds only the question
+                              passage's notes, their contexts (headings, the sentence they lean on)
+                              and the vectors of note with context, so answering a question embeds
+                              only the question
     index_dir/.staging-.../   a version being written; ignored and cleaned up if a crash left it
 
 A crash at any point leaves CURRENT naming a complete, checksummed version, so readers never see a
@@ -29,7 +30,7 @@ import numpy as np
 
 from wyoming_xnai.errors import UserError
 
-FORMAT = 2  # 2: note sentences by the shared sentence rule, always stored with their vectors
+FORMAT = 3  # 3: notes are document units (rag/outline.py) stored with their contexts; vectors embed both
 CURRENT = "CURRENT"
 META = "meta.json"
 CHUNKS = "chunks.json"
@@ -60,20 +61,21 @@ class Version:
         """The stored note sentences of every passage, with their vectors."""
         data = json.loads((self.path / SENTENCES).read_text())
         vectors = np.load(self.path / SENTENCE_EMBEDDINGS, mmap_mode="r", allow_pickle=False)
-        return Sentences(data["texts"], np.asarray(data["chunks"], dtype=np.int64), vectors)
+        return Sentences(data["texts"], np.asarray(data["chunks"], dtype=np.int64), vectors, data["contexts"])
 
 
 @dataclass
 class Sentences:
-    """Note sentences of all passages, grouped by passage (`chunks` ascending), with their embeddings."""
+    """Notes of all passages, grouped by passage (`chunks` ascending), with their embeddings and contexts."""
 
     texts: list[str]
-    chunks: np.ndarray  # passage index of each sentence
-    vectors: np.ndarray  # (len(texts), dim)
+    chunks: np.ndarray  # passage index of each note
+    vectors: np.ndarray  # (len(texts), dim): each note embedded with its context
+    contexts: list[str]
 
-    def of(self, chunk: int) -> tuple[list[str], np.ndarray]:
+    def of(self, chunk: int) -> tuple[list[str], np.ndarray, list[str]]:
         lo, hi = np.searchsorted(self.chunks, [chunk, chunk + 1])
-        return self.texts[lo:hi], np.asarray(self.vectors[lo:hi])
+        return self.texts[lo:hi], np.asarray(self.vectors[lo:hi]), self.contexts[lo:hi]
 
 
 def _sha256(path: Path) -> str:
@@ -153,8 +155,9 @@ class Writer:
     def write_embeddings(self, embeddings: np.ndarray) -> None:
         np.save(self.staging / EMBEDDINGS, np.ascontiguousarray(embeddings, dtype=np.float32), allow_pickle=False)
 
-    def write_sentences(self, texts: list[str], chunks: list[int], embeddings: np.ndarray) -> None:
-        (self.staging / SENTENCES).write_text(json.dumps({"texts": texts, "chunks": chunks}, ensure_ascii=False))
+    def write_sentences(self, texts: list[str], chunks: list[int], embeddings: np.ndarray, contexts: list[str]) -> None:
+        data = {"texts": texts, "chunks": chunks, "contexts": contexts}
+        (self.staging / SENTENCES).write_text(json.dumps(data, ensure_ascii=False))
         np.save(
             self.staging / SENTENCE_EMBEDDINGS, np.ascontiguousarray(embeddings, dtype=np.float32), allow_pickle=False
         )

@@ -21,7 +21,7 @@ from __future__ import annotations
 ABBREVIATIONS = frozenset(
     """mr mrs ms dr prof sr jr st mt ft vs eg ie approx appt apt min max no nos nr vol fig figs cf
     jan feb mar apr jun jul aug sep sept oct nov dec mon tue tues wed thu thur thurs fri sat sun
-    gen col lt sgt capt rev hon pres gov sen rep ave blvd rd""".split()
+    gen col lt sgt capt rev hon pres gov sen rep ave blvd rd ext tel""".split()
 )
 TERMINATORS = ".!?…。！？؟।"
 CLOSERS = "\"'”’»)]}"
@@ -38,7 +38,7 @@ def is_abbreviation(buf: str, dot: int) -> bool:
     if "." in word:
         return True  # "e.g", "U.S", "a.m"
     if len(word) == 1 and word.isupper():
-        return True  # an initial: "J. R. R. Tolkien"
+        return start == 0 or buf[start - 1] != "°"  # an initial ("J. R. R. Tolkien"), not a unit ("20 °C.")
     return word.lower() in ABBREVIATIONS
 
 
