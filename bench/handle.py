@@ -77,6 +77,7 @@ def main() -> int:
     from llama_cpp import Llama
 
     from wyoming_xnai.handle.chain import Answerer
+    from wyoming_xnai.handle.evidence import assess
     from wyoming_xnai.handle.prompt import STOP, rag_prompt
     from wyoming_xnai.models import gguf_model
     from wyoming_xnai.rag.ingest import ingest
@@ -120,9 +121,12 @@ def main() -> int:
                         print(f"{fact.question}: LLM stage failed, not counted: {text}", file=sys.stderr)
                         continue
                     out_tokens = int(span["gen_ai.usage.output_tokens"])
-                    notes, _ = answerer._retrieve(fact.question)
-                    relevant = [n for n in notes if n.similarity >= settings.handle_min_similarity]
-                    prompt = rag_prompt(fact.question, relevant[: settings.handle_notes], [])
+                    notes, _, lexicon = answerer.retrieve(fact.question)
+                    best = assess(fact.question, notes, lexicon)
+                    prompt = rag_prompt(fact.question, [best[0].note], []) if best and best[0].supports else ""
+                    if not prompt:
+                        print(f"{fact.question}: no supporting note, not counted: {text}", file=sys.stderr)
+                        continue
                     b_first, b_total, b_tokens = bare_run(llama, prompt, out_tokens, STOP)
                     values = {
                         "first": first,

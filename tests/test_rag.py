@@ -121,17 +121,6 @@ def test_empty_folder_gives_an_empty_usable_index(tmp_path: Path, cfg: Settings,
 # --- note sentences stored at ingest -----------------------------------------------------------
 
 
-def drop_stored_sentences(index_dir: Path) -> None:
-    """Make the live version look like one written before ingest stored note sentences."""
-    path = store.current_path(index_dir)
-    meta = json.loads((path / store.META).read_text())
-    for name in (store.SENTENCES, store.SENTENCE_EMBEDDINGS):
-        (path / name).unlink()
-        del meta["files"][name]
-    meta.pop("sentences", None)
-    (path / store.META).write_text(json.dumps(meta))
-
-
 def assert_sentences_of_every_passage(kb: KnowledgeBase, embedder: OnnxMiniLM) -> None:
     """Each passage's note sentences, with vectors the embedder gives them (batching changes ~1e-6)."""
     passages = kb.search("house key boiler vet car", len(kb))
@@ -151,7 +140,6 @@ def test_ingest_stores_each_passages_note_sentences_with_vectors(
     assert stored is not None and version.meta["sentences"] == len(stored.texts) > len(version.texts)
     assert store.SENTENCES in version.meta["files"] and store.SENTENCE_EMBEDDINGS in version.meta["files"]
     kb = KnowledgeBase.open(cfg.index_dir, embedder)
-    assert kb.stores_sentences
     assert_sentences_of_every_passage(kb, embedder)
 
     # a changed file gets new sentences; the unchanged files keep theirs, still with the right passages
@@ -164,20 +152,19 @@ def test_ingest_stores_each_passages_note_sentences_with_vectors(
     assert any("red doormat" in t for t in store.read_version(cfg.index_dir).sentences().texts)
 
 
-def test_index_without_stored_sentences_answers_and_the_next_ingest_adds_them(
-    docs: Path, cfg: Settings, embedder: OnnxMiniLM
-) -> None:
+def test_index_of_an_older_format_asks_for_a_rebuild(docs: Path, cfg: Settings, embedder: OnnxMiniLM) -> None:
+    """An index written by an older xnai (format 1 stored no note sentences) is not read half-way."""
     ingest([docs], cfg, progress=False, embedder=embedder)
-    drop_stored_sentences(cfg.index_dir)
-    old = KnowledgeBase.open(cfg.index_dir, embedder)
-    assert not old.stores_sentences
-    assert_sentences_of_every_passage(old, embedder)  # embedded when asked
-
-    report = ingest([docs], cfg, progress=False, embedder=embedder)
-    assert len(report.unchanged) == 4  # nothing re-read, but a new version with the sentences is written
-    kb = KnowledgeBase.open(cfg.index_dir, embedder)
-    assert kb.stores_sentences and kb.version != old.version
-    assert_sentences_of_every_passage(kb, embedder)
+    meta_path = store.current_path(cfg.index_dir) / store.META
+    meta = json.loads(meta_path.read_text())
+    meta["format"] = 1
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(IndexUnavailable, match=r"format 1.*xnai ingest --rebuild"):
+        KnowledgeBase.open(cfg.index_dir, embedder)
+    with pytest.raises(UserError, match="--rebuild"):
+        ingest([docs], cfg, progress=False, embedder=embedder)
+    ingest([docs], cfg, rebuild=True, progress=False, embedder=embedder)
+    assert_sentences_of_every_passage(KnowledgeBase.open(cfg.index_dir, embedder), embedder)
 
 
 # --- incremental ------------------------------------------------------------------------------

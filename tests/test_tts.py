@@ -17,7 +17,8 @@ from wyoming.info import Describe, Info
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeVoice
 
 from tests.support import LOOPBACK, ServerProcess, free_port, read_until, transcribe, transcript_text, words
-from wyoming_xnai.tts.text import clean, foreign_script, split
+from wyoming_xnai.text.cleaning import clean_for_speech as clean
+from wyoming_xnai.tts.text import foreign_script, split
 
 pytestmark = pytest.mark.anyio
 VOICE = "en_US-joe-medium"

@@ -160,11 +160,9 @@ class Settings(BaseSettings):
     handle_max_queue: int = Field(8, ge=0, description="Requests that may wait for the LLM")
     handle_max_text_chars: int = Field(2000, ge=1, description="Longest transcript accepted")
     handle_retrieval_timeout: float = Field(5.0, gt=0, description="Seconds retrieval may take before falling back")
-    handle_notes: int = Field(
-        1, ge=1, le=8, description="Best-matching sentences of the passages put in the prompt (1: least confusion)"
-    )
-    handle_min_similarity: float = Field(
-        0.25, ge=-1, le=1, description="Notes less similar to the question than this are ignored"
+    handle_closest_note: bool = Field(
+        False,
+        description="When the notes do not answer, also say the closest note (marked as not the answer)",
     )
     handle_breaker_failures: int = Field(3, ge=1, description="Failures in a row that open a stage's circuit breaker")
     handle_breaker_reset: float = Field(30.0, gt=0, description="Seconds an open breaker waits before a retry")

@@ -27,6 +27,6 @@ def main(settings: Settings, args: argparse.Namespace) -> int:
         print("sources: " + ", ".join(source_names(answer.sources)))
     for stage, problem in answer.problems.items():
         print(f"xnai: {stage}: {problem}", file=sys.stderr)
-    if answer.stage not in ("rag", "llm"):
+    if answer.stage not in ("rag", "llm", "judged"):
         print(f"xnai: answered by the {answer.stage} fallback", file=sys.stderr)
-    return 0 if answer.stage in ("rag", "llm") else 1
+    return 0 if answer.stage in ("rag", "llm", "judged") else 1

@@ -1,9 +1,16 @@
-"""The answer chain: RAG+LLM -> LLM without retrieval -> answer cache -> an honest template.
+"""The answer chain: judge the question, find the note that answers it, let the LLM word it, check every fact.
+
+1. Not English, misheard, or small talk is answered as such (`question`).
+2. Retrieval finds note sentences; `evidence.support` picks the one that answers, or none.
+3. With a note, the LLM words the answer and `grounding` lets through only what that note says (else
+   the note itself is said). Without one, a household question gets "I don't have that in your notes",
+   a question the model finds implausible is asked again, and small talk or general knowledge goes to
+   the LLM without notes (checked not to recite its prompt). No index at all: how to add documents.
 
 Retrieval and the LLM each run under a circuit breaker and a timeout. Whatever fails, the user gets a
-spoken answer, and which stage gave it is logged and counted (xnai_answer_stage{stage}).
-The LLM is not re-entrant: it is used through a one-slot WorkQueue whose bounded waiting line turns
-overload into a polite "busy" answer instead of a timeout.
+spoken answer, and which stage gave it is logged and counted (xnai_answer_stage{stage}). The LLM is not
+re-entrant: it is used through a one-slot WorkQueue whose bounded waiting line turns overload into a
+polite "busy" answer instead of a timeout. Each answer carries an `Outcome` (`replies`).
 """
 
 from __future__ import annotations
@@ -18,51 +25,58 @@ from pathlib import Path
 import anyio
 import numpy as np
 
+from wyoming_xnai.handle import question as asked
+from wyoming_xnai.handle import replies
 from wyoming_xnai.handle.answer_cache import AnswerCache
 from wyoming_xnai.handle.breakers import Breakers, OpenedState
-from wyoming_xnai.handle.chat_prompt import chat_prompt
+from wyoming_xnai.handle.chat_prompt import ChatPrompt, chat_prompt
+from wyoming_xnai.handle.evidence import Lexicon, answer_type, assess
+from wyoming_xnai.handle.grounding import Grounding, best_clause
 from wyoming_xnai.handle.llm import Llm, LlmUnavailable, generate
 from wyoming_xnai.handle.memory import ConversationMemory
+from wyoming_xnai.handle.notes import Note, merge_notes, rank_notes
 from wyoming_xnai.handle.prompt import (
-    MAX_SENTENCES,
+    EXAMPLE,
+    INSTRUCTION,
+    PLAIN_EXAMPLE,
     RAG_PREFIX,
     STOP,
-    Note,
-    SentenceSplitter,
     Turn,
-    best_clause,
-    cannot_be_grounded,
-    finish_sentence,
-    grounded,
     is_follow_up,
-    merge_notes,
     plain_prompt,
     rag_prompt,
-    rank_notes,
-    remainder,
     retrieval_query,
     split_sentences,
 )
+from wyoming_xnai.handle.replies import Outcome
+from wyoming_xnai.rag.chunking import notes_in_context
 from wyoming_xnai.server.metrics import FALLBACK_STAGE, LATENCY
 from wyoming_xnai.server.queue import Busy, WorkQueue
 from wyoming_xnai.server.tracing import tracer
 from wyoming_xnai.settings import Settings
+from wyoming_xnai.text.cleaning import has_sayable_text
 
 _LOGGER = logging.getLogger(__name__)
 
 OnSentence = Callable[[str], Awaitable[None]]
-BUSY_TEXT = "Sorry, I am busy answering other questions. Please ask me again in a moment."
-EMPTY_TEXT = "Sorry, I did not hear a question."
 NO_ANSWER = "gave no answer"
+# Below this average log-probability per token (Gemma 3 270M, after the plain prompt's start) a question
+# the notes do not answer is taken as misheard. Fitted on the dev set: its garbled transcripts score
+# -6.3 to -14, its real questions -2 to -7.8 (the few below -7 have rare names and get a note anyway).
+IMPLAUSIBLE = -7.0
+# A question whose best note shares a key term and is this close in meaning is about the household.
+ON_TOPIC_SIMILARITY = 0.4
+PLAUSIBILITY_PREFIX = f"{INSTRUCTION}{EXAMPLE}{PLAIN_EXAMPLE}Question:"
 
 
 @dataclass
 class Answer:
     text: str
-    stage: str  # rag | llm | cache | template | busy
+    stage: str  # rag | llm | cache | template | busy | judged (decided without the LLM)
     sources: list[str] = field(default_factory=list)
     problems: dict[str, str] = field(default_factory=dict)  # stage -> what went wrong
-    extractive: bool = False  # the LLM's words were not grounded, the best note was said instead
+    extractive: bool = False  # the LLM's words did not hold up, the note itself was said
+    outcome: Outcome = Outcome.ANSWERED
 
 
 class Answerer:
@@ -85,6 +99,7 @@ class Answerer:
 
     def load(self) -> None:
         """Load what can be loaded; a missing index or a broken LLM is logged and answered around."""
+        asked.load()  # the language identifier and the English word list: not on the first question
         try:
             self.knowledge()
             self.embedder().embed(["warm up"])  # onnxruntime's first run is slow: not on the first question
@@ -126,24 +141,30 @@ class Answerer:
                 _LOGGER.error("%s; answering from the previous index (%s)", err, self._kb.version)
             return self._kb
 
-    def _retrieve(self, query: str) -> tuple[list[Note], np.ndarray]:
-        """Note sentences of the best passages, best first. Embeds only the query, once: the sentences'
-        vectors were stored by ingest (an index from before that embeds them on first use)."""
+    def retrieve(self, query: str) -> tuple[list[Note], np.ndarray, Lexicon]:
+        """Note sentences of the best passages, best first, the query's vector and the documents' words
+        (blocking). Embeds only the query, once: ingest stored the sentences' vectors."""
         kb = self.knowledge()
         query_vec = kb.embed_query(query)
         passages = kb.search(query, self.settings.handle_top_k, query_vec)
-        groups = kb.sentences(passages)
-        candidates, vectors = merge_notes(
-            [(p.source, texts, vecs) for p, (texts, vecs) in zip(passages, groups, strict=True)], len(query_vec)
-        )
-        return rank_notes(query, query_vec, candidates, vectors), query_vec
+        groups = []
+        for passage, (texts, vectors) in zip(passages, kb.sentences(passages), strict=True):
+            context = dict(notes_in_context(passage.text))
+            groups.append((passage.source, texts, vectors, [context.get(t, "") for t in texts]))
+        candidates, vectors = merge_notes(groups, len(query_vec))
+        return rank_notes(query, query_vec, candidates, vectors), query_vec, Lexicon(kb.vocabulary, kb.names)
 
     # --- the chain ------------------------------------------------------------------------------
 
     async def answer(
-        self, question: str, conversation_id: str | None = None, on_sentence: OnSentence | None = None
+        self,
+        question: str,
+        conversation_id: str | None = None,
+        on_sentence: OnSentence | None = None,
+        asr: dict | None = None,
     ) -> Answer:
-        """Answer one question; `on_sentence` gets each sentence as soon as it is final."""
+        """Answer one question; `on_sentence` gets each sentence as soon as it is final; `asr` is the
+        ASR's confidence when the caller sends it (`context["asr"]`)."""
         started = time.perf_counter()
         spoken: list[str] = []
 
@@ -153,163 +174,172 @@ class Answerer:
                 await on_sentence(sentence)
 
         question = question.strip()
-        if not question:
-            await say(EMPTY_TEXT)
-            return self._finish(Answer(EMPTY_TEXT, "template"), started)
         history = self.memory.history(conversation_id)
         follow_up = is_follow_up(question, history)
         problems: dict[str, str] = {}
         with tracer.start_as_current_span("handle.answer") as span:
             span.set_attribute("handle.follow_up", follow_up)
-            notes, query_vec = await self._retrieval_stage(retrieval_query(question, history), problems)
-            try:
-                # earlier turns go into the prompt only when this question leans on them: a new topic
-                # reads faster without them, and a small model is not led astray by them
-                context = history if follow_up else []
-                answer = await self._llm_stage(question, notes, context, problems, say)
-            except Busy as err:
-                _LOGGER.info("%s", err)
-                answer = Answer(BUSY_TEXT, "busy", problems=problems)
-            if answer is None:
-                answer = await self._cache_stage(question, query_vec, problems)
-            if answer is None:
-                answer = self._template(notes, problems)
-            if answer.stage != "rag" and answer.stage != "llm":
+            context = history if follow_up else []
+            answer, query_vec = await self._decide(question, context, follow_up, asr, problems, say)
+            if answer.stage not in ("rag", "llm"):
                 # fallback text is spoken after whatever the LLM managed to say before it failed
                 for sentence in split_sentences(answer.text):
                     await say(sentence)
             answer.text = " ".join(spoken)  # exactly the chunks (ends with a comma if a first clause's rest failed)
             answer.problems = problems
             span.set_attribute("handle.stage", answer.stage)
-        if answer.stage in ("rag", "llm", "cache"):
+            span.set_attribute("handle.outcome", str(answer.outcome))
+        if answer.outcome == Outcome.ANSWERED and answer.stage in ("rag", "llm", "cache"):
             self.memory.add(conversation_id, question, answer.text)
-        if answer.stage in ("rag", "llm") and not follow_up:
-            self.cache.put(question, answer.text, answer.sources, query_vec)
+            if answer.stage != "cache" and not follow_up:
+                self.cache.put(question, answer.text, answer.sources, query_vec)
         return self._finish(answer, started)
+
+    async def _decide(
+        self,
+        question: str,
+        history: list[Turn],
+        follow_up: bool,
+        asr: dict | None,
+        problems: dict[str, str],
+        say: OnSentence,
+    ) -> tuple[Answer, np.ndarray | None]:
+        """Which kind of answer the question gets, and that answer (the LLM's sentences go to `say`)."""
+        if not has_sayable_text(question):
+            return _judged(replies.EMPTY if not question else replies.ASK_AGAIN, Outcome.ASK_AGAIN), None
+        if asked.other_language(question, asr):
+            return _judged(replies.ENGLISH_ONLY, Outcome.UNSUPPORTED_LANGUAGE), None
+        query = retrieval_query(question, history) if follow_up else question
+        retrieved = await self._retrieval_stage(query, problems)
+        notes, query_vec, lexicon = retrieved if retrieved else (None, None, None)
+        no_index = "retrieval" in problems and problems["retrieval"].startswith("no index")
+        if asked.small_talk(question) or (not follow_up and asked.fragment(question)):
+            if asked.asks_capabilities(question):
+                return _judged(replies.NO_DOCUMENTS if no_index else replies.CAPABILITIES, Outcome.ANSWERED), query_vec
+            if asked.fragment(question) and not asked.small_talk(question):
+                return _judged(replies.ASK_AGAIN, Outcome.ASK_AGAIN), query_vec
+            return await self._answered(question, None, history, problems, say, query_vec)
+        if asked.misheard(question, asr, lexicon):
+            return _judged(replies.ASK_AGAIN, Outcome.ASK_AGAIN), query_vec
+        evidence = assess(question, notes or [], lexicon) if lexicon else []
+        if evidence and evidence[0].supports:
+            return await self._answered(question, evidence[0].note, history, problems, say, query_vec)
+        if no_index:
+            return _judged(replies.NO_DOCUMENTS, Outcome.NO_DOCUMENTS), query_vec
+        if notes is None:  # retrieval failed: the LLM alone, as far as it may go without notes
+            if asked.about_household(question, lexicon) or answer_type(question) is not None:
+                return self._template(None, problems), query_vec
+            return await self._answered(question, None, history, problems, say, query_vec)
+        if await self._implausible(question, problems):
+            return _judged(replies.ASK_AGAIN, Outcome.ASK_AGAIN), query_vec
+        on_topic = bool(evidence) and evidence[0].matched > 0 and evidence[0].note.similarity >= ON_TOPIC_SIMILARITY
+        if on_topic or asked.about_household(question, lexicon) or answer_type(question) is not None:
+            # a code, a number, a name, a date or a place the notes do not give is not the LLM's to invent
+            return self._not_in_notes(evidence[0].note if on_topic else None), query_vec
+        return await self._answered(question, None, history, problems, say, query_vec)
+
+    def _not_in_notes(self, closest: Note | None) -> Answer:
+        text = replies.NOT_IN_NOTES
+        if closest is not None and self.settings.handle_closest_note:
+            text = f"{replies.NOT_EXACTLY} {best_clause(closest.text, '')}"
+        return _judged(text, Outcome.NOT_IN_NOTES)
+
+    async def _implausible(self, question: str, problems: dict[str, str]) -> bool:
+        """Does the LLM find the question implausible as a sentence (a misheard one)? False when it cannot say."""
+        if "llm" in problems or await self.breakers.is_open("llm"):
+            return False
+        try:
+            async with self.queue.slot():
+                with anyio.fail_after(self.settings.handle_llm_timeout):
+                    score = await anyio.to_thread.run_sync(self.llm.mean_logprob, PLAUSIBILITY_PREFIX, f" {question}")
+        except Busy:
+            raise
+        except Exception as err:  # judging is optional: answer as if plausible
+            _LOGGER.info("could not judge the question's plausibility: %s", err)
+            return False
+        _LOGGER.debug("question plausibility %.2f", score)
+        return score < IMPLAUSIBLE
+
+    async def _answered(
+        self,
+        question: str,
+        note: Note | None,
+        history: list[Turn],
+        problems: dict[str, str],
+        say: OnSentence,
+        query_vec: np.ndarray | None,
+    ) -> tuple[Answer, np.ndarray | None]:
+        """The LLM's answer (grounded in `note`, or without notes), else the cache, else a template."""
+        try:
+            answer = await self._llm_stage(question, note, history, problems, say)
+        except Busy as err:
+            _LOGGER.info("%s", err)
+            return Answer(replies.BUSY, "busy", problems=problems, outcome=Outcome.BUSY), query_vec
+        if answer is None:
+            answer = await self._cache_stage(question, query_vec, problems)
+        if answer is None:
+            answer = self._template(note, problems)
+        return answer, query_vec
 
     def _finish(self, answer: Answer, started: float) -> Answer:
         FALLBACK_STAGE.labels(answer.stage).inc()
         LATENCY.labels("handle", "answer").observe(time.perf_counter() - started)
         if answer.problems:
             _LOGGER.warning(
-                "answered by stage %s (%s)", answer.stage, "; ".join(f"{k}: {v}" for k, v in answer.problems.items())
+                "answered by stage %s, %s (%s)",
+                answer.stage,
+                answer.outcome,
+                "; ".join(f"{k}: {v}" for k, v in answer.problems.items()),
             )
         else:
-            _LOGGER.info("answered by stage %s%s", answer.stage, " (best note)" if answer.extractive else "")
+            _LOGGER.info("answered by stage %s, %s%s", answer.stage, answer.outcome, " (best note)" if answer.extractive else "")
         return answer
 
     async def _retrieval_stage(
         self, query: str, problems: dict[str, str]
-    ) -> tuple[list[Note] | None, np.ndarray | None]:
+    ) -> tuple[list[Note], np.ndarray, Lexicon] | None:
         if await self.breakers.is_open("retrieval"):
             problems["retrieval"] = "circuit breaker open"
-            return None, None
+            return None
         started = time.perf_counter()
         try:
             async with self.breakers.guard("retrieval"):
                 with anyio.fail_after(self.settings.handle_retrieval_timeout):
                     with tracer.start_as_current_span("handle.retrieve") as span:
                         span.set_attribute("handle.query", query)
-                        notes, vec = await anyio.to_thread.run_sync(self._retrieve, query, abandon_on_cancel=True)
-                        span.set_attribute("handle.notes", len(notes))
+                        found = await anyio.to_thread.run_sync(self.retrieve, query, abandon_on_cancel=True)
+                        span.set_attribute("handle.notes", len(found[0]))
         except OpenedState:
             problems["retrieval"] = "circuit breaker open"
-            return None, None
+            return None
         except TimeoutError:
             problems["retrieval"] = f"took longer than {self.settings.handle_retrieval_timeout} s"
-            return None, None
+            return None
         except Exception as err:
             problems["retrieval"] = str(err) or type(err).__name__
-            return None, None
+            return None
         LATENCY.labels("handle", "retrieve").observe(time.perf_counter() - started)
-        return notes, vec
+        return found
 
     async def _llm_stage(
-        self, question: str, notes: list[Note] | None, history: list[Turn], problems: dict[str, str], say: OnSentence
+        self, question: str, note: Note | None, history: list[Turn], problems: dict[str, str], say: OnSentence
     ) -> Answer | None:
         if await self.breakers.is_open("llm"):
             problems["llm"] = "circuit breaker open"
             return None
-        s = self.settings
-        relevant = [n for n in notes or [] if n.similarity >= s.handle_min_similarity][: s.handle_notes]
-        prompt = rag_prompt(question, relevant, history) if relevant else plain_prompt(question, history)
-        stage = "rag" if notes is not None else "llm"
-        splitter = SentenceSplitter()
-        spoken = threading.Event()  # the first words are out: the LLM may write the rest on fewer threads
-
-        async def speak(text: str) -> None:
-            spoken.set()
-            await say(text)
-
-        said: list[str] = []
-        rejected: list[str] = []
-        head = ""  # the first clause of the sentence being generated, said already
-        heads: list[str] = []  # every such clause (one said whose sentence then failed still counts)
-
-        async def accept(sentence: str) -> bool:
-            nonlocal head
-            # a small model copies whole note sentences: "X; Y" -> "X." (the direct answer comes first)
-            sentence = finish_sentence(sentence.split("; ")[0])
-            said_head, head = head, ""
-            if len(said) >= MAX_SENTENCES or sentence in said:
-                return False
-            rest = remainder(sentence, said_head) if said_head else sentence
-            if rest and relevant and not grounded(rest, question, relevant):
-                rejected.append(sentence)
-                return False
-            said.append(sentence)
-            if rest:
-                await speak(rest)
-            return True
-
-        async def on_piece(piece: str) -> bool:
-            nonlocal head
-            for sentence in splitter.feed(piece):
-                if not await accept(sentence):
-                    return False
-            if "; " in splitter.pending:  # the sentence will be cut there anyway: say it, stop generating
-                await accept(splitter.flush())
-                return False
-            if not said and relevant and cannot_be_grounded(splitter.pending, question, relevant):
-                rejected.append(splitter.flush())  # a made-up number: stop now, the best note is said at once
-                return False
-            if not said and not head:
-                # The first words out early: the first clause, once it is grounded by itself, is said
-                # before its sentence ends; the rest of the sentence is checked on its own when it ends.
-                clause = splitter.clause()
-                if len(clause.split()) >= 2 and (not relevant or grounded(clause, question, relevant)):
-                    head = clause
-                    heads.append(clause)
-                    await speak(clause)
-            return True
-
+        grounding = Grounding(question, note)
         started = time.perf_counter()
         try:
             async with self.queue.slot(), self.breakers.guard("llm"):
                 await anyio.to_thread.run_sync(self.llm.load)  # no-op when loaded; retries a failed load
-                stop = STOP
-                if self.llm.chat is not None:  # an instruction-tuned model: its own chat template (chat_prompt.py)
-                    prompt = chat_prompt(self.llm.chat, question, [n.text for n in relevant], history)
-                    stop = self.llm.chat.stop
-                with anyio.fail_after(s.handle_llm_timeout):
-                    with tracer.start_as_current_span(f"text_completion {self.llm.name}") as span:
-                        span.set_attribute("gen_ai.operation.name", "text_completion")
-                        span.set_attribute("gen_ai.system", "llama.cpp")
-                        span.set_attribute("gen_ai.request.model", self.llm.name)
-                        span.set_attribute("gen_ai.request.max_tokens", s.handle_max_tokens)
-                        span.set_attribute("gen_ai.request.temperature", 0.0)
-                        span.set_attribute("handle.notes", len(relevant))
-                        completion = await generate(self.llm, prompt, s.handle_max_tokens, stop, on_piece, spoken)
-                        span.set_attribute("gen_ai.usage.input_tokens", completion.input_tokens)
-                        span.set_attribute("gen_ai.usage.output_tokens", completion.output_tokens)
-                        span.set_attribute("gen_ai.response.finish_reasons", [completion.finish_reason])
-                    if completion.finish_reason != "stopped" and (rest := splitter.flush()):
-                        await accept(rest)
+                prompt, stop = self._prompt(question, note, history)
+                with anyio.fail_after(self.settings.handle_llm_timeout):
+                    await self._generate(prompt, stop, grounding, say, bool(note))
         except OpenedState:
             problems["llm"] = "circuit breaker open"
             return None
         except TimeoutError:
-            problems["llm"] = f"took longer than {s.handle_llm_timeout} s"
+            problems["llm"] = f"took longer than {self.settings.handle_llm_timeout} s"
             return None
         except LlmUnavailable as err:
             problems["llm"] = str(err)
@@ -321,17 +351,48 @@ class Answerer:
             problems["llm"] = str(err) or type(err).__name__
             return None
         LATENCY.labels("handle", "llm").observe(time.perf_counter() - started)
-        if rejected:
-            _LOGGER.info("not grounded in the notes, not said: %r", rejected[0])
-        sources = list(dict.fromkeys(n.source for n in relevant))
-        if said or heads:
-            return Answer(" ".join(said or heads), stage, sources)
-        if relevant:  # the LLM said nothing usable: say (the answering part of) the best note itself
-            text = best_clause(relevant[0].text, question)
-            await say(text)
-            return Answer(text, stage, [relevant[0].source], extractive=True)
+        if grounding.rejected:
+            _LOGGER.info("not supported by the note, not said: %r", grounding.rejected[0])
+        stage = "rag" if note else "llm"
+        if grounding.said or grounding.heads:
+            sources = [note.source] if note else []
+            return Answer(grounding.text, stage, sources, extractive=grounding.extractive)
         problems["llm"] = NO_ANSWER
         return None
+
+    def _prompt(self, question: str, note: Note | None, history: list[Turn]) -> tuple[str | ChatPrompt, list[str]]:
+        """The bundled base model continues a plain document; an instruction-tuned one gets its own chat template."""
+        if self.llm.chat is not None:
+            return chat_prompt(self.llm.chat, question, [note.text] if note else [], history), self.llm.chat.stop
+        return (rag_prompt(question, [note], history) if note else plain_prompt(question, history)), STOP
+
+    async def _generate(
+        self, prompt: str | ChatPrompt, stop: list[str], grounding: Grounding, say: OnSentence, with_note: bool
+    ) -> None:
+        """Stream the completion through `grounding`, saying what it lets through as soon as it does."""
+        s = self.settings
+        spoken = threading.Event()  # the first words are out: the LLM may write the rest on fewer threads
+
+        async def on_piece(piece: str) -> bool:
+            step = grounding.feed(piece)
+            for text in step.say:
+                spoken.set()
+                await say(text)
+            return not step.stop
+
+        with tracer.start_as_current_span(f"text_completion {self.llm.name}") as span:
+            span.set_attribute("gen_ai.operation.name", "text_completion")
+            span.set_attribute("gen_ai.system", "llama.cpp")
+            span.set_attribute("gen_ai.request.model", self.llm.name)
+            span.set_attribute("gen_ai.request.max_tokens", s.handle_max_tokens)
+            span.set_attribute("gen_ai.request.temperature", 0.0)
+            span.set_attribute("handle.notes", int(with_note))
+            completion = await generate(self.llm, prompt, s.handle_max_tokens, stop, on_piece, spoken)
+            span.set_attribute("gen_ai.usage.input_tokens", completion.input_tokens)
+            span.set_attribute("gen_ai.usage.output_tokens", completion.output_tokens)
+            span.set_attribute("gen_ai.response.finish_reasons", [completion.finish_reason])
+        for text in grounding.finish(complete=completion.finish_reason != "stopped"):
+            await say(text)
 
     async def _cache_stage(
         self, question: str, query_vec: np.ndarray | None, problems: dict[str, str]
@@ -351,23 +412,28 @@ class Answerer:
             return None
         return Answer(hit.answer, "cache", hit.sources)
 
-    def _template(self, notes: list[Note] | None, problems: dict[str, str]) -> Answer:
-        """Say plainly what failed; if the documents still work, read out the best match."""
-        relevant = [n for n in notes or [] if n.similarity >= self.settings.handle_min_similarity]
-        if problems.get("llm") == NO_ANSWER and not relevant:
-            return Answer("Sorry, I do not know the answer to that.", "template")
+    def _template(self, note: Note | None, problems: dict[str, str]) -> Answer:
+        """Say plainly what failed; if the documents still work, read out the note that answers."""
+        if problems.get("llm") == NO_ANSWER and note is None:
+            return Answer(replies.DONT_KNOW, "template", outcome=Outcome.NOT_IN_NOTES)
         llm_down = "llm" in problems
         docs_down = "retrieval" in problems
-        if llm_down and relevant:
-            text = f"My language model is not working right now, but my notes say: {best_clause(relevant[0].text, '')}"
-            return Answer(text, "template", [relevant[0].source])
+        if llm_down and note is not None:
+            text = f"My language model is not working right now, but my notes say: {best_clause(note.text, '')}"
+            return Answer(text, "template", [note.source], outcome=Outcome.DEGRADED)
         if llm_down and docs_down:
             why = "my language model and my document index are both unavailable"
         elif llm_down:
             why = "my language model is not working and I found nothing about that in my notes"
         else:
             why = "something went wrong while answering"
-        return Answer(f"Sorry, I cannot answer that right now: {why}. Please try again later.", "template")
+        text = f"Sorry, I cannot answer that right now: {why}. Please try again later."
+        return Answer(text, "template", outcome=Outcome.DEGRADED)
+
+
+def _judged(text: str, outcome: Outcome) -> Answer:
+    """An answer decided without the LLM."""
+    return Answer(text, "judged", outcome=outcome)
 
 
 def source_names(sources: list[str]) -> list[str]:

@@ -48,6 +48,7 @@ class Llm:
         spec = settings.handle_model
         self.name = spec if spec == BUNDLED_LLM else Path(spec).name
         self._llama = None
+        self._logits_all = False
         self._load_lock = threading.Lock()
         self.chat: ChatTemplate | None = None  # set at load when the model is prompted in its chat template
 
@@ -124,6 +125,34 @@ class Llm:
         for text, markup in prompt.pieces:
             out += llama.tokenize(text.encode("utf-8"), add_bos=False, special=markup)
         return out
+
+    def mean_logprob(self, prefix: str, text: str) -> float:
+        """Average log-probability per token of `text` following `prefix` (blocking; one forward pass
+        over `text`): how plausible the model finds it. The prefix is usually in the KV cache already."""
+        import numpy as np
+
+        self.load()
+        llama = self._llama
+        assert llama is not None
+        head = llama.tokenize(prefix.encode("utf-8"), add_bos=True)
+        tokens = llama.tokenize((prefix + text).encode("utf-8"), add_bos=True)
+        if tokens[: len(head)] != head or len(tokens) <= len(head) or len(tokens) >= min(llama.n_ctx(), len(llama.scores)):
+            return 0.0  # the text does not tokenize apart from the prefix: no judgement
+        keep = 0  # the longest common prefix with what llama.cpp holds in its KV cache
+        while keep < min(llama.n_tokens, len(head)) and llama.input_ids[keep] == tokens[keep]:
+            keep += 1
+        keep = max(keep - 1, 0)  # re-evaluate one token so its logits are fresh
+        llama.n_tokens = keep
+        llama._logits_all = True  # this one evaluation keeps every position's logits
+        try:
+            llama.eval(tokens[keep:])
+        finally:
+            llama._logits_all = self._logits_all
+        rows = np.asarray(llama.scores[len(head) - 1 : len(tokens) - 1], dtype=np.float64)
+        top = rows.max(axis=1, keepdims=True)
+        logz = top[:, 0] + np.log(np.exp(rows - top).sum(axis=1))
+        picked = rows[np.arange(len(rows)), tokens[len(head) :]]
+        return float(np.mean(picked - logz))
 
     def complete(
         self,

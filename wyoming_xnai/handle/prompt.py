@@ -1,16 +1,11 @@
-"""Prompts for a small *base* model, and the checks that keep its answers grounded and speakable.
+"""Prompts for a small *base* model, and the sentence stream its answers are cut into.
 
 Gemma 3 270M is not instruction-tuned: it continues text. So the prompt is a plain document with one
 worked example ("Notes / Question / Answer") that it imitates, and generation stops at the end of the
-line. It is also weak: given a long context it copies the wrong sentence or invents numbers. Hence:
-
-- retrieval passages are cut into sentences (at ingest, which also embeds them) and only the few sentences
-  most similar to the question go into the prompt (`rank_notes`): short prompt, little to confuse it,
-  fast prefill;
-- every sentence it produces is checked against those notes (`grounded`): a sentence whose new words or
-  numbers are not in the notes is not spoken. If the first sentence already fails, the answer is the best
-  note itself (the sentence most similar to the question), said plainly. That fallback is extractive and
-  is what makes facts come out reliably; the LLM's job is to make it short and to follow the conversation.
+line. It is also weak: given a long context it copies the wrong sentence or invents numbers. So it is
+shown only the one note that answers (`evidence.support`), and what it writes is checked against that
+note (`grounding`). A chat-style prompt for an instruction-tuned model can replace `rag_prompt` and
+`plain_prompt`; the checks stay the same.
 """
 
 from __future__ import annotations
@@ -19,12 +14,13 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
-from wyoming_xnai.tts.text import PHRASE_STARTS
+from wyoming_xnai.handle.notes import Note
+from wyoming_xnai.text.clauses import starts_phrase
+from wyoming_xnai.text.cleaning import one_line_for_speech
+from wyoming_xnai.text.sentences import SentenceStream
+from wyoming_xnai.text.words import content_words
 
 STOP = ["\n", "Question:", "Notes:", "Answer:"]
-MAX_SENTENCES = 2
 JOIN_AFTER = 5  # words a first sentence has before it may be cut at a joining word ("and", "when", ...)
 
 INSTRUCTION = "Answer each question in one short sentence, using only the notes.\n\n"
@@ -35,44 +31,16 @@ EXAMPLE = (
 # The start of every RAG prompt: evaluated once at load, then reused from llama.cpp's KV cache.
 RAG_PREFIX = f"{INSTRUCTION}{EXAMPLE}Notes:\n"
 PLAIN_EXAMPLE = "Question: What is the capital of France?\nAnswer: The capital of France is Paris.\n\n"
+# What an answer must not copy when its question is about something else (see grounding.recites_prompt).
+EXAMPLE_TEXTS = (INSTRUCTION, EXAMPLE, PLAIN_EXAMPLE)
 
-_STOPWORDS = set(
-    """a an the is are was were be been being am do does did done of to in on at by for from with and or but
-    if then so as it its it's this that these those there here what which who whom whose where when why how
-    i me my we us our you your he him his she her they them their one ones not no yes can could would should
-    will shall may might must have has had get gets got into onto about over under up down out off than too
-    very just also only any some all each every both either neither such own same other called named please
-    answer question notes note kept keep""".split()
-)
 _FOLLOW_UP = re.compile(r"\b(it|its|they|them|their|theirs|that|those|these|there|he|him|his|she|her|hers)\b", re.I)
-_WORD = re.compile(r"\d+(?:[.,:/-]\d+)*|[a-zA-Z]+(?:'[a-z]+)?")
-_NUMBER = re.compile(r"\d")
 
 
 @dataclass(frozen=True)
 class Turn:
     question: str
     answer: str
-
-
-@dataclass(frozen=True)
-class Note:
-    text: str
-    source: str
-    score: float  # for ordering
-    similarity: float  # cosine similarity to the question
-
-
-def _stem(word: str) -> str:
-    word = word.lower().removesuffix("'s")
-    for suffix in ("ions", "ion", "ing", "ly", "ed", "es", "s", "e"):
-        if len(word) - len(suffix) >= 3 and word.endswith(suffix):
-            return word[: -len(suffix)]
-    return word
-
-
-def content_words(text: str) -> set[str]:
-    return {_stem(w) for w in _WORD.findall(text) if w.lower() not in _STOPWORDS}
 
 
 def is_follow_up(question: str, history: Sequence[Turn]) -> bool:
@@ -88,45 +56,13 @@ def retrieval_query(question: str, history: Sequence[Turn]) -> str:
     return question
 
 
-def merge_notes(
-    passages: Sequence[tuple[str, Sequence[str], np.ndarray]], dim: int
-) -> tuple[list[tuple[str, str]], np.ndarray]:
-    """(sentence, source) for every note sentence of the passages, without the repeats chunk overlap makes,
-    and their vectors. `passages` are (source, note sentences, their vectors), best passage first."""
-    seen: set[str] = set()
-    out = []
-    rows = []
-    for source, texts, vectors in passages:
-        for sentence, vector in zip(texts, vectors, strict=True):
-            key = sentence.lower()
-            if key in seen:
-                continue
-            seen.add(key)
-            out.append((sentence, source))
-            rows.append(vector)
-    return out, (np.stack(rows) if rows else np.zeros((0, dim), np.float32))
-
-
-def rank_notes(
-    query: str, query_vec: np.ndarray, candidates: Sequence[tuple[str, str]], vectors: np.ndarray
-) -> list[Note]:
-    """Best sentences first: cosine similarity plus a bonus for sharing the question's words."""
-    qwords = content_words(query)
-    notes = []
-    for (text, source), vec in zip(candidates, vectors, strict=True):
-        overlap = len(qwords & content_words(text)) / max(len(qwords), 1)
-        similarity = float(vec @ query_vec)
-        notes.append(Note(text, source, similarity + 0.3 * overlap, similarity))
-    return sorted(notes, key=lambda n: -n.score)
-
-
 def _history_text(history: Sequence[Turn]) -> str:
     return "".join(f"Question: {t.question}\nAnswer: {t.answer}\n\n" for t in history)
 
 
 def rag_prompt(question: str, notes: Sequence[Note], history: Sequence[Turn]) -> str:
     """Fixed prefix first (llama.cpp reuses its KV cache across requests), the variable part last."""
-    body = " ".join(speakable(n.text) for n in notes)
+    body = " ".join(one_line_for_speech(n.text) for n in notes)
     return f"{RAG_PREFIX}{body}\n\n{_history_text(history)}Question: {question.strip()}\nAnswer:"
 
 
@@ -136,111 +72,50 @@ def plain_prompt(question: str, history: Sequence[Turn]) -> str:
     return f"{INSTRUCTION}{EXAMPLE}{PLAIN_EXAMPLE}{_history_text(history)}Question: {question.strip()}\nAnswer:"
 
 
-def grounded(sentence: str, question: str, notes: Sequence[Note]) -> bool:
-    """Does the sentence say something, and only what the notes say?
-
-    Its new content words (not in the question) must come from the notes (three in four at least, for
-    rephrasing), every number in it must be in the notes, and it must add at least one word of the notes
-    (repeating the question says nothing). Earlier answers do not count as evidence: a hallucination
-    must not become a source for the next turn.
-    """
-    known = content_words(" ".join(n.text for n in notes))
-    novel = content_words(sentence) - content_words(question)
-    if not novel:
-        return False
-    numbers = {w for w in novel if _NUMBER.search(w)}
-    if numbers - known:
-        return False
-    return len(novel & known) >= max(1, 0.75 * len(novel))
-
-
-def cannot_be_grounded(partial: str, question: str, notes: Sequence[Note]) -> bool:
-    """A sentence still being written already holds a whole number the notes do not have: it will fail
-    `grounded` whatever follows, so the best note can be said now instead of after the sentence ends."""
-    words = _WORD.findall(partial)
-    if partial and not partial[-1].isspace():
-        words = words[:-1]  # the last word may still grow ("2" -> "2.4")
-    numbers = {_stem(w) for w in words if _NUMBER.search(w)} - content_words(question)
-    return bool(numbers - content_words(" ".join(n.text for n in notes)))
-
-
-# --- speakable text -------------------------------------------------------------------------------
-
-_URL = re.compile(r"(https?://|www\.)\S+", re.I)
-_MD_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
-_MD_EMPHASIS = re.compile(r"(\*\*|__|[*`~])")
-_MD_MARKS = re.compile(r"[#>|]+|^\s*[-+•]\s+", re.M)
-_SPACE = re.compile(r"\s+")
-_SPACE_BEFORE_PUNCT = re.compile(r"\s+([,.;:!?])")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)")
-_ABBREVIATION = re.compile(r"\b(Mr|Mrs|Ms|Dr|St|No|vs|etc|e\.g|i\.e|approx)\.$", re.I)
-
-
-def speakable(text: str) -> str:
-    """No markdown, no URLs, one line: what a TTS voice can say."""
-    text = _MD_LINK.sub(r"\1", text)
-    text = _URL.sub("", text)
-    text = _MD_EMPHASIS.sub("", text)
-    text = _MD_MARKS.sub(" ", text)
-    text = _SPACE.sub(" ", text).strip()
-    text = _SPACE_BEFORE_PUNCT.sub(r"\1", text)
-    return text.strip(" -;:,")
-
-
 def finish_sentence(text: str) -> str:
-    text = speakable(text)
+    text = one_line_for_speech(text)
     if text and text[-1] not in ".!?":
         text += "."
     return text
 
 
 class SentenceSplitter:
-    """Collects streamed text pieces and hands out whole sentences as soon as they end."""
+    """Collects streamed text pieces and hands out whole, speakable sentences as soon as they end."""
 
     def __init__(self) -> None:
-        self._buffer = ""
+        self._stream = SentenceStream()
 
     def feed(self, piece: str) -> list[str]:
-        self._buffer += piece
-        parts: list[str] = []
-        for part in _SENTENCE_END.split(self._buffer):
-            if parts and _ABBREVIATION.search(parts[-1]):
-                parts[-1] += " " + part  # "Dr. Rowe" does not end a sentence
-            else:
-                parts.append(part)
-        self._buffer = parts.pop()
-        if parts and _ABBREVIATION.search(parts[-1]):
-            self._buffer = parts.pop() + " " + self._buffer
-        return [p for p in (speakable(p) for p in parts) if p]
+        return [p for p in (one_line_for_speech(p) for p in self._stream.feed(piece)) if p]
 
     def flush(self) -> str:
-        rest, self._buffer = speakable(self._buffer), ""
-        return rest
+        return one_line_for_speech(self._stream.flush())
 
     @property
     def pending(self) -> str:
         """Text received that does not end a sentence yet."""
-        return self._buffer
+        return self._stream.pending
 
     def clause(self) -> str:
         """The start of the pending sentence that can be said on its own, or "" if there is none yet:
-        up to its last comma or colon ("The cat is allergic to chicken,"), else, once it is JOIN_AFTER words
-        long, up to a joining word or the start of a place phrase ("by", "under"), where it gets a comma ("The car needs 2.4 bar at the front," | "and 2.6 bar
-        at the back.").
+        up to its last comma or colon ("The cat is allergic to chicken,"), else, once it is JOIN_AFTER
+        words long, up to a joining word or the start of a place phrase ("by", "under"), where it gets a
+        comma ("The car needs 2.4 bar at the front," | "and 2.6 bar at the back.").
 
-        Said before its sentence ends, it is the first words out a few tokens earlier. The joining words
-        are the TTS's (it cuts a long first sentence there too), and a streaming TTS speaks a first piece
-        that ends at a comma at once, without waiting for the rest of the sentence.
+        Said before its sentence ends, it is the first words out a few tokens earlier. The cut is the
+        shared clause rule (`text.clauses`), which TTS uses too, and a streaming TTS speaks a first
+        piece that ends at a comma at once, without waiting for the rest of the sentence.
         """
-        cut = max(self._buffer.rfind(", "), self._buffer.rfind(": "))
+        buffer = self.pending
+        cut = max(buffer.rfind(", "), buffer.rfind(": "))
         if cut >= 0:
-            head = speakable(self._buffer[:cut])
+            head = one_line_for_speech(buffer[:cut])
             return f"{head}," if head else ""
-        words = self._buffer.split()
-        if self._buffer and not self._buffer[-1].isspace():
+        words = buffer.split()
+        if buffer and not buffer[-1].isspace():
             words = words[:-1]  # the last word may still grow
-        if len(words) > JOIN_AFTER and words[-1].lower() in PHRASE_STARTS:
-            head = speakable(" ".join(words[:-1]))
+        if len(words) > JOIN_AFTER and starts_phrase(words[-1]):
+            head = one_line_for_speech(" ".join(words[:-1]))
             return f"{head}," if head else ""
         return ""
 
@@ -256,13 +131,3 @@ def split_sentences(text: str) -> list[str]:
     if rest := splitter.flush():
         out.append(rest)
     return out
-
-
-def best_clause(note: str, question: str) -> str:
-    """The part of a long note that answers: "X is under the sink; turn it clockwise" -> "X is under the sink."."""
-    clauses = [c for c in re.split(r";\s+", speakable(note)) if c]
-    if len(clauses) <= 1:
-        return finish_sentence(note)
-    qwords = content_words(question)
-    best = max(clauses, key=lambda c: (len(qwords & content_words(c)), -clauses.index(c)))
-    return finish_sentence(best)

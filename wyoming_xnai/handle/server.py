@@ -127,9 +127,14 @@ class HandleHandler(ServiceHandler[HandleService]):
             async with self._one_at_a_time:
                 await self.svc.ready.wait()
                 await self._send(HandledStart(context=context).event())
-                answer = await self.svc.answerer.answer(text, conversation_id, chunk)
+                asr = context.get("asr")
+                answer = await self.svc.answerer.answer(
+                    text, conversation_id, chunk, asr if isinstance(asr, dict) else None
+                )
                 # `handled` before `handled-stop`: Home Assistant closes the socket on `handled`.
-                await self._send(Handled(text=answer.text, context=context).event())
+                # xnai_outcome (answered, not_in_notes, ask_again, ...): Home Assistant ignores it.
+                handled = {**context, "xnai_outcome": str(answer.outcome)}
+                await self._send(Handled(text=answer.text, context=handled).event())
                 answered = True
                 await self._send(HandledStop().event())  # Home Assistant may have closed already: fine
         except anyio.get_cancelled_exc_class():

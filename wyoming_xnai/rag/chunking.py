@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import re
 
+from wyoming_xnai.text.sentences import split_sentences
+
 _PARAGRAPHS = re.compile(r"\n\s*\n")
-_SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+(?=[\"'(\[]?[A-Z0-9])")
+# A note is a sentence, or a part of one after a semicolon that starts like a sentence ("... to close;
+# The gas meter ..."): each part can answer a question alone. A colon keeps its label with what follows
+# ("Alarm company: Sentinel Watch").
+_NOTE_BREAK = re.compile(r"(?<=;)\s+(?=[\"'(\[]?[A-Z0-9])")
 _SPACES = re.compile(r"\s+")
 
 
@@ -39,13 +44,23 @@ def note_sentences(passage: str) -> list[str]:
 
     Ingest embeds exactly these (stored with the passage), so answering a question embeds only the question.
     """
+    return [sentence for sentence, _ in notes_in_context(passage)]
+
+
+def notes_in_context(passage: str) -> list[tuple[str, str]]:
+    """`note_sentences` with the headings above each in its passage ("Biscuit the dog" for "Her
+    vaccinations are due every April."), which a note's words alone may lack. Not the sentence before:
+    its words are about its own facts ("2 eggs" then "Whisk, makes 8 pancakes")."""
     seen: set[str] = set()
     out = []
+    headings: list[str] = []
     for sentence in sentences(passage):
         key = sentence.lower()
         if key not in seen and len(sentence.split()) >= 3:
             seen.add(key)
-            out.append(sentence)
+            out.append((sentence, " ".join(headings)))
+        if _is_heading(sentence):
+            headings.append(sentence)
     return out
 
 
@@ -57,22 +72,20 @@ def _is_heading(line: str) -> bool:
     return line.startswith("#") or (len(line.split()) <= 6 and not re.search(r"[.!?,;:]$", line))
 
 
-_ABBREVIATION = re.compile(r"\b(Mr|Mrs|Ms|Dr|St|No|Nr|vs|etc|e\.g|i\.e|approx)\.$", re.IGNORECASE)
-
-
 def _split_sentences(text: str) -> list[str]:
+    """The shared sentence rule (`wyoming_xnai.text.sentences`), then the note breaks."""
     text = _SPACES.sub(" ", text).strip()
-    out: list[str] = []
-    for part in _SENTENCE_END.split(text):
-        if out and _ABBREVIATION.search(out[-1]):
-            out[-1] += " " + part  # "Mrs. Okafor" is one sentence
-        elif part:
-            out.append(part)
-    return out
+    return [part for sentence in split_sentences(text) for part in _NOTE_BREAK.split(sentence) if part]
+
+
+def _join(pieces: list[list[str]]) -> str:
+    """A passage: its sentences and headings one a line, so `sentences` finds them again in it."""
+    return "\n".join(" ".join(p) for p in pieces)
 
 
 def chunk_text(text: str, max_words: int = 80, overlap_words: int = 20) -> list[str]:
-    """Greedy sentence packing up to `max_words`; each chunk repeats up to `overlap_words` of the previous."""
+    """Greedy sentence packing up to `max_words`; each chunk repeats up to `overlap_words` of the previous.
+    Each sentence or heading of a passage is on its own line."""
     if max_words < 1 or not 0 <= overlap_words < max_words:
         raise ValueError("need max_words >= 1 and 0 <= overlap_words < max_words")
     pieces: list[list[str]] = []  # each sentence as words; an over-long sentence is cut into windows
@@ -94,7 +107,7 @@ def chunk_text(text: str, max_words: int = 80, overlap_words: int = 20) -> list[
             if sum(len(p) for p in trailing) + len(piece) > max_words:  # they would not fit with it: stay
                 current.extend(trailing)
                 trailing = []
-            chunks.append(" ".join(w for p in current for w in p))
+            chunks.append(_join(current))
             if trailing:
                 current, size = trailing, sum(len(p) for p in trailing)
                 current.append(piece)
@@ -111,5 +124,5 @@ def chunk_text(text: str, max_words: int = 80, overlap_words: int = 20) -> list[
         current.append(piece)
         size += len(piece)
     if current:
-        chunks.append(" ".join(w for p in current for w in p))
+        chunks.append(_join(current))
     return chunks

@@ -4,7 +4,7 @@ Unchanged files (same sha256, same chunking, same embedder) keep their stored pa
 changed files are re-read; files gone from a named folder (or from disk) disappear. The FAISS and BM25
 indexes are rebuilt from the stored embeddings (cheap), written as a new version and swapped in at once.
 Each passage's note sentences are embedded here too (the handle server ranks them for the prompt), so
-answering embeds only the question; an index from before that gets them on its next ingest.
+answering embeds only the question.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from wyoming_xnai.rag.chunking import chunk_text, note_sentences
 from wyoming_xnai.rag.documents import DocumentError, find_documents, read_text
 from wyoming_xnai.rag.embed import Embedder, load_embedder
 from wyoming_xnai.rag.lexical import Lexical
-from wyoming_xnai.rag.vectors import VectorIndexInfo, build_index
+from wyoming_xnai.rag.vectors import build_index
 from wyoming_xnai.settings import Settings
 from wyoming_xnai.vocabulary import write_document_terms
 
@@ -62,9 +62,8 @@ class Doc:
     sha256: str
     texts: list[str]
     embeddings: np.ndarray
-    # note sentences per passage and their embeddings, in that order; None when not computed (older index)
-    sentences: list[list[str]] | None = None
-    sentence_embeddings: np.ndarray | None = None
+    sentences: list[list[str]]  # note sentences of each passage
+    sentence_embeddings: np.ndarray  # their embeddings, in that order
 
 
 def embed_doc(sha256: str, texts: list[str], embedder: Embedder) -> Doc:
@@ -73,16 +72,6 @@ def embed_doc(sha256: str, texts: list[str], embedder: Embedder) -> Doc:
     flat = [s for group in sentences for s in group]
     rows = embedder.embed(texts + flat) if texts else np.zeros((0, embedder.dim), np.float32)
     return Doc(sha256, texts, rows[: len(texts)], sentences, rows[len(texts) :])
-
-
-def with_sentences(doc: Doc, embedder: Embedder) -> Doc:
-    """`doc` with its note sentences embedded (a document kept from an index written before they were)."""
-    if doc.sentences is not None:
-        return doc
-    sentences = [note_sentences(t) for t in doc.texts]
-    flat = [s for group in sentences for s in group]
-    rows = embedder.embed(flat) if flat else np.zeros((0, embedder.dim), np.float32)
-    return Doc(doc.sha256, doc.texts, doc.embeddings, sentences, rows)
 
 
 def _sha256(path: Path) -> str:
@@ -106,13 +95,11 @@ def _previous(settings: Settings, embedder: Embedder, chunking: dict) -> tuple[d
     docs = {}
     for source, doc in meta["documents"].items():
         lo, hi = doc["first"], doc["first"] + doc["count"]
-        docs[source] = Doc(doc["sha256"], version.texts[lo:hi], embeddings[lo:hi])
-        if stored is not None:
-            groups = [stored.of(i) for i in range(lo, hi)]
-            docs[source].sentences = [texts for texts, _ in groups]
-            docs[source].sentence_embeddings = np.concatenate(
-                [vectors for _, vectors in groups] or [np.zeros((0, embedder.dim), np.float32)]
-            ).reshape(-1, embedder.dim)
+        groups = [stored.of(i) for i in range(lo, hi)]
+        vectors = np.concatenate([v for _, v in groups] or [np.zeros((0, embedder.dim), np.float32)])
+        docs[source] = Doc(
+            doc["sha256"], version.texts[lo:hi], embeddings[lo:hi], [t for t, _ in groups], vectors.reshape(-1, embedder.dim)
+        )
     return docs, meta
 
 
@@ -154,7 +141,7 @@ def ingest(
                 digest = _sha256(item.path)
                 old = previous.get(source)
                 if old is not None and old.sha256 == digest:
-                    docs[source] = with_sentences(old, embedder)
+                    docs[source] = old
                     report.unchanged.append(source)
                     continue
                 texts = chunk_text(read_text(item.path), **chunking)
@@ -168,13 +155,8 @@ def ingest(
             docs[source] = embed_doc(digest, texts, embedder)
             (report.updated if source in previous else report.added).append(source)
         bar.close()
-        # documents kept from elsewhere, from an index written before sentences were stored
-        upgrade = [source for source, doc in docs.items() if doc.sentences is None]
-        for source in tqdm(upgrade, desc="sentences", unit="file", disable=None if progress else True, file=sys.stderr):
-            docs[source] = with_sentences(docs[source], embedder)
         unchanged = (
             previous
-            and all(doc.sentences is not None for doc in previous.values())
             and docs.keys() == previous.keys()
             and len(report.unchanged) == len(found)
             and meta.get("hnsw_threshold") == settings.handle_hnsw_threshold
@@ -198,44 +180,35 @@ def write_version(
     docs: dict[str, Doc],
     report: IngestReport,
     progress: bool,
-    prebuilt: tuple[faiss.Index, VectorIndexInfo] | None = None,
 ) -> None:
-    """Build FAISS and BM25 over `docs` and commit them as the new live version (caller holds the lock).
-
-    `prebuilt` is a FAISS index over exactly these embeddings, in sorted-source order (the benchmark's).
-    """
+    """Build FAISS and BM25 over `docs` and commit them as the new live version (caller holds the lock)."""
     texts: list[str] = []
     sources: list[str] = []
     documents: dict[str, dict] = {}
     parts = []
-    # note sentences are stored only when every document has them (the benchmark's synthetic ones do not)
-    keep_sentences = all(doc.sentences is not None for doc in docs.values())
     sentence_texts: list[str] = []
     sentence_chunks: list[int] = []
     sentence_parts = []
     for source in sorted(docs):
         doc = docs[source]
         documents[source] = {"sha256": doc.sha256, "first": len(texts), "count": len(doc.texts)}
-        if keep_sentences:
-            assert doc.sentences is not None and doc.sentence_embeddings is not None
-            for offset, group in enumerate(doc.sentences):
-                sentence_texts.extend(group)
-                sentence_chunks.extend([len(texts) + offset] * len(group))
-            sentence_parts.append(doc.sentence_embeddings.reshape(-1, embedder.dim))
+        for offset, group in enumerate(doc.sentences):
+            sentence_texts.extend(group)
+            sentence_chunks.extend([len(texts) + offset] * len(group))
+        sentence_parts.append(doc.sentence_embeddings.reshape(-1, embedder.dim))
         texts.extend(doc.texts)
         sources.extend([source] * len(doc.texts))
         parts.append(doc.embeddings.reshape(-1, embedder.dim))
     embeddings = np.concatenate(parts) if parts else np.zeros((0, embedder.dim), np.float32)
     if progress and len(texts) >= settings.handle_hnsw_threshold:
         print(f"building the HNSW index over {len(texts)} passages...", file=sys.stderr)
-    vectors, info = prebuilt or build_index(embeddings, settings.handle_hnsw_threshold)
+    vectors, info = build_index(embeddings, settings.handle_hnsw_threshold)
     writer = store.Writer(settings.index_dir)
     try:
         writer.write_chunks(texts, sources)
         writer.write_embeddings(embeddings)
-        if keep_sentences:
-            rows = np.concatenate(sentence_parts) if sentence_parts else np.zeros((0, embedder.dim), np.float32)
-            writer.write_sentences(sentence_texts, sentence_chunks, rows)
+        rows = np.concatenate(sentence_parts) if sentence_parts else np.zeros((0, embedder.dim), np.float32)
+        writer.write_sentences(sentence_texts, sentence_chunks, rows)
         faiss.write_index(vectors, str(writer.file(store.VECTORS)))
         Lexical.build(texts).save(writer.folder(store.BM25))
         writer.commit(
@@ -245,7 +218,7 @@ def write_version(
                 "chunking": chunking,
                 "hnsw_threshold": settings.handle_hnsw_threshold,
                 "count": len(texts),
-                "sentences": len(sentence_texts) if keep_sentences else None,
+                "sentences": len(sentence_texts),
                 "vector_index": asdict(info),
                 "documents": documents,
             }

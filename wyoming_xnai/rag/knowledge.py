@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import logging
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import faiss
 import numpy as np
 
 from wyoming_xnai.rag import store
-from wyoming_xnai.rag.chunking import note_sentences
 from wyoming_xnai.rag.embed import Embedder
 from wyoming_xnai.rag.lexical import Lexical
 from wyoming_xnai.rag.store import IndexUnavailable
 from wyoming_xnai.rag.vectors import VectorIndexInfo, set_ef_search
+from wyoming_xnai.text.words import DAYS, MONTHS, NUMBER_WORDS, content_words, facts, has_digit, stem
 
 __all__ = ["IndexUnavailable", "KnowledgeBase", "Passage"]
 
@@ -24,7 +23,6 @@ log = logging.getLogger(__name__)
 
 RRF_K = 60  # reciprocal rank fusion constant (Cormack et al. 2009); robust without score calibration
 CANDIDATES = 20  # per retriever, before fusion
-LAZY_SENTENCES = 4096  # passages whose sentence vectors an index without stored ones keeps in memory
 
 
 @dataclass(frozen=True)
@@ -49,8 +47,6 @@ class KnowledgeBase:
         self._embedder = embedder
         self.info = VectorIndexInfo(**version.meta["vector_index"])
         self._sentences = version.sentences()
-        self._lazy: OrderedDict[int, tuple[list[str], np.ndarray]] = OrderedDict()
-        self._lazy_lock = threading.Lock()
 
     @classmethod
     def open(cls, index_dir: Path, embedder: Embedder) -> KnowledgeBase:
@@ -90,11 +86,8 @@ class KnowledgeBase:
         if vectors.ntotal != meta["count"] or kb._embeddings.shape != (meta["count"], embedder.dim):
             raise IndexUnavailable(f"index at {index_dir} is inconsistent: run `xnai ingest --rebuild PATH...`")
         sent = kb._sentences
-        if sent is None:
-            log.info("index %s has no stored sentence vectors (older ingest): computing them per question", kb.version)
-        elif sent.vectors.shape != (len(sent.texts), embedder.dim) or len(sent.chunks) != len(sent.texts):
-            log.warning("index %s: stored sentence vectors are inconsistent, computing them per question", kb.version)
-            kb._sentences = None
+        if sent.vectors.shape != (len(sent.texts), embedder.dim) or len(sent.chunks) != len(sent.texts):
+            raise IndexUnavailable(f"index at {index_dir} is inconsistent: run `xnai ingest --rebuild PATH...`")
         log.info("knowledge base: %d passages from %d documents (%s)", len(kb), len(kb.sources), info.kind)
         return kb
 
@@ -121,10 +114,18 @@ class KnowledgeBase:
     def sources(self) -> list[str]:
         return sorted(self._version.meta["documents"])
 
-    @property
-    def stores_sentences(self) -> bool:
-        """Were the note sentences embedded at ingest (else `sentences` embeds them when first asked)?"""
-        return self._sentences is not None
+    @cached_property
+    def vocabulary(self) -> frozenset[str]:
+        """Every content word (stem) the documents use: a question's word outside it is the asker's own."""
+        return frozenset(w for text in self._texts for w in content_words(text))
+
+    @cached_property
+    def names(self) -> frozenset[str]:
+        """Stems of the names the documents use (words they capitalise inside a sentence: "Juniper", "Volvo")."""
+        common = DAYS | MONTHS | NUMBER_WORDS
+        return frozenset(
+            stem(f) for text in self._texts for f in facts(text) if not has_digit(f) and f.lower() not in common
+        )
 
     def embed_query(self, query: str) -> np.ndarray:
         """The query's unit vector (blocking), for `search(..., query_vec=)` and for comparing questions."""
@@ -150,23 +151,5 @@ class KnowledgeBase:
         ]
 
     def sentences(self, passages: list[Passage]) -> list[tuple[list[str], np.ndarray]]:
-        """Each passage's note sentences (`chunking.note_sentences`) and their unit vectors.
-
-        Read from the index when ingest stored them; an older index embeds them now, once per passage.
-        """
-        if self._sentences is not None:
-            return [self._sentences.of(p.index) for p in passages]
-        with self._lazy_lock:
-            known = {p.index: self._lazy[p.index] for p in passages if p.index in self._lazy}
-        missing = {p.index: note_sentences(p.text) for p in passages if p.index not in known}
-        if missing:
-            texts = [t for sentences in missing.values() for t in sentences]
-            rows = self._embedder.embed(texts) if texts else np.zeros((0, self._embedder.dim), np.float32)
-            start = 0
-            with self._lazy_lock:
-                for index, sentences in missing.items():
-                    known[index] = self._lazy[index] = (sentences, rows[start : start + len(sentences)])
-                    start += len(sentences)
-                while len(self._lazy) > LAZY_SENTENCES:
-                    self._lazy.popitem(last=False)
-        return [known[p.index] for p in passages]
+        """Each passage's note sentences (`chunking.note_sentences`, stored by ingest) and their unit vectors."""
+        return [self._sentences.of(p.index) for p in passages]

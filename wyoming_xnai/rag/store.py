@@ -2,9 +2,9 @@
 
     index_dir/CURRENT         name of the live version (replaced with os.replace, after fsync)
     index_dir/v-.../          meta.json (with a sha256 per file), chunks.json, embeddings.npy,
-                              vectors.faiss, bm25/, and (since ingest precomputes them) sentences.json +
-                              sentence_embeddings.npy: every passage's note sentences and their vectors,
-                              so answering a question embeds only the question
+                              vectors.faiss, bm25/, sentences.json + sentence_embeddings.npy: every
+                              passage's note sentences and their vectors, so answering a question
+                              embeds only the question
     index_dir/.staging-.../   a version being written; ignored and cleaned up if a crash left it
 
 A crash at any point leaves CURRENT naming a complete, checksummed version, so readers never see a
@@ -29,7 +29,7 @@ import numpy as np
 
 from wyoming_xnai.errors import UserError
 
-FORMAT = 1
+FORMAT = 2  # 2: note sentences by the shared sentence rule, always stored with their vectors
 CURRENT = "CURRENT"
 META = "meta.json"
 CHUNKS = "chunks.json"
@@ -56,10 +56,8 @@ class Version:
     def embeddings(self) -> np.ndarray:
         return np.load(self.path / EMBEDDINGS, mmap_mode="r", allow_pickle=False)
 
-    def sentences(self) -> Sentences | None:
-        """The stored note sentences, None for an index written before ingest stored them."""
-        if SENTENCES not in self.meta["files"] or SENTENCE_EMBEDDINGS not in self.meta["files"]:
-            return None
+    def sentences(self) -> Sentences:
+        """The stored note sentences of every passage, with their vectors."""
         data = json.loads((self.path / SENTENCES).read_text())
         vectors = np.load(self.path / SENTENCE_EMBEDDINGS, mmap_mode="r", allow_pickle=False)
         return Sentences(data["texts"], np.asarray(data["chunks"], dtype=np.int64), vectors)

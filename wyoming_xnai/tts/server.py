@@ -35,6 +35,7 @@ from wyoming_xnai.server.metrics import LATENCY, REQUESTS
 from wyoming_xnai.server.queue import Busy, WorkQueue
 from wyoming_xnai.server.tracing import tracer
 from wyoming_xnai.settings import Settings
+from wyoming_xnai.text.cleaning import clean_for_speech, has_sayable_text
 from wyoming_xnai.tts.synth import (
     CHANNELS,
     WIDTH,
@@ -46,7 +47,7 @@ from wyoming_xnai.tts.synth import (
     VoiceInfo,
     silence,
 )
-from wyoming_xnai.tts.text import Piece, Splitter, clean, foreign_script, speakable
+from wyoming_xnai.tts.text import Piece, Splitter, foreign_script
 
 _LOGGER = logging.getLogger(__name__)
 XNAI = Attribution(name="xnai", url="")
@@ -179,8 +180,8 @@ class TtsHandler(ServiceHandler[TtsService]):
                     "text-too-long",
                     f"text of {len(raw)} characters is over the limit of {self.settings.tts_max_text_chars}",
                 )
-            text = clean(raw, ssml=self._ssml(event))
-            if not speakable(text):
+            text = clean_for_speech(raw, ssml=self._ssml(event))
+            if not has_sayable_text(text):
                 raise ClientError("empty-text", "nothing to say: the text is empty or has no letters or digits")
             _check_script(text, voice)
             splitter = Splitter()
@@ -241,7 +242,7 @@ class TtsHandler(ServiceHandler[TtsService]):
             text, stream.pending = text[:cut], text[cut:]
         else:
             stream.pending = ""
-        for piece in stream.splitter.add(clean(text, ssml=stream.ssml, strip=False)):
+        for piece in stream.splitter.add(clean_for_speech(text, ssml=stream.ssml, strip=False)):
             stream.send.send_nowait(piece)
 
     async def _abort_stream(self, code: str, text: str) -> None:
@@ -266,7 +267,7 @@ class TtsHandler(ServiceHandler[TtsService]):
         assert stream is not None
         if stream.send is None:
             return
-        tail = clean(stream.pending, ssml=stream.ssml, strip=False) if stream.pending else ""
+        tail = clean_for_speech(stream.pending, ssml=stream.ssml, strip=False) if stream.pending else ""
         for piece in stream.splitter.add(tail) + stream.splitter.finish():
             stream.send.send_nowait(piece)
         await stream.send.aclose()

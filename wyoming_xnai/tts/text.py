@@ -1,97 +1,22 @@
-"""Text in, speakable pieces out: clean what a client sends, then cut it where a voice may pause.
+"""Speakable pieces out of cleaned text (`wyoming_xnai.text.cleaning`): cut where a voice may pause.
 
 Piper speaks a piece only once it has synthesized all of it, so the first piece decides how soon
 audio starts. A long first sentence is cut at its first clause (or, lacking punctuation, before a
 joining word), later pieces are whole sentences so the joined audio keeps sentence intonation.
-Cuts never fall inside numbers ("3.5", "1,000"), after abbreviations ("Dr.", "e.g.") or initials.
+Sentence ends and clause cuts are the shared rules of `wyoming_xnai.text`; this module only sizes the
+pieces for Piper, and tells when text is in a script the voice cannot read.
 """
 
 from __future__ import annotations
 
-import html
-import re
 import unicodedata
 from dataclasses import dataclass
 
-# --- cleaning -------------------------------------------------------------------------------
-
-_TAG = re.compile(r"</?[A-Za-z][\w:.-]*(?:\s[^<>]*)?/?>|<!--.*?-->", re.DOTALL)
-_BREAK_TAG = re.compile(r"<break\b[^>]*/?>", re.IGNORECASE)
-_MD_LINK = re.compile(r"\[([^\]]+)\]\((?:[^)\s]+)\)")
-_MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+", re.MULTILINE)
-_MD_BULLET = re.compile(r"^\s*[-*+•]\s+", re.MULTILINE)
-_MD_EMPHASIS = re.compile(r"(\*{1,3}|_{2,3}|`+|~~|(?<!\w)_(?=\w)|(?<=\w)_(?!\w))")
-_URL = re.compile(r"\bhttps?://(?:www\.)?([^/\s?#]+)[^\s]*")
-_SPACES = re.compile(r"[ \t\f\v]+")
-
-
-def clean(text: str, ssml: bool = False, strip: bool = True) -> str:
-    """Plain, speakable text: markup and control characters out, paragraph breaks kept as newlines.
-
-    SSML (or anything that looks like tags) is reduced to its text; `<break>` becomes a sentence
-    break. `strip=False` keeps edge spaces, for text that arrives in pieces. Piper's `[[ phonemes ]]` escape is defused so user text can never inject raw phonemes.
-    """
-    text = unicodedata.normalize("NFC", text)
-    if ssml or text.lstrip().startswith("<speak") or _TAG.search(text):
-        text = _BREAK_TAG.sub("\n\n", text)
-        text = _TAG.sub(" ", text)
-        text = html.unescape(text)
-    text = _MD_LINK.sub(r"\1", text)
-    text = _URL.sub(lambda m: m.group(1), text)  # "https://www.example.com/a?b=c" -> "example.com"
-    text = _MD_HEADING.sub("", text)
-    text = _MD_BULLET.sub("", text)
-    text = _MD_EMPHASIS.sub("", text)
-    text = text.replace("[[", "[").replace("]]", "]")
-    out = []
-    for ch in text:
-        cat = unicodedata.category(ch)
-        if ch in "\n\r":
-            out.append("\n")
-        elif cat == "Cc" or ch == "\u2028" or ch == "\u2029":
-            out.append(" ")  # tabs and stray control bytes separate words, nothing more
-        elif cat in ("Cf", "Cs", "Co", "Cn") or _is_emoji(ch):
-            continue  # zero-width, surrogates, private use, unassigned, emoji: nothing to say
-        else:
-            out.append(ch)
-    text = "".join(out).replace("\r", "")
-    text = _SPACES.sub(" ", text)
-    text = re.sub(r" *\n *", "\n", text)
-    return text.strip() if strip else text
-
-
-def _is_emoji(ch: str) -> bool:
-    """Emoji and pictographs ("🙂", "✅"), which voices would read out by name; "°", "€", "%" stay."""
-    cp = ord(ch)
-    return 0x1F000 <= cp <= 0x1FAFF or 0x2600 <= cp <= 0x27BF or 0xFE00 <= cp <= 0xFE0F or 0x1F1E6 <= cp <= 0x1F1FF
-
-
-def speakable(text: str) -> bool:
-    """True if the text has anything a voice can say (a letter or a digit)."""
-    return any(ch.isalnum() for ch in text)
-
+from wyoming_xnai.text.clauses import PHRASE_STARTS, clause_end, last_clause_end, word_cut
+from wyoming_xnai.text.cleaning import has_sayable_text
+from wyoming_xnai.text.sentences import sentence_end
 
 # --- splitting -------------------------------------------------------------------------------
-
-# Abbreviations that come before a name or a number ("Dr. Smith", "No. 5", "Jan. 3"), so a capital or a
-# digit after them does not start a new sentence. "etc.", "Inc." and the like often end sentences: they
-# are not here, and split only before a capital (a lower-case word after any "." continues the sentence).
-ABBREVIATIONS = frozenset(
-    """mr mrs ms dr prof sr jr st mt ft vs eg ie approx appt apt min max no nos vol fig figs cf
-    jan feb mar apr jun jul aug sep sept oct nov dec mon tue tues wed thu thur thurs fri sat sun
-    gen col lt sgt capt rev hon pres gov sen rep ave blvd rd""".split()
-)
-# Words a long clause can be cut before without breaking a phrase apart.
-JOINERS = frozenset(
-    """and but or nor so yet because although though while whereas which who whom whose that where
-    when if unless until since after before with without for to from into onto about than as""".split()
-)
-# Where else a first piece may end: before a place or time phrase ("The key is | under the pot by the door").
-PHRASE_STARTS = JOINERS | frozenset(
-    "by under at on in near behind beside inside outside above below over through during next every".split()
-)
-_SENTENCE_END = ".!?…。！？؟।"
-_CLOSERS = "\"'”’»)]}"
-_CLAUSE = re.compile(r"[,;:—–]+[\"'”’)\]]*(?=\s)|\s[-–—]\s")
 
 
 @dataclass(frozen=True)
@@ -143,7 +68,7 @@ class Splitter:
             piece = self._next(final)
             if piece is None:
                 return pieces
-            if speakable(piece.text):
+            if has_sayable_text(piece.text):
                 pieces.append(piece)
                 self._first = False
                 self._count += 1
@@ -200,110 +125,6 @@ class Splitter:
         if text and text[-1].isalnum():
             text += "." if sentence_end else ","
         return Piece(text, sentence_end)
-
-
-def _is_abbreviation(buf: str, dot: int) -> bool:
-    """Whether the '.' at `dot` ends an abbreviation or an initial rather than a sentence."""
-    start = dot
-    while start > 0 and (buf[start - 1].isalpha() or buf[start - 1] == "."):
-        start -= 1
-    word = buf[start:dot]
-    if not word:
-        return False
-    if "." in word:
-        return True  # "e.g", "U.S", "a.m"
-    if len(word) == 1 and word.isupper():
-        return True  # an initial: "J. R. R. Tolkien"
-    return word.lower() in ABBREVIATIONS
-
-
-def _is_list_number(buf: str, dot: int) -> bool:
-    """'1.' at the start of a line is a list marker, not a sentence end."""
-    start = dot
-    while start > 0 and buf[start - 1].isdigit():
-        start -= 1
-    return start < dot and (start == 0 or buf[start - 1] == "\n")
-
-
-def sentence_end(buf: str, final: bool) -> int | None:
-    """Index just past the first sentence end that is certain, or None.
-
-    A terminator counts when whitespace and then a letter that may start a sentence follow it, or
-    whitespace ends the buffer (unless it is an abbreviation); right at the end of the buffer it counts
-    only when no more text is coming (`final`). Blank lines and
-    CJK full stops end a sentence on their own.
-    """
-    i, n = 0, len(buf)
-    while i < n:
-        ch = buf[i]
-        if ch == "\n" and i + 1 < n and buf[i + 1] == "\n":
-            return i
-        if ch in "。！？":
-            return i + 1
-        if ch not in _SENTENCE_END:
-            i += 1
-            continue
-        j = i
-        while j < n and buf[j] in _SENTENCE_END:
-            j += 1
-        while j < n and buf[j] in _CLOSERS:
-            j += 1
-        if j >= n:
-            return j if final else None
-        if not buf[j].isspace():
-            i = j  # "3.5", "example.com", "e.g.x"
-            continue
-        k = j
-        while k < n and buf[k].isspace():
-            k += 1
-        dot_only = buf[i:j].rstrip(_CLOSERS) == "."
-        if k >= n:
-            # "...on Thursday. " and nothing yet after it: a sender that puts the space after a whole
-            # sentence (xnai handle does) says it is over, so it is spoken now, not when more text comes.
-            if final or not (dot_only and (_is_abbreviation(buf, i) or _is_list_number(buf, i))):
-                return j
-            return None
-        nxt = buf[k]
-        if "\n" in buf[j:k] and not (dot_only and _is_list_number(buf, i)):
-            return j  # a line break after a terminator always ends the sentence
-        if dot_only and (_is_abbreviation(buf, i) or _is_list_number(buf, i)):
-            i = j
-            continue
-        if nxt.islower():
-            i = j  # "... at 10 p.m. tomorrow": a lower-case word continues the sentence
-            continue
-        return j
-    return None
-
-
-def clause_end(text: str, start: int, stop: int) -> int | None:
-    """Index just past the first clause mark (',' ';' ':' dash) in text[start:stop] followed by a space.
-
-    "1,000" or "10:30" have no space after the mark, so they are never cut.
-    """
-    for m in _CLAUSE.finditer(text[:stop]):
-        if m.end() > start and m.end() < len(text):
-            return m.end()
-    return None
-
-
-def last_clause_end(text: str, stop: int) -> int | None:
-    """Like `clause_end`, but the last clause mark before `stop`: long pieces stay long."""
-    ends = [m.end() for m in _CLAUSE.finditer(text[:stop]) if 0 < m.end() < len(text)]
-    return ends[-1] if ends else None
-
-
-def word_cut(text: str, max_words: int, before: frozenset[str] = JOINERS) -> int | None:
-    """Cut a clause with no punctuation after at most `max_words` words, before a joining word if any."""
-    spans = [m.span() for m in re.finditer(r"\S+", text)]
-    if len(spans) <= max_words:
-        return None
-    best = max_words
-    for idx in range(max_words, max(2, max_words // 2) - 1, -1):
-        if text[spans[idx][0] : spans[idx][1]].lower().strip("\"'(") in before:
-            best = idx
-            break
-    return spans[best][0]
 
 
 def split(text: str, config: SplitConfig | None = None) -> list[Piece]:

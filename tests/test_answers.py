@@ -1,0 +1,120 @@
+"""Answer rules in-process (no LLM, no server): streaming grounding, the answerability decision, the
+question checks and the answer cache. End-to-end behaviour is in test_handle.py."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from wyoming_xnai.handle.answer_cache import AnswerCache
+from wyoming_xnai.handle.evidence import Lexicon, answer_type, assess
+from wyoming_xnai.handle.grounding import Grounding, recites_prompt, supported
+from wyoming_xnai.handle.notes import Note
+from wyoming_xnai.handle.question import fragment, misheard, other_language, small_talk
+
+TYRES = Note("The tyre pressure is 2.4 bar at the front and 2.6 bar at the back.", "car.pdf", 1.0, 0.7, "Car")
+BOILER = Note("The boiler service company is Hartwell Heating, phone 555 0142.", "appliances.md", 1.0, 0.7)
+
+
+def stream(grounding: Grounding, pieces: list[str], complete: bool = True) -> tuple[list[str], bool]:
+    """Feed pieces as the LLM streams them; what was said, and whether generation was stopped."""
+    said: list[str] = []
+    for piece in pieces:
+        step = grounding.feed(piece)
+        said += step.say
+        if step.stop:
+            return said + grounding.finish(complete=False), True
+    return said + grounding.finish(complete), False
+
+
+def test_a_supported_answer_streams_its_first_clause_early() -> None:
+    g = Grounding("Which company services the boiler?", BOILER)
+    said, stopped = stream(g, ["Hartwell", " Heating", ",", " phone", " 555", " 0142", "."])
+    assert said == ["Hartwell Heating,", "phone 555 0142."] and not stopped
+    assert g.text == "Hartwell Heating, phone 555 0142." and not g.extractive
+
+
+def test_a_number_from_nowhere_stops_generation_and_the_note_is_said() -> None:
+    g = Grounding("What is the boiler company's phone number?", BOILER)
+    said, stopped = stream(g, ["It", " is", " 555", " 0199", " and"])
+    assert stopped and g.extractive
+    assert said == ["The boiler service company is Hartwell Heating, phone 555 0142."]
+
+
+def test_a_value_with_the_wrong_qualifier_is_not_said() -> None:
+    question = "What pressure do the rear tyres need?"
+    assert not supported("The rear tyres need 2.4 bar.", question, TYRES)  # 2.4 is the front's
+    assert supported("The tyres need 2.4 bar at the front and 2.6 bar at the back.", question, TYRES)
+    assert supported("They need 2.6 bar.", "What pressure do the back tyres need?", TYRES)
+    g = Grounding(question, TYRES)
+    said, _ = stream(g, ["The", " rear", " tyres", " need", " 2.4", " bar", "."])
+    assert said == ["The tyre pressure is 2.4 bar at the front and 2.6 bar at the back."]  # the whole note
+
+
+def test_words_from_another_note_are_not_said() -> None:
+    question = "Which company services the boiler?"
+    assert not supported("Hartwell Heating services it every May at Pellow Motors.", question, BOILER)
+    assert not supported("Which company services the boiler.", question, BOILER)  # the question back
+
+
+def test_an_answer_without_notes_must_not_recite_the_prompt() -> None:
+    assert recites_prompt("The capital of France is Paris.", "?yek esuoh eht si erehW")
+    assert not recites_prompt("The capital of France is Paris.", "What is the capital of France?")
+    echo = Grounding("what's the soccer coach's name?", None)
+    assert stream(echo, ["It's", " the", " soccer", " coach", "."])[0] == []  # the question back says nothing
+    g = Grounding("🚗🔑", None)
+    said, _ = stream(g, ["The", " capital", " of", " France", " is", " Paris", "."])
+    assert said == [] and g.rejected
+
+
+def lexicon(*notes: Note) -> Lexicon:
+    from wyoming_xnai.text.words import content_words, facts, stem
+
+    words = frozenset(w for n in notes for w in content_words(n.text))
+    names = frozenset(stem(f) for n in notes for f in facts(n.text) if not any(c.isdigit() for c in f))
+    return Lexicon(words, names)
+
+
+def test_the_note_that_answers_is_found_and_a_near_miss_is_refused() -> None:
+    alarm = Note("The house alarm code is 5820.", "house.txt", 1.2, 0.62)
+    yaris = Note("The Yaris takes 0W-20 engine oil.", "cars.pdf", 1.1, 0.6)
+    volvo = Note("The Volvo was serviced in January.", "cars.pdf", 0.9, 0.5)
+    lex = lexicon(alarm, yaris, volvo, TYRES)
+    assert assess("What is the house alarm code?", [alarm, yaris], lex)[0].supports
+    assert not assess("What is the garage alarm code?", [alarm], lex)[0].supports  # another alarm
+    assert assess("Which oil does the Yaris take?", [yaris, volvo], lex)[0].note is yaris
+    assert not any(e.supports for e in assess("Which oil does the Volvo take?", [yaris, volvo], lex))  # another car
+    assert not assess("Who services the house alarm?", [alarm], lex)[0].supports  # no name in the note
+    assert answer_type("When is the bin collected?") == "time" and answer_type("Where is the key?") == "place"
+    assert answer_type("Who is the vet?") == "person" and answer_type("What is the wifi code?") == "number"
+
+
+def test_question_checks() -> None:
+    assert other_language("Wie hoch ist der Reifendruck vorne?") == "de"
+    assert other_language("Где запасной ключ от дома?") == "non-latin"
+    assert other_language("Where is the spare key?") is None and other_language("Hello") is None
+    assert other_language("Where is the key?", {"language": "fr"}) == "fr"  # the ASR heard French
+    assert misheard("🐶🔑❓") and misheard("?edoc mrala eht si tahw") and misheard("the the what what is")
+    assert not misheard("Where is the spare house key?")
+    assert not misheard("where is Rory's EpiPen?", lexicon=Lexicon(frozenset({"rory", "epipen"}), frozenset()))
+    assert misheard("Where is the spare key?", {"avg_logprob": -1.4})  # the ASR itself was unsure
+    assert small_talk("Hello, how are you?") and small_talk("thank you, that's all") and not small_talk("Where?")
+    assert fragment("and um") and not fragment("the bins")
+
+
+def test_answer_cache_exact_similar_bounded_and_expiring() -> None:
+    now = [0.0]
+    cache = AnswerCache(size=2, similarity=0.9, ttl=10, clock=lambda: now[0])
+    a, b = np.array([1.0, 0.0], np.float32), np.array([0.0, 1.0], np.float32)
+    cache.put("Which day is the bin collection?", "Thursday.", ["house.txt"], a)
+    assert cache.exact("which day is the BIN collection").answer == "Thursday."  # normalised
+    near = np.array([0.95, 0.31], np.float32)
+    hit = cache.similar(near / np.linalg.norm(near))
+    assert hit is not None and hit[0].answer == "Thursday."
+    assert cache.similar(b) is None
+    cache.put("q2", "a2", [], b)
+    cache.put("q3", "a3", [], None)
+    assert len(cache) == 2 and cache.exact("Which day is the bin collection?") is None  # least recent dropped
+    now[0] = 11
+    assert cache.exact("q2") is None  # expired
+    cache.put("", "x", [], None)
+    assert len(cache) == 2
