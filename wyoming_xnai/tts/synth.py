@@ -28,6 +28,7 @@ WIDTH = 2  # 16-bit samples
 CHANNELS = 1
 ESPEAK_RATE = 22050  # espeak-ng's native output rate
 MAX_LOADED = 3  # voices kept in memory at once (a medium voice is ~60 MB)
+SPIN_MICROSECONDS = 20  # how long an idle onnxruntime worker spins before it sleeps
 
 
 class UnknownVoice(Exception):
@@ -194,9 +195,11 @@ class VoiceBank:
         if self.settings.tts_cpu_threads:
             options.intra_op_num_threads = self.settings.tts_cpu_threads
             options.inter_op_num_threads = 1
-        # No busy-waiting between ops: the LLM is usually still writing the rest of the answer while
-        # the first piece is synthesized, and spinning threads on a small box slow both down.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # Worker threads wait for the next op spinning, but only briefly. Not spinning at all costs a
+        # thread wake-up per parallel op (~10 % of a short sentence on an idle 2-core box); spinning as
+        # long as onnxruntime likes steals the core from the LLM, ASR or the op's own main thread on a
+        # busy one (+20 % there). 20 us keeps the first and loses nothing to the second (bench.tts).
+        options.add_session_config_entry("session.intra_op.spin_duration_us", str(SPIN_MICROSECONDS))
         session = onnxruntime.InferenceSession(
             str(info.ref.model), sess_options=options, providers=["CPUExecutionProvider"]
         )
