@@ -7,8 +7,9 @@ import pytest
 
 from tests.support import silence, speech
 from wyoming_xnai.asr.complete import is_complete
-from wyoming_xnai.asr.transcriber import Heard
+from wyoming_xnai.asr.transcriber import Heard, NoLongerWanted, Transcriber
 from wyoming_xnai.asr.turn import Utterance
+from wyoming_xnai.models import whisper_model
 from wyoming_xnai.settings import Settings
 
 
@@ -88,7 +89,8 @@ def feed(utterance: Utterance, pcm: bytes, chunk: int = 320) -> tuple[str | None
     return None, len(pcm)
 
 
-def test_early_decode_is_due_once_per_pause_and_stale_once_speech_resumes() -> None:
+@pytest.mark.anyio  # an early decode carries a cancel scope: made inside an event loop
+async def test_early_decode_is_due_once_per_pause_and_stale_once_speech_resumes() -> None:
     utterance = Utterance(settings(), "default")
     assert feed(utterance, speech("turn on the kitchen lights") + silence(0.3))[0] is None
     assert utterance.early_due()
@@ -98,9 +100,22 @@ def test_early_decode_is_due_once_per_pause_and_stale_once_speech_resumes() -> N
     assert utterance.current_early() is early  # silence after it: still all that was said
     feed(utterance, speech("in the hall") + silence(0.3))
     assert utterance.current_early() is None and utterance.early_due()
+    assert not utterance.wants(early)  # the transcriber asks this between its steps, and stops
+    utterance.drop_stale_early()
+    assert early.scope.cancel_called  # still waiting for the model: it gives up its place in line
 
 
-def test_complete_words_end_the_turn_after_the_short_pause() -> None:
+def test_a_decode_nobody_wants_any_more_stops_between_its_steps() -> None:
+    transcriber = Transcriber(whisper_model("tiny.en"), Settings(asr_model="tiny.en", asr_beam_size=1))
+    transcriber.load()
+    pcm = speech("turn on the kitchen lights")
+    with pytest.raises(NoLongerWanted):
+        transcriber.transcribe(pcm, "en", lambda text: None, wanted=lambda: False)
+    assert "kitchen" in transcriber.transcribe(pcm, "en", lambda text: None).text.lower()
+
+
+@pytest.mark.anyio  # an early decode carries a cancel scope: made inside an event loop
+async def test_complete_words_end_the_turn_after_the_short_pause() -> None:
     utterance = Utterance(settings(), "default")
     feed(utterance, speech("turn on the kitchen lights") + silence(0.3))
     utterance.start_early().heard = Heard("Turn on the kitchen lights.", "en", -0.2)
@@ -108,7 +123,8 @@ def test_complete_words_end_the_turn_after_the_short_pause() -> None:
     assert 0.7 <= utterance.vad.silence < 0.75
 
 
-def test_unfinished_words_wait_for_the_longest_pause() -> None:
+@pytest.mark.anyio  # an early decode carries a cancel scope: made inside an event loop
+async def test_unfinished_words_wait_for_the_longest_pause() -> None:
     utterance = Utterance(settings(), "default")
     feed(utterance, speech("set a timer for") + silence(0.3))
     utterance.start_early().heard = Heard("Set a timer for", "en", -0.2)
@@ -116,7 +132,8 @@ def test_unfinished_words_wait_for_the_longest_pause() -> None:
     assert utterance.vad.silence >= 1.2
 
 
-def test_without_endpointing_only_the_client_ends_the_turn() -> None:
+@pytest.mark.anyio  # an early decode carries a cancel scope: made inside an event loop
+async def test_without_endpointing_only_the_client_ends_the_turn() -> None:
     utterance = Utterance(settings(asr_vad_endpointing=0), "default")
     feed(utterance, speech("turn on the kitchen lights") + silence(0.3))
     utterance.start_early().heard = Heard("Turn on the kitchen lights.", "en", -0.2)
@@ -124,7 +141,8 @@ def test_without_endpointing_only_the_client_ends_the_turn() -> None:
     assert utterance.current_early() is not None  # the early decode still serves the audio-stop
 
 
-def test_a_relaxed_speaker_gets_longer_pauses() -> None:
+@pytest.mark.anyio  # an early decode carries a cancel scope: made inside an event loop
+async def test_a_relaxed_speaker_gets_longer_pauses() -> None:
     utterance = Utterance(settings(), "relaxed")
     feed(utterance, speech("turn on the kitchen lights") + silence(0.3))
     utterance.start_early().heard = Heard("Turn on the kitchen lights.", "en", -0.2)

@@ -23,7 +23,7 @@ from wyoming.info import AsrModel, AsrProgram, Attribution, Info
 
 from wyoming_xnai import __version__
 from wyoming_xnai.asr.audio import BYTES_PER_SECOND, BadAudio
-from wyoming_xnai.asr.transcriber import Heard, Transcriber, whisper_language
+from wyoming_xnai.asr.transcriber import Heard, NoLongerWanted, Transcriber, whisper_language
 from wyoming_xnai.asr.turn import EarlyDecode, Utterance
 from wyoming_xnai.errors import UserError
 from wyoming_xnai.models import whisper_model
@@ -164,22 +164,39 @@ class AsrHandler(ServiceHandler[AsrService]):
             await self.send_error("bad-audio", str(err))
             return False
         reason = utterance.add(pcm)
+        utterance.drop_stale_early()
         if reason == "max-seconds":
             _LOGGER.warning(
                 "utterance reached --max-seconds (%.0f s): transcribing it now", self.svc.settings.asr_max_seconds
             )
         if reason is not None:
             await self._answer(utterance, reason)
-        elif utterance.early_due() and self.svc.queue.idle:
+        elif utterance.early_due() and self._model_free_for(utterance):
             self.tasks.start_soon(self._decode_early, utterance, utterance.start_early())
         return True
+
+    def _model_free_for(self, utterance: Utterance) -> bool:
+        """An early decode is optional work: it takes the model only when no other request needs it,
+        that is when it is free, or held by this utterance's own outdated early decode (which stops
+        at its next step) with nobody else waiting."""
+        queue, previous = self.svc.queue, utterance.early
+        return queue.idle or (previous is not None and previous.running and queue.waiting == 0)
 
     async def _decode_early(self, utterance: Utterance, early: EarlyDecode) -> None:
         """Transcribe the speech so far in a pause; end the turn if its words are complete and the
         pause has grown long enough meanwhile. A failure is left to the final decode to report."""
         REQUESTS.labels("asr", "early-decode").inc()
+
+        async def running() -> None:
+            early.running = True
+
         try:
-            early.heard = await self._transcribe(early.pcm, "early")
+            with early.scope:
+                early.heard = await self._transcribe(
+                    early.pcm, "early", running, wanted=functools.partial(utterance.wants, early)
+                )
+        except NoLongerWanted:
+            pass
         except (ModelUnavailable, Busy, TimeoutError):
             _LOGGER.debug("early decode failed: the turn's end decodes again")
         finally:
@@ -188,7 +205,8 @@ class AsrHandler(ServiceHandler[AsrService]):
             await self._answer(utterance, "complete")
 
     async def _transcribe(self, pcm: bytes, reason: str, on_start: Callable[[], Awaitable[None]] | None = None,
-                          on_segment: Callable[[str], Awaitable[None]] | None = None) -> Heard:  # fmt: skip
+                          on_segment: Callable[[str], Awaitable[None]] | None = None,
+                          wanted: Callable[[], bool] = lambda: True) -> Heard:  # fmt: skip
         """One decode in the service's queue, within `--timeout` (queue wait included)."""
         await self.svc.wait_ready()
         with anyio.fail_after(self.svc.settings.asr_timeout):  # a stuck model call keeps its slot, not this client
@@ -201,7 +219,7 @@ class AsrHandler(ServiceHandler[AsrService]):
                     span.set_attribute("asr.audio_seconds", len(pcm) / BYTES_PER_SECOND)
                     span.set_attribute("asr.end_reason", reason)
                     chunk = functools.partial(self._chunk, slot, on_segment) if on_segment else _ignore
-                    heard = await slot.run_sync(self.svc.transcriber.transcribe, pcm, self.language, chunk)
+                    heard = await slot.run_sync(self.svc.transcriber.transcribe, pcm, self.language, chunk, wanted)
                     span.set_attribute("asr.text_chars", len(heard.text))
                 LATENCY.labels("asr", "transcribe").observe(time.perf_counter() - started)
         return heard

@@ -26,7 +26,9 @@ class EarlyDecode:
     pcm: bytes
     voiced_frames: int
     heard: Heard | None = None  # None until done, and after a failure (the final decode then reports it)
+    running: bool = False  # it has the model (until then, cancelling `scope` gives up its place in line)
     done: anyio.Event = field(default_factory=anyio.Event)
+    scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
 
 
 class Utterance:
@@ -72,7 +74,18 @@ class Utterance:
     def current_early(self) -> EarlyDecode | None:
         """The early decode of everything said so far (nobody spoke after it started), if there is one."""
         early = self.early
-        return early if early is not None and early.voiced_frames == self.vad.voiced_frames else None
+        return early if early is not None and self.wants(early) else None
+
+    def wants(self, early: EarlyDecode) -> bool:
+        """Whether `early` still holds all that was said (safe to ask from a worker thread)."""
+        return early is self.early and early.voiced_frames == self.vad.voiced_frames
+
+    def drop_stale_early(self) -> None:
+        """The speaker went on: an early decode still waiting for the model gives up its place in line
+        (a running one stops at its next step, as the transcriber asks `wants`)."""
+        early = self.early
+        if early is not None and not early.running and not self.wants(early):
+            early.scope.cancel()
 
     def finished(self) -> bool:
         """The words so far are complete and the pause after them is long enough for complete words."""
