@@ -196,13 +196,19 @@ class AsrHandler(ServiceHandler[AsrService]):
                     early.pcm, "early", running, wanted=functools.partial(utterance.wants, early)
                 )
         except NoLongerWanted:
-            pass
+            _LOGGER.debug("early decode stopped: the speaker went on")
         except (ModelUnavailable, Busy, TimeoutError):
             _LOGGER.debug("early decode failed: the turn's end decodes again")
         finally:
             early.done.set()
+        if early.heard is not None:
+            _LOGGER.debug("early decode of %.1f s: %r (%s)", len(early.pcm) / BYTES_PER_SECOND, early.heard.text,
+                          "current" if utterance.wants(early) else "outdated")  # fmt: skip
         if utterance is self.utterance and not utterance.answered and utterance.finished():
-            await self._answer(utterance, "complete")
+            try:
+                await self._answer(utterance, "complete")
+            except ConnectionError:
+                _LOGGER.debug("asr: client went away before its transcript")
 
     async def _transcribe(self, pcm: bytes, reason: str, on_start: Callable[[], Awaitable[None]] | None = None,
                           on_segment: Callable[[str], Awaitable[None]] | None = None,
@@ -238,6 +244,7 @@ class AsrHandler(ServiceHandler[AsrService]):
             await early.done.wait()  # bounded by the early decode's own --timeout
             if early.heard is not None:
                 REQUESTS.labels("asr", "early-decode-used").inc()
+                _LOGGER.debug("transcript (%s, the early decode): %s", reason, early.heard.text)
                 await self._send_transcript(early.heard, chunk=True)
                 LATENCY.labels("asr", "end_to_transcript").observe(time.perf_counter() - started)
                 return
