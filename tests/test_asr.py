@@ -7,9 +7,10 @@ import socket
 import urllib.request
 
 import anyio
+import numpy as np
 import pytest
 from wyoming.asr import Transcribe
-from wyoming.audio import AudioChunk, AudioStart
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.client import AsyncClient
 from wyoming.info import Describe, Info
 
@@ -44,8 +45,15 @@ def asr(module_servers, metrics_port) -> ServerProcess:
 
 
 @pytest.fixture(scope="module")
-def asr_endpointing(module_servers) -> ServerProcess:
-    return module_servers("asr", "--vad-endpointing", "0.6", "--vad-no-speech-seconds", "3")
+def asr_without_endpointing(module_servers) -> ServerProcess:
+    return module_servers("asr", "--no-vad-endpointing")
+
+
+@pytest.fixture(scope="module")
+def asr_patient(module_servers) -> ServerProcess:
+    """Endpointing whose longest pause (4 s) no loaded machine's early decode takes: a turn that ends
+    before it ended on complete words."""
+    return module_servers("asr", "--vad-endpointing", "4", "--vad-no-speech-seconds", "3")
 
 
 async def describe(uri: str) -> Info:
@@ -61,7 +69,12 @@ async def test_describe_lists_the_model(asr: ServerProcess) -> None:
     assert program.models[0].name == "tiny.en"
     assert program.models[0].languages == ["en"]
     assert program.supports_transcript_streaming is True
-    assert program.requires_external_vad is True
+    assert program.requires_external_vad is False  # endpointing is on by default
+
+
+async def test_without_endpointing_the_client_ends_the_utterance(asr_without_endpointing: ServerProcess) -> None:
+    info = await describe(asr_without_endpointing.uri)
+    assert info.asr[0].requires_external_vad is True
 
 
 @pytest.mark.parametrize("rate", [16000, 22050])
@@ -80,9 +93,9 @@ async def test_whisper_full_window_gives_the_same_words(start_server) -> None:
     assert words(transcript_text(events)) == PHRASE_WORDS
 
 
-async def test_utterance_longer_than_one_window_is_transcribed_whole(asr: ServerProcess) -> None:
+async def test_utterance_longer_than_one_window_is_transcribed_whole(asr_without_endpointing: ServerProcess) -> None:
     pcm = speech(PHRASE) + silence(31) + speech("what is the weather like tomorrow")
-    heard = words(transcript_text(await transcribe(asr.uri, pcm, language="en")))
+    heard = words(transcript_text(await transcribe(asr_without_endpointing.uri, pcm, language="en")))
     assert PHRASE_WORDS <= heard and {"weather", "tomorrow"} <= heard
 
 
@@ -123,9 +136,11 @@ async def test_transcript_carries_whisper_confidence(asr: ServerProcess) -> None
 
 @pytest.mark.parametrize("kind", ["digital-silence", *NOISES])
 @pytest.mark.parametrize("endpointing", [False, True])
-async def test_silence_and_noise_give_an_empty_transcript(asr, asr_endpointing, kind: str, endpointing: bool) -> None:
+async def test_silence_and_noise_give_an_empty_transcript(
+    asr, asr_without_endpointing, kind: str, endpointing: bool
+) -> None:
     """Whisper alone says "you" to silence; nobody spoke, so nothing may be transcribed."""
-    server = asr_endpointing if endpointing else asr
+    server = asr if endpointing else asr_without_endpointing
     events = await transcribe(server.uri, noise(kind))
     assert transcript_text(events) == ""
 
@@ -138,17 +153,69 @@ async def test_unsupported_language_is_a_clear_error(asr: ServerProcess) -> None
     assert "'de'" in error.data["text"]
 
 
-async def test_endpointing_answers_without_audio_stop(asr_endpointing: ServerProcess) -> None:
-    info = await describe(asr_endpointing.uri)
-    assert info.asr[0].requires_external_vad is False
+async def test_endpointing_answers_without_audio_stop(asr: ServerProcess) -> None:
     pcm = speech(PHRASE) + silence(2.0)
-    events = await transcribe(asr_endpointing.uri, pcm, audio_stop=False)
+    events = await transcribe(asr.uri, pcm, audio_stop=False)
     assert words(transcript_text(events)) == PHRASE_WORDS
 
 
-async def test_endpointing_gives_up_on_silence(asr_endpointing: ServerProcess) -> None:
-    events = await transcribe(asr_endpointing.uri, silence(4.0), audio_stop=False)
+async def test_endpointing_gives_up_on_silence(asr_patient: ServerProcess) -> None:
+    events = await transcribe(asr_patient.uri, silence(4.0), audio_stop=False)
     assert transcript_text(events) == ""
+
+
+async def speak_live(uri: str, pcm: bytes, speech_ends: float) -> tuple[str, float]:
+    """Streams `pcm` in real time in 10 ms chunks as Home Assistant does, reading meanwhile; returns
+    the transcript and how many seconds of audio after `speech_ends` had been sent when it came."""
+    chunk = 320
+    sent = 0
+    async with AsyncClient.from_uri(uri) as client:
+        await client.write_event(Transcribe(language="en").event())
+        await client.write_event(AudioStart(rate=16000, width=2, channels=1).event())
+        async with anyio.create_task_group() as tg:
+
+            async def upload() -> None:
+                nonlocal sent
+                start = anyio.current_time()
+                for i in range(0, len(pcm), chunk):
+                    await anyio.sleep_until(start + i / 32000)  # a microphone delivers audio in real time
+                    await client.write_event(
+                        AudioChunk(rate=16000, width=2, channels=1, audio=pcm[i : i + chunk]).event()
+                    )
+                    sent = i + chunk
+                await client.write_event(AudioStop().event())
+
+            tg.start_soon(upload)
+            events = await read_until(client, "transcript")
+            tg.cancel_scope.cancel()
+    return transcript_text(events), sent / 32000 - speech_ends
+
+
+def trimmed(pcm: bytes) -> bytes:
+    """espeak-ng's speech without its silent edges, so a pause between two parts is the pause asked for."""
+    loud = np.flatnonzero(np.abs(np.frombuffer(pcm, np.int16)) > 300)
+    return pcm[loud[0] * 2 : (loud[-1] + 1) * 2]
+
+
+# Requests spoken with a pause inside them; the first part alone reads as a complete sentence or not
+PAUSED = [
+    (("Remind me to call", "the plumber on Friday"), 0.5, {"remind", "friday"}),
+    (("What is the weather", "like in Paris"), 0.6, {"weather", "paris"}),
+    (("Turn off the lights in", "the living room"), 0.6, {"turn", "living", "room"}),
+    (("How long should I boil", "an egg"), 0.3, {"boil", "egg"}),
+]
+
+
+async def test_endpointing_never_cuts_a_pause_inside_a_sentence_and_ends_complete_ones_early(
+    asr_patient: ServerProcess,
+) -> None:
+    for parts, pause, expected in PAUSED:
+        said = trimmed(speech(parts[0])) + silence(pause) + trimmed(speech(parts[1]))
+        text, after_speech = await speak_live(asr_patient.uri, said + silence(6.0), len(said) / 32000)
+        assert expected <= words(text), f"{parts}: heard {text!r}"
+        assert after_speech > 0, f"{parts}: transcript came before the speaker finished"
+        # A complete request ends on its short pause, with its early decode, long before the longest one
+        assert after_speech < 3.0, f"{parts}: the turn waited for the longest pause"
 
 
 async def test_many_clients_at_once(asr: ServerProcess) -> None:

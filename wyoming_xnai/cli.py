@@ -27,6 +27,8 @@ SERVER_COMMON = (
     "shutdown_grace", "otlp_endpoint",
 )  # fmt: skip
 LOCAL_COMMON = ("debug", "log_format", "data_dir", "models_dir")
+# Numeric settings where 0 turns a feature off: they also get a `--no-FLAG` (the same as `--FLAG 0`)
+OFF_AT_ZERO = frozenset({"asr_vad_endpointing"})
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,10 @@ def _add_setting(parser: argparse.ArgumentParser, name: str, flag_name: str) -> 
         if typing.get_origin(inner) is typing.Literal:
             kwargs["choices"] = list(typing.get_args(inner))
     parser.add_argument(flag, **kwargs)
+    if name in OFF_AT_ZERO:
+        off = "--no-" + flag.removeprefix("--")
+        parser.add_argument(off, dest=name, action="store_const", const=0.0, default=argparse.SUPPRESS,
+                            help=f"Turn it off (the same as {flag} 0)")  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -111,11 +111,26 @@ class Settings(BaseSettings):
     asr_stream_timeout: float = Field(
         150.0, gt=0, description="Seconds one utterance's audio may take to arrive, first chunk to audio-stop"
     )
-    asr_vad_endpointing: float | None = Field(
-        None, description="End the utterance after this many seconds of silence (server-side endpointing)"
+    asr_vad_endpointing: float = Field(
+        1.2,
+        ge=0,
+        description="Server-side endpointing: the longest pause that ends an utterance, the wait after unfinished "
+        "words ('set a timer for'); 0 = off (the client's audio-stop ends it)",
+    )
+    asr_vad_complete_silence: float = Field(
+        0.7,
+        ge=0,
+        description="With endpointing: the pause that ends an utterance whose words are a complete sentence "
+        "(at most --vad-endpointing)",
     )
     asr_vad_no_speech_seconds: float = Field(
         8.0, gt=0, description="With endpointing: give up (empty transcript) if nobody speaks for this long"
+    )
+    asr_early_decode: float = Field(
+        0.25,
+        ge=0,
+        description="Transcribe the speech so far after this pause, while the model is idle; the result is the "
+        "transcript if nobody speaks again (0 = off)",
     )
 
     # --- TTS ---------------------------------------------------------------------------------

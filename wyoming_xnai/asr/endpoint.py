@@ -16,7 +16,11 @@ SENSITIVITY_FACTOR = {"relaxed": 1.5, "default": 1.0, "aggressive": 0.6}
 
 class Endpointer:
     """Feeds 16 kHz mono PCM of any chunk size to the shared segmenter; `feed` returns True once
-    speech has ended, or when nobody spoke for `no_speech_timeout`."""
+    speech has ended (`end_silence` without a voiced frame), or when nobody spoke for `no_speech_timeout`.
+
+    Between chunks it tells how long the current pause is (`silence`) and counts the voiced frames
+    (`voiced_frames`): a count that has not moved since some moment means nobody spoke since.
+    """
 
     def __init__(
         self,
@@ -37,6 +41,12 @@ class Endpointer:
         self._no_speech_frames = frames_for(no_speech_timeout)
         self._frames = 0
         self.speech_started = False
+        self.voiced_frames = 0
+
+    @property
+    def silence(self) -> float:
+        """Seconds since the last voiced frame of the speech (0 before speech started)."""
+        return self._segmenter.silence if self.speech_started else 0.0
 
     def feed(self, pcm: bytes) -> bool:
         self._pending += pcm
@@ -48,5 +58,7 @@ class Endpointer:
             boundary = self._segmenter.feed(frame)
             if boundary == "start":
                 self.speech_started = True
+            if self.speech_started and self._segmenter.silence == 0.0:
+                self.voiced_frames += 1
             ended = boundary == "end" or (not self.speech_started and self._frames >= self._no_speech_frames)
         return ended

@@ -1,8 +1,9 @@
 """`xnai asr`: the Wyoming speech-to-text service.
 
 One utterance is transcribe? -> audio-start? -> audio-chunk* -> audio-stop -> exactly one transcript
-(WYOMING_PROTOCOL.md 4.2). With `--vad-endpointing` the transcript goes out as soon as the speaker
-stops, and the rest of that utterance's audio is dropped.
+(WYOMING_PROTOCOL.md 4.2). With endpointing (the default) the transcript goes out as soon as the
+speaker's turn is over (turn.py), and the rest of that utterance's audio is dropped: Home Assistant
+stops streaming at the first `transcript`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import asyncio
 import functools
 import logging
 import time
+from collections.abc import Awaitable, Callable
 
 import anyio
 from wyoming.asr import Transcribe, Transcript, TranscriptChunk, TranscriptStart, TranscriptStop
@@ -19,9 +21,9 @@ from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.event import Event
 from wyoming.info import AsrModel, AsrProgram, Attribution, Info
 
-from wyoming_xnai.asr.audio import BYTES_PER_SECOND, BadAudio, ToWhisperFormat
-from wyoming_xnai.asr.endpoint import Endpointer
-from wyoming_xnai.asr.transcriber import Heard, Transcriber, whisper_language
+from wyoming_xnai.asr.audio import BYTES_PER_SECOND, BadAudio
+from wyoming_xnai.asr.transcriber import Heard, NoLongerWanted, Transcriber, whisper_language
+from wyoming_xnai.asr.turn import EarlyDecode, Utterance
 from wyoming_xnai.errors import UserError
 from wyoming_xnai.models import whisper_model
 from wyoming_xnai.server.bootstrap import run
@@ -63,7 +65,7 @@ class AsrService(Service):
             **program_fields("xnai-asr", "xnai speech-to-text (faster-whisper)"),
             models=[model],
             supports_transcript_streaming=True,
-            requires_external_vad=self.settings.asr_vad_endpointing is None,
+            requires_external_vad=self.settings.asr_vad_endpointing <= 0,
         )
         return Info(asr=[program])
 
@@ -103,23 +105,15 @@ class AsrHandler(ServiceHandler[AsrService]):
         super().__init__(reader, writer, svc)
         self.language = svc.language
         self.sensitivity = "default"
-        self._max_bytes = int(svc.settings.asr_max_seconds * BYTES_PER_SECOND)
         self._new_utterance()
 
     def _new_utterance(self) -> None:
-        self.audio = bytearray()
-        self.converter = ToWhisperFormat()
-        self.answered = False  # the transcript for this utterance was sent (endpoint or cap)
-        settings = self.svc.settings
-        self.endpointer = (
-            Endpointer(settings.asr_vad_endpointing, settings.asr_vad_no_speech_seconds, self.sensitivity)
-            if settings.asr_vad_endpointing is not None
-            else None
-        )
-        # Without endpointing the VAD still listens, only to tell speech from silence and noise: Whisper
-        # "hears" words ("you", "Thank you.") in audio without any. Its end of speech is not used.
-        never = settings.asr_max_seconds + 1.0
-        self.speech = self.endpointer or Endpointer(never, never, self.sensitivity)
+        self.utterance = Utterance(self.svc.settings, self.sensitivity)
+
+    def working(self) -> bool:
+        """An early decode may still end the turn by itself: the client is silent by right meanwhile."""
+        early = self.utterance.early
+        return not self.utterance.answered and early is not None and not early.done.is_set()
 
     async def handle(self, event: Event) -> bool:
         if Transcribe.is_type(event.type):
@@ -130,8 +124,8 @@ class AsrHandler(ServiceHandler[AsrService]):
         if AudioChunk.is_type(event.type):
             return await self._on_chunk(event)
         if AudioStop.is_type(event.type):
-            if not self.answered:
-                await self._answer("audio-stop")
+            if not self.utterance.answered:
+                await self._answer(self.utterance, "audio-stop")
             self._new_utterance()
             return True
         return True  # unknown events are dropped, as the protocol expects
@@ -153,70 +147,116 @@ class AsrHandler(ServiceHandler[AsrService]):
                 return True
             self.language = code
         self.sensitivity = event_data(event, "vad_sensitivity", str, "default")
-        if not self.audio:
+        if not self.utterance.audio:
             self._new_utterance()  # picks up the sensitivity
         return True
 
     async def _on_chunk(self, event: Event) -> bool:
-        if self.answered:
+        utterance = self.utterance
+        if utterance.answered:
             return True  # speech already ended (endpointing); the client is still streaming
         self.open_stream("the utterance's audio", self.svc.settings.asr_stream_timeout)
-        room = self._max_bytes - len(self.audio)
         try:
-            pcm = self.converter.convert_event(event, room)
+            pcm = utterance.converter.convert_event(event, utterance.room())
         except BadAudio as err:
             await self.send_error("bad-audio", str(err))
             return False
-        self.audio += pcm[:room]
-        if len(self.audio) >= self._max_bytes:
+        reason = utterance.add(pcm)
+        utterance.drop_stale_early()
+        if reason == "max-seconds":
             _LOGGER.warning(
                 "utterance reached --max-seconds (%.0f s): transcribing it now", self.svc.settings.asr_max_seconds
             )
-            await self._answer("max-seconds")
-        elif self._speech_ended(pcm):
-            await self._answer("endpoint")
+        if reason is not None:
+            await self._answer(utterance, reason)
+        elif utterance.early_due() and self._model_free_for(utterance):
+            self.tasks.start_soon(self._decode_early, utterance, utterance.start_early())
         return True
 
-    def _speech_ended(self, pcm: bytes) -> bool:
-        """Feeds the VAD; True when endpointing is on and the speaker has stopped."""
-        if self.endpointer is not None:
-            return self.endpointer.feed(pcm)
-        if not self.speech.speech_started:  # once speech was heard, the VAD has nothing left to tell
-            self.speech.feed(pcm)
-        return False
+    def _model_free_for(self, utterance: Utterance) -> bool:
+        """An early decode is optional work: it takes the model only when no other request needs it,
+        that is when it is free, or held by this utterance's own outdated early decode (which stops
+        at its next step) with nobody else waiting."""
+        queue, previous = self.svc.queue, utterance.early
+        return queue.idle or (previous is not None and previous.running and queue.waiting == 0)
 
-    async def _answer(self, reason: str) -> None:
-        """Send exactly one transcript for the utterance, with the streaming events around it."""
-        self.answered = True
+    async def _decode_early(self, utterance: Utterance, early: EarlyDecode) -> None:
+        """Transcribe the speech so far in a pause; end the turn if its words are complete and the
+        pause has grown long enough meanwhile. A failure is left to the final decode to report."""
+        REQUESTS.labels("asr", "early-decode").inc()
+
+        async def running() -> None:
+            early.running = True
+
+        try:
+            with early.scope:
+                early.heard = await self._transcribe(
+                    early.pcm, "early", running, wanted=functools.partial(utterance.wants, early)
+                )
+        except NoLongerWanted:
+            _LOGGER.debug("early decode stopped: the speaker went on")
+        except (ModelUnavailable, Busy, TimeoutError):
+            _LOGGER.debug("early decode failed: the turn's end decodes again")
+        finally:
+            early.done.set()
+        if early.heard is not None:
+            _LOGGER.debug("early decode of %.1f s: %r (%s)", len(early.pcm) / BYTES_PER_SECOND, early.heard.text,
+                          "current" if utterance.wants(early) else "outdated")  # fmt: skip
+        if utterance is self.utterance and not utterance.answered and utterance.finished():
+            try:
+                await self._answer(utterance, "complete")
+            except ConnectionError:
+                _LOGGER.debug("asr: client went away before its transcript")
+
+    async def _transcribe(self, pcm: bytes, reason: str, on_start: Callable[[], Awaitable[None]] | None = None,
+                          on_segment: Callable[[str], Awaitable[None]] | None = None,
+                          wanted: Callable[[], bool] = lambda: True) -> Heard:  # fmt: skip
+        """One decode in the service's queue, within `--timeout` (queue wait included)."""
+        await self.svc.wait_ready()
+        with anyio.fail_after(self.svc.settings.asr_timeout):  # a stuck model call keeps its slot, not this client
+            async with self.svc.queue.slot() as slot:
+                if on_start is not None:
+                    await on_start()
+                started = time.perf_counter()
+                with tracer.start_as_current_span("asr.transcribe") as span:
+                    span.set_attribute("asr.model", self.svc.model_name)
+                    span.set_attribute("asr.audio_seconds", len(pcm) / BYTES_PER_SECOND)
+                    span.set_attribute("asr.end_reason", reason)
+                    chunk = functools.partial(self._chunk, slot, on_segment) if on_segment else _ignore
+                    heard = await slot.run_sync(self.svc.transcriber.transcribe, pcm, self.language, chunk, wanted)
+                    span.set_attribute("asr.text_chars", len(heard.text))
+                LATENCY.labels("asr", "transcribe").observe(time.perf_counter() - started)
+        return heard
+
+    async def _answer(self, utterance: Utterance, reason: str) -> None:
+        """Send exactly one transcript for the utterance, with the streaming events around it: the
+        early decode's when nobody spoke after it started, else a decode of the whole utterance."""
+        utterance.answered = True
         self.close_stream()
         started = time.perf_counter()
-        if not self.speech.speech_started:
-            pcm = b""  # the VAD heard no speech at all: don't let Whisper make up words from noise
-        else:
-            pcm = bytes(self.audio)
-        self.audio = bytearray()
         REQUESTS.labels("asr", reason).inc()
-        if not pcm:
+        if not utterance.vad.speech_started:  # the VAD heard no speech: don't let Whisper make up words from noise
             await self._send_transcript(Heard("", self.language))
             return
-        timeout = self.svc.settings.asr_timeout
+        early = utterance.current_early()
+        if early is not None:
+            await early.done.wait()  # bounded by the early decode's own --timeout
+            if early.heard is not None:
+                REQUESTS.labels("asr", "early-decode-used").inc()
+                _LOGGER.debug("transcript (%s, the early decode): %s", reason, early.heard.text)
+                await self._send_transcript(early.heard, chunk=True)
+                LATENCY.labels("asr", "end_to_transcript").observe(time.perf_counter() - started)
+                return
+        pcm, utterance.audio = bytes(utterance.audio), bytearray()
         running = False
+
+        async def begin() -> None:
+            nonlocal running
+            running = True
+            await self.write_event(TranscriptStart(language=self.language).event())
+
         try:
-            await self.svc.wait_ready()
-            with anyio.fail_after(timeout):  # a stuck model call keeps its slot, not this client
-                async with self.svc.queue.slot() as slot:
-                    running = True
-                    await self.write_event(TranscriptStart(language=self.language).event())
-                    model_started = time.perf_counter()
-                    with tracer.start_as_current_span("asr.transcribe") as span:
-                        span.set_attribute("asr.model", self.svc.model_name)
-                        span.set_attribute("asr.audio_seconds", len(pcm) / BYTES_PER_SECOND)
-                        span.set_attribute("asr.end_reason", reason)
-                        heard = await slot.run_sync(
-                            self.svc.transcriber.transcribe, pcm, self.language, functools.partial(self._chunk, slot)
-                        )
-                        span.set_attribute("asr.text_chars", len(heard.text))
-                    LATENCY.labels("asr", "transcribe").observe(time.perf_counter() - model_started)
+            heard = await self._transcribe(pcm, reason, begin, self._send_chunk)
         except ModelUnavailable as err:
             await self.send_error("model-unavailable", str(err))
             return
@@ -225,6 +265,7 @@ class AsrHandler(ServiceHandler[AsrService]):
             return
         except TimeoutError:
             what = "transcription took" if running else "waiting for a free transcription slot took"
+            timeout = self.svc.settings.asr_timeout
             await self.send_error("timeout", f"{what} longer than {timeout:g} s (--timeout): try again later")
             return
         await self._send_transcript(heard, streaming_started=True)
@@ -232,17 +273,23 @@ class AsrHandler(ServiceHandler[AsrService]):
         _LOGGER.debug("transcript (%s, %.1f s audio): %s %s", reason, len(pcm) / BYTES_PER_SECOND, heard.text,
                       heard.context())  # fmt: skip
 
-    def _chunk(self, slot: Slot, text: str) -> None:
+    def _chunk(self, slot: Slot, send: Callable[[str], Awaitable[None]], text: str) -> None:
         """Called from the worker thread for every decoded segment."""
-        anyio.from_thread.run(self._send_chunk, slot, text)
+        anyio.from_thread.run(self._forward, slot, send, text)
 
-    async def _send_chunk(self, slot: Slot, text: str) -> None:
+    @staticmethod
+    async def _forward(slot: Slot, send: Callable[[str], Awaitable[None]], text: str) -> None:
         if not slot.abandoned:  # a call that timed out must not talk to the client after its error
-            await self.write_event(TranscriptChunk(text=text).event())
+            await send(text)
 
-    async def _send_transcript(self, heard: Heard, streaming_started: bool = False) -> None:
+    async def _send_chunk(self, text: str) -> None:
+        await self.write_event(TranscriptChunk(text=text).event())
+
+    async def _send_transcript(self, heard: Heard, streaming_started: bool = False, chunk: bool = False) -> None:
         if not streaming_started:
             await self.write_event(TranscriptStart(language=self.language).event())
+        if chunk and heard.text:
+            await self.write_event(TranscriptChunk(text=heard.text).event())
         # `transcript` is what Home Assistant reads; it closes the socket right after it. The context
         # carries Whisper's confidence, for clients that ask again on a garbled question.
         transcript = Transcript(text=heard.text, language=heard.language or self.language, context=heard.context())
@@ -251,6 +298,10 @@ class AsrHandler(ServiceHandler[AsrService]):
             await self.write_event(TranscriptStop().event())
         except ConnectionError:
             pass
+
+
+def _ignore(text: str) -> None:
+    """An early decode streams nothing: its words may still change."""
 
 
 def main(settings: Settings, args: argparse.Namespace) -> int:

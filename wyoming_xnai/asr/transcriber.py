@@ -45,6 +45,14 @@ LOW_LOGPROB = -1.0
 LANGUAGE_ALIASES = {"nb": "no", "iw": "he", "jw": "jv"}
 
 
+class NoLongerWanted(Exception):
+    """The caller gave up on a decode in progress (an early decode after the speaker went on)."""
+
+
+def _always() -> bool:
+    return True
+
+
 def whisper_language(language: str) -> str:
     """ "de-DE", "pt_BR", "nb" -> Whisper's code ("de", "pt", "no")."""
     code = language.replace("_", "-").split("-")[0].lower()
@@ -106,10 +114,14 @@ class Transcriber:
                 np.zeros(SAMPLE_RATE, dtype=np.float32), "en" if "en" in self.languages else self.languages[0]
             )
 
-    def transcribe(self, pcm: bytes, language: str | None, on_segment: Callable[[str], None]) -> Heard:
+    def transcribe(
+        self, pcm: bytes, language: str | None, on_segment: Callable[[str], None], wanted: Callable[[], bool] = _always
+    ) -> Heard:
         """Blocking: run in a worker thread. `on_segment` sees each segment's text as it is decoded.
 
         `language` None means: detect it (a multilingual model) or English (an English-only one).
+        `wanted` is asked between the steps of a decode; once it says False, NoLongerWanted is raised
+        and the model is free again sooner (a decode step itself cannot be stopped).
         """
         assert self._model is not None, "load() first"
         audio = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768.0
@@ -118,12 +130,12 @@ class Transcriber:
         fits = len(audio) <= (FULL_WINDOW - LEAD - MARGIN) * SAMPLE_RATE
         # Language detection needs Whisper's full window (on a cut one it is often confidently wrong)
         if fits and language is not None and self._settings.asr_window < FULL_WINDOW:
-            heard = self.one_window(audio, language)
+            heard = self.one_window(audio, language, wanted)
             if heard is not None:
                 if heard.text:
                     on_segment(heard.text)
                 return heard
-        return self.full(audio, language, on_segment)
+        return self.full(audio, language, on_segment, wanted)
 
     def count_tokens(self, text: str) -> int:
         assert self._model is not None
@@ -133,7 +145,9 @@ class Transcriber:
         """The vocabulary hint, re-read when its files change."""
         return self.hints.text(self.count_tokens)
 
-    def full(self, audio: np.ndarray, language: str | None, on_segment: Callable[[str], None]) -> Heard:
+    def full(
+        self, audio: np.ndarray, language: str | None, on_segment: Callable[[str], None], wanted: Callable[[], bool]
+    ) -> Heard:
         """faster-whisper's own long-form transcription over 30 s windows."""
         assert self._model is not None, "load() first"
         segments, info = self._model.transcribe(
@@ -146,6 +160,7 @@ class Transcriber:
         )
         texts, logprobs, no_speech = [], [], []
         for segment in segments:
+            _check(wanted)
             text = segment.text.strip()
             if text:
                 texts.append(text)
@@ -158,7 +173,7 @@ class Transcriber:
             return Heard("", info.language)
         return Heard(text, info.language, _mean(logprobs), _mean(no_speech), get_compression_ratio(text))
 
-    def one_window(self, audio: np.ndarray, language: str) -> Heard | None:
+    def one_window(self, audio: np.ndarray, language: str, wanted: Callable[[], bool] = _always) -> Heard | None:
         """One decode over a window cut to the audio; None when the result is not to be trusted.
 
         With a vocabulary hint, a second decode with the hint runs only when the first heard something
@@ -166,6 +181,7 @@ class Transcriber:
         hint prompt alone also changes words it has nothing to do with ("call the" -> "Claude").
         """
         encoded, audio_seconds = self._encode(audio)
+        _check(wanted)
         tokenizer = self._tokenizer(language)
         plain = self._decode(encoded, tokenizer, audio_seconds, "")
         hint = self.hint()
@@ -174,6 +190,7 @@ class Transcriber:
         terms = hint_words(hint, self.count_tokens)
         if not resembles_any(plain.text, terms):
             return plain
+        _check(wanted)
         hinted = self._decode(encoded, tokenizer, audio_seconds, hint)
         if hinted is None or not hinted.text:
             return plain
@@ -236,6 +253,11 @@ class Transcriber:
         if before:
             prompt = [tokenizer.sot_prev, *tokenizer.encode(" " + before)[-223:]]
         return [*prompt, *tokenizer.sot_sequence, tokenizer.no_timestamps]
+
+
+def _check(wanted: Callable[[], bool]) -> None:
+    if not wanted():
+        raise NoLongerWanted
 
 
 def _mean(pairs: list[tuple[float, int]]) -> float:

@@ -85,6 +85,11 @@ class WorkQueue:
     def waiting(self) -> int:
         return self._waiting
 
+    @property
+    def idle(self) -> bool:
+        """A slot is free and nobody waits for one: optional work (a speculative decode) may take it."""
+        return self._limiter.available_tokens > 0 and self._waiting == 0
+
     @asynccontextmanager
     async def slot(self, admitted: bool = False) -> AsyncIterator[Slot]:
         """Hold a model slot while the model call runs (in a worker thread, via `Slot.run_sync`).

@@ -36,6 +36,7 @@ PIPER_USUAL_IDS = 256
 # Piper speaks each sentence in one run whose memory grows with its length (a 300-character sentence
 # without a full stop, as markup leaves behind, peaks at +450 MiB): longer ones are cut at a word.
 MAX_RUN_PHONEMES = 200
+SPIN_MICROSECONDS = 20  # how long an idle onnxruntime worker spins before it sleeps
 
 
 class UnknownVoice(Exception):
@@ -202,9 +203,11 @@ class VoiceBank:
         if self.settings.tts_cpu_threads:
             options.intra_op_num_threads = self.settings.tts_cpu_threads
             options.inter_op_num_threads = 1
-        # No busy-waiting between ops: the LLM is usually still writing the rest of the answer while
-        # the first piece is synthesized, and spinning threads on a small box slow both down.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # Worker threads wait for the next op spinning, but only briefly. Not spinning at all costs a
+        # thread wake-up per parallel op (~10 % of a short sentence on an idle 2-core box); spinning as
+        # long as onnxruntime likes steals the core from the LLM, ASR or the op's own main thread on a
+        # busy one (+20 % there). 20 us keeps the first and loses nothing to the second (bench.tts).
+        options.add_session_config_entry("session.intra_op.spin_duration_us", str(SPIN_MICROSECONDS))
         session = onnxruntime.InferenceSession(
             str(info.ref.model), sess_options=options, providers=["CPUExecutionProvider"]
         )
