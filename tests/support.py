@@ -123,7 +123,9 @@ class Launcher:
     ) -> ServerProcess:
         """`prefix` runs the server under another program (`strace -f ...`)."""
         log = self.workdir / f"{command}-{len(self.started)}.log"
-        server = ServerProcess(command, list(args), {**self.env, **(env or {})}, log, prefix=prefix)
+        # The satellite's log is how tests read what it heard and said: not private there.
+        own = {"XNAI_LOG_TEXT": "1"} if command == "satellite" else {}
+        server = ServerProcess(command, list(args), {**self.env, **own, **(env or {})}, log, prefix=prefix)
         self.started.append(server)
         if wait:
             server.wait_describe()
