@@ -22,13 +22,13 @@ import numpy as np
 from tqdm import tqdm
 
 from wyoming_xnai.errors import UserError
-from wyoming_xnai.rag import store
+from wyoming_xnai.index import store
+from wyoming_xnai.index.embed import Embedder, load_embedder
+from wyoming_xnai.index.lexical import Lexical
+from wyoming_xnai.index.vectors import build_index
 from wyoming_xnai.rag.chunking import Chunk, chunk_document
 from wyoming_xnai.rag.documents import DocumentError, find_documents, parse_document, read_document
-from wyoming_xnai.rag.embed import Embedder, load_embedder
-from wyoming_xnai.rag.lexical import Lexical
 from wyoming_xnai.rag.outline import with_context
-from wyoming_xnai.rag.vectors import build_index
 from wyoming_xnai.settings import Settings
 from wyoming_xnai.vocabulary import write_document_terms
 
