@@ -105,3 +105,30 @@ def test_the_check_sees_every_kind_of_import() -> None:
     assert violations("satellite.listen", {"wyoming_xnai.asr.endpoint"}) != []
     assert violations("wyoming_xnai.rag.ingest", {"wyoming_xnai.index.store", "numpy"}) == []
     assert violations("wyoming_xnai.serve", {"wyoming_xnai.asr.server"}) == []
+
+
+MAX_FUNCTION_LINES = 60
+
+
+def long_functions(tree: ast.AST, limit: int = MAX_FUNCTION_LINES) -> list[tuple[str, int, int]]:
+    """(name, line, length) of every function or method, nested ones too, longer than `limit` lines
+    counted from its `def` to its last line."""
+    return [
+        (node.name, node.lineno, node.end_lineno - node.lineno + 1)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.end_lineno - node.lineno + 1 > limit
+    ]
+
+
+def test_no_function_over_60_lines() -> None:
+    too_long = []
+    for name, (path, _) in our_modules().items():
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        too_long += [f"{name}:{line} {function} has {length} lines" for function, line, length in long_functions(tree)]
+    assert too_long == []
+
+
+def test_the_length_check_counts_methods_and_nested_functions() -> None:
+    body = "\n".join(f"        x = {i}" for i in range(60))
+    source = f"class A:\n    async def m(self):\n{body}\n    def short(self):\n        def inner():\n            pass\n"
+    assert long_functions(ast.parse(source)) == [("m", 2, 61)]
