@@ -22,10 +22,9 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from wyoming_xnai.rag.embed import OnnxMiniLM
-from wyoming_xnai.rag.ingest import Doc, IngestReport, write_version
-from wyoming_xnai.rag.knowledge import KnowledgeBase
-from wyoming_xnai.rag.vectors import (
+from wyoming_xnai.index.embed import OnnxMiniLM
+from wyoming_xnai.index.knowledge import KnowledgeBase
+from wyoming_xnai.index.vectors import (
     EF_CONSTRUCTION,
     HNSW_M,
     exact_index,
@@ -33,6 +32,7 @@ from wyoming_xnai.rag.vectors import (
     recall_at_k,
     tune_ef_search,
 )
+from wyoming_xnai.rag.ingest import Doc, IngestReport, write_version
 from wyoming_xnai.settings import Settings
 
 DIM = 384

@@ -124,7 +124,7 @@ def test_the_decision_weighs_paraphrase_and_missing_attribute() -> None:
     """A missing verb ("charge") or a synonym ("guaranteed" / "warranty") weighs less than a missing
     attribute ("wattage"); the kind asked for includes phone numbers and email addresses."""
     from wyoming_xnai.handle.evidence import has_type, question_verbs, weigh
-    from wyoming_xnai.rag.embed import load_embedder
+    from wyoming_xnai.index.embed import load_embedder
     from wyoming_xnai.settings import Settings
     from wyoming_xnai.text.words import stem
 

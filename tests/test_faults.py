@@ -136,8 +136,8 @@ def test_asr_model_that_hangs_times_out(start_server, switch: Path) -> None:
 VERIFY = """
 import json, sys
 from pathlib import Path
-from wyoming_xnai.rag.embed import OnnxMiniLM
-from wyoming_xnai.rag.knowledge import KnowledgeBase
+from wyoming_xnai.index.embed import OnnxMiniLM
+from wyoming_xnai.index.knowledge import KnowledgeBase
 index = Path(sys.argv[1])
 kb = KnowledgeBase.open(index, OnnxMiniLM())
 print(json.dumps({

@@ -378,7 +378,7 @@ class RecordingEmbedder:
 
 async def recording_answerer(data_dir: Path, models_dir: Path):
     from wyoming_xnai.handle.chain import Answerer
-    from wyoming_xnai.rag.embed import load_embedder
+    from wyoming_xnai.index.embed import load_embedder
     from wyoming_xnai.settings import Settings
 
     settings = Settings(data_dir=data_dir, models_dir=models_dir, handle_llm_timeout=float(SLOW))

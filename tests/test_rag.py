@@ -20,14 +20,14 @@ from hypothesis import strategies as st
 from tests.docs_facts import DOCS, FACTS
 from tests.support import server_env
 from wyoming_xnai.errors import UserError
-from wyoming_xnai.rag import store
+from wyoming_xnai.index import store
+from wyoming_xnai.index.embed import OnnxMiniLM, load_embedder
+from wyoming_xnai.index.knowledge import IndexUnavailable, KnowledgeBase
+from wyoming_xnai.index.vectors import build_index, exact_index, hnsw_index, recall_at_k, tune_ef_search
 from wyoming_xnai.rag.chunking import chunk_document, chunk_text
 from wyoming_xnai.rag.documents import parse_document
-from wyoming_xnai.rag.embed import OnnxMiniLM, load_embedder
 from wyoming_xnai.rag.ingest import ingest
-from wyoming_xnai.rag.knowledge import IndexUnavailable, KnowledgeBase
 from wyoming_xnai.rag.outline import with_context
-from wyoming_xnai.rag.vectors import build_index, exact_index, hnsw_index, recall_at_k, tune_ef_search
 from wyoming_xnai.settings import Settings
 
 
@@ -299,7 +299,7 @@ def test_crash_in_write_step_keeps_previous_index(
         (folder / "partial.npy").write_bytes(b"\x93NUMPY half")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("wyoming_xnai.rag.lexical.Lexical.save", disk_full)
+    monkeypatch.setattr("wyoming_xnai.index.lexical.Lexical.save", disk_full)
     (docs / "house.txt").write_text("The spare house key is now with Mrs. Okafor.\n")
     with pytest.raises(OSError, match="No space"):
         ingest([docs], cfg, progress=False, embedder=embedder)

@@ -467,15 +467,15 @@ async def read_all(client: AsyncClient) -> list:
 
 @pytest.fixture(scope="module")
 def embedder():
-    from wyoming_xnai.rag.embed import OnnxMiniLM
+    from wyoming_xnai.index.embed import OnnxMiniLM
 
     return OnnxMiniLM()
 
 
 def ingest_with_a_swap(tmp_path: Path, embedder, monkeypatch, swap) -> tuple[object, list[str]]:
     """Ingest `docs/`, running `swap()` between the folder scan and the reading of the files."""
+    from wyoming_xnai.index import store
     from wyoming_xnai.rag import ingest as ingest_module
-    from wyoming_xnai.rag import store
     from wyoming_xnai.settings import Settings
 
     scan = ingest_module.find_documents

@@ -67,7 +67,7 @@ def onnx_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def stored(data: Path) -> tuple[dict, list[str], np.ndarray, list[str], np.ndarray]:
-    from wyoming_xnai.rag import store
+    from wyoming_xnai.index import store
 
     version = store.read_version(data / "index")
     sentences = version.sentences()

@@ -260,12 +260,18 @@ async def test_unknown_voice_is_a_clear_error(tts: ServerProcess) -> None:
     assert_one_block(await synthesize(tts.uri, COMMAND))  # still serving
 
 
-async def test_broken_voice_falls_back_to_espeak(tts: ServerProcess) -> None:
-    """A corrupt model still answers, with the degraded voice, in the same format, understandably."""
+async def test_broken_voice_falls_back_to_espeak(tts: ServerProcess, metrics_port: int) -> None:
+    """A corrupt model still answers, with the degraded voice, in the same format, understandably; TTS
+    counts the piece in its own metric (handle's answer stages are not TTS's)."""
+    espeak_before = _metric(metrics_port, "xnai_tts_pieces_total", 'source="espeak"')
     reply = await synthesize(tts.uri, "Turn on the kitchen lights.", SynthesizeVoice(name="en_US-broken-medium"))
     assert_one_block(reply)
     assert reply.seconds > 0.8
     assert "using the degraded voice" in tts.output()
+    assert _metric(metrics_port, "xnai_tts_pieces_total", 'source="espeak"') > espeak_before
+    await synthesize(tts.uri, COMMAND)
+    assert _metric(metrics_port, "xnai_tts_pieces_total", 'source="piper"') >= 1
+    assert _metric(metrics_port, "xnai_answer_stage_total", "") == 0.0  # no sample: TTS does not count there
 
 
 async def test_fallback_keeps_the_voice_audio_format(tts: ServerProcess) -> None:

@@ -12,7 +12,7 @@ import sys
 import types
 import typing
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from pydantic import ValidationError
 
@@ -26,7 +26,15 @@ SERVER_COMMON = (
     "max_connections", "max_connections_per_peer", "idle_timeout", "max_connection_seconds", "write_timeout",
     "shutdown_grace", "otlp_endpoint",
 )  # fmt: skip
-LOCAL_COMMON = ("debug", "log_format", "data_dir", "models_dir")
+# The local commands get exactly the settings their code reads; the rest still come from the environment.
+INGEST_SETTINGS = ("handle_embedder", "handle_chunk_words", "handle_chunk_overlap", "handle_hnsw_threshold")
+ASK_SETTINGS = (
+    "handle_model", "handle_prompt_style", "handle_embedder", "handle_threads", "handle_threads_after_first",
+    "handle_context_size", "handle_max_tokens", "handle_mlock", "handle_f16_kv", "handle_top_k",
+    "handle_embed_threads", "handle_llm_timeout", "handle_retrieval_timeout", "handle_closest_note",
+    "handle_memory_turns",
+)  # fmt: skip
+MODELS_SETTINGS = ("asr_model", "asr_compute_type", "tts_voice", "tts_voice_dir", "handle_model", "wake_models")
 # Numeric settings where 0 turns a feature off: they also get a `--no-FLAG` (the same as `--FLAG 0`)
 OFF_AT_ZERO = frozenset({"asr_vad_endpointing"})
 
@@ -39,7 +47,7 @@ class Command:
     full: tuple[str, ...] = ()  # settings prefixes shown with their prefix (`--asr-model`)
     common: tuple[str, ...] = SERVER_COMMON
     extra: Callable[[argparse.ArgumentParser], None] | None = None
-    skip: tuple[str, ...] = field(default=())
+    only: tuple[str, ...] | None = None  # of the prefixed settings, only these (None: all of them)
 
 
 def _ingest_args(p: argparse.ArgumentParser) -> None:
@@ -81,22 +89,25 @@ COMMANDS: dict[str, Command] = {
         "Index documents for the handle server",
         "wyoming_xnai.rag.ingest:main",
         prefixes=("handle",),
-        common=LOCAL_COMMON,
+        common=("data_dir",),
         extra=_ingest_args,
+        only=INGEST_SETTINGS,
     ),
     "ask": Command(
         "Answer a question from the indexed documents and print the sources",
         "wyoming_xnai.handle.ask:main",
         prefixes=("handle",),
-        common=LOCAL_COMMON,
+        common=("debug", "data_dir", "models_dir"),
         extra=_ask_args,
+        only=ASK_SETTINGS,
     ),
     "models": Command(
         "List the models xnai uses and check they are installed",
         "wyoming_xnai.models:main",
-        full=("asr", "tts", "handle"),
-        common=LOCAL_COMMON,
+        full=("asr", "tts", "handle", "wake"),
+        common=("data_dir", "models_dir"),
         extra=_models_args,
+        only=MODELS_SETTINGS,
     ),
     "health": Command(
         "Describe a running service (exit 0 when it answers)",
@@ -150,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
             _add_setting(p, name, name)
         for name in Settings.model_fields:
             prefix, _, rest = name.partition("_")
-            if name in cmd.skip:
+            if cmd.only is not None and name not in cmd.only:
                 continue
             if prefix in cmd.prefixes:
                 _add_setting(p, name, rest)

@@ -118,14 +118,14 @@ class Answerer:
 
     def embedder(self):
         if self._embedder is None:
-            from wyoming_xnai.rag.embed import load_embedder
+            from wyoming_xnai.index.embed import load_embedder
 
             self._embedder = load_embedder(self.settings)
         return self._embedder
 
     def knowledge(self):
         """The open knowledge base, re-opened when `xnai ingest` has committed a new version."""
-        from wyoming_xnai.rag.knowledge import IndexUnavailable, KnowledgeBase
+        from wyoming_xnai.index.knowledge import IndexUnavailable, KnowledgeBase
 
         with self._kb_lock:
             index_dir = self.settings.index_dir

@@ -197,7 +197,6 @@ class Llm:
         two thread pools spinning on two cores slow both, while the listener waits only for the first.
         """
         import llama_cpp
-        from llama_cpp import StoppingCriteriaList
 
         self.load()
         llama = self._llama
@@ -210,15 +209,7 @@ class Llm:
         output_tokens = 0
         finish = "stop"
         pieces: list[str] = []
-        stream = llama.create_completion(
-            tokens,
-            max_tokens=min(max_tokens, room),
-            temperature=0.0,
-            repeat_penalty=1.1,
-            stop=stop,
-            stream=True,
-            stopping_criteria=StoppingCriteriaList([lambda _ids, _logits: cancel.is_set()]),
-        )
+        stream = _greedy_stream(llama, tokens, min(max_tokens, room), stop, cancel)
         threads, ease_to = self.settings.handle_threads, self.settings.handle_threads_after_first
         eased = False
         try:
@@ -242,6 +233,21 @@ class Llm:
         if cancel.is_set():
             finish = "cancelled"
         return Completion("".join(pieces), input_tokens, output_tokens, finish)
+
+
+def _greedy_stream(llama, tokens: list[int], max_tokens: int, stop: list[str], cancel: threading.Event):
+    """llama.cpp's completion of `tokens`, one piece at a time, that stops at the next token once `cancel` is set."""
+    from llama_cpp import StoppingCriteriaList
+
+    return llama.create_completion(
+        tokens,
+        max_tokens=max_tokens,
+        temperature=0.0,
+        repeat_penalty=1.1,
+        stop=stop,
+        stream=True,
+        stopping_criteria=StoppingCriteriaList([lambda _ids, _logits: cancel.is_set()]),
+    )
 
 
 async def generate(

@@ -1,1 +1,1 @@
-"""Retrieval over the user's own documents: parse, chunk, embed, index (FAISS + BM25), search."""
+"""Ingest the user's own documents: find, parse, chunk into notes, then write the index (`index/`)."""

@@ -22,13 +22,13 @@ import numpy as np
 from tqdm import tqdm
 
 from wyoming_xnai.errors import UserError
-from wyoming_xnai.rag import store
+from wyoming_xnai.index import store
+from wyoming_xnai.index.embed import Embedder, load_embedder
+from wyoming_xnai.index.lexical import Lexical
+from wyoming_xnai.index.vectors import build_index
 from wyoming_xnai.rag.chunking import Chunk, chunk_document
-from wyoming_xnai.rag.documents import DocumentError, find_documents, parse_document, read_document
-from wyoming_xnai.rag.embed import Embedder, load_embedder
-from wyoming_xnai.rag.lexical import Lexical
+from wyoming_xnai.rag.documents import DocumentError, Found, find_documents, parse_document, read_document
 from wyoming_xnai.rag.outline import with_context
-from wyoming_xnai.rag.vectors import build_index
 from wyoming_xnai.settings import Settings
 from wyoming_xnai.vocabulary import write_document_terms
 
@@ -109,6 +109,48 @@ def _previous(settings: Settings, embedder: Embedder, chunking: dict) -> tuple[d
     return docs, meta
 
 
+def _kept_from_before(
+    previous: dict[str, Doc], found: list[Found], roots: set[Path], report: IngestReport
+) -> dict[str, Doc]:
+    """Documents indexed earlier from elsewhere stay while their file exists; under a named folder,
+    only what was found now stays (and is read again by `_read_one`)."""
+    docs: dict[str, Doc] = {}
+    found_now = {str(f.path) for f in found}
+    for source, doc in previous.items():
+        path = Path(source)
+        under_named = any(path == r or path.is_relative_to(r) for r in roots)
+        if not under_named and path.is_file():
+            docs[source] = doc
+        elif not under_named or source not in found_now:
+            report.removed.append(source)
+    return docs
+
+
+def _read_one(
+    item: Found, previous: dict[str, Doc], chunking: dict, embedder: Embedder, report: IngestReport
+) -> Doc | None:
+    """One found document: reused when its file is unchanged, else parsed, chunked and embedded; None
+    (reported as failed) when it cannot be read."""
+    source = str(item.path)
+    try:
+        data, digest = read_document(item)
+        old = previous.get(source)
+        if old is not None and old.sha256 == digest:
+            report.unchanged.append(source)
+            return old
+        chunks = chunk_document(parse_document(item.path, data), **chunking)
+    except (DocumentError, OSError) as err:
+        reason = str(err) if isinstance(err, DocumentError) else (err.strerror or str(err))
+        log.warning("skipping %s: %s", item.path, reason)
+        report.failed.append((source, reason))
+        if source in previous:
+            report.removed.append(source)
+        return None
+    doc = embed_doc(digest, chunks, embedder)
+    (report.updated if source in previous else report.added).append(source)
+    return doc
+
+
 def ingest(
     paths: Sequence[Path],
     settings: Settings,
@@ -128,38 +170,13 @@ def ingest(
     roots = {f.root for f in found} | {Path(p).expanduser().resolve() for p in paths}
     with store.locked(settings.index_dir):
         previous, meta = ({}, {}) if rebuild else _previous(settings, embedder, chunking)
-        docs: dict[str, Doc] = {}
-        # Documents indexed earlier from elsewhere stay while their file exists; under a named folder,
-        # only what was found now stays.
-        found_now = {str(f.path) for f in found}
-        for source, doc in previous.items():
-            path = Path(source)
-            under_named = any(path == r or path.is_relative_to(r) for r in roots)
-            if not under_named and path.is_file():
-                docs[source] = doc
-            elif not under_named or source not in found_now:
-                report.removed.append(source)
+        docs = _kept_from_before(previous, found, roots, report)
         bar = tqdm(found, desc="indexing", unit="file", disable=None if progress else True, file=sys.stderr)
         for item in bar:
-            source = str(item.path)
             bar.set_postfix_str(item.path.name[-30:], refresh=False)
-            try:
-                data, digest = read_document(item)
-                old = previous.get(source)
-                if old is not None and old.sha256 == digest:
-                    docs[source] = old
-                    report.unchanged.append(source)
-                    continue
-                chunks = chunk_document(parse_document(item.path, data), **chunking)
-            except (DocumentError, OSError) as err:
-                reason = str(err) if isinstance(err, DocumentError) else (err.strerror or str(err))
-                log.warning("skipping %s: %s", item.path, reason)
-                report.failed.append((source, reason))
-                if source in previous:
-                    report.removed.append(source)
-                continue
-            docs[source] = embed_doc(digest, chunks, embedder)
-            (report.updated if source in previous else report.added).append(source)
+            doc = _read_one(item, previous, chunking, embedder, report)
+            if doc is not None:
+                docs[str(item.path)] = doc
         bar.close()
         unchanged = (
             previous

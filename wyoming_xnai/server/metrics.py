@@ -15,5 +15,6 @@ LATENCY = Histogram("xnai_latency_seconds", "Time per request stage", ["service"
 QUEUE_DEPTH = Gauge("xnai_queue_depth", "Requests waiting for a model", ["service"])
 MODEL_LOAD = Gauge("xnai_model_load_seconds", "Time the model took to load", ["service", "model"])
 MODEL_READY = Gauge("xnai_model_ready", "1 when the service's model is loaded", ["service"])
-FALLBACK_STAGE = Counter("xnai_answer_stage", "Which stage of the fallback chain answered", ["stage"])
+FALLBACK_STAGE = Counter("xnai_answer_stage", "Which stage of handle's fallback chain answered", ["stage"])
+TTS_PIECES = Counter("xnai_tts_pieces", "Pieces TTS spoke, by the voice that spoke them: piper or espeak", ["source"])
 BREAKER_STATE = Gauge("xnai_breaker_open", "1 while a circuit breaker is open", ["breaker"])

@@ -40,6 +40,7 @@ from wyoming_xnai.text.cleaning import clean_for_speech, has_sayable_text
 from wyoming_xnai.tts.synth import (
     CHANNELS,
     WIDTH,
+    Audio,
     SynthesisFailed,
     UnknownLanguage,
     UnknownSpeaker,
@@ -294,7 +295,6 @@ class TtsHandler(ServiceHandler[TtsService]):
         """
         started = time.perf_counter()
         rate = voice.rate
-        chunk_bytes = SAMPLES_PER_CHUNK * WIDTH * CHANNELS
         audio_started = False
         pause = b""
         count = 0
@@ -313,10 +313,7 @@ class TtsHandler(ServiceHandler[TtsService]):
                         _LOGGER.warning("tts: skipping text %r: not in %s's script", private(piece.text), voice.name)
                         continue
                     self._speaking = True
-                    piece_started = time.perf_counter()
-                    async with self.svc.queue.slot(admitted=count > 0):
-                        audio = await anyio.to_thread.run_sync(self.svc.bank.synthesize, voice, piece.text, speaker_id)
-                    LATENCY.labels("tts", "piece").observe(time.perf_counter() - piece_started)
+                    audio = await self._synthesize(voice, piece.text, speaker_id, admitted=count > 0)
                     sources.add(audio.source)
                     if not audio_started:
                         await self.write_event(AudioStart(rate=rate, width=WIDTH, channels=CHANNELS).event())
@@ -324,14 +321,8 @@ class TtsHandler(ServiceHandler[TtsService]):
                         first_audio = time.perf_counter() - started
                         LATENCY.labels("tts", "first_audio").observe(first_audio)
                         span.set_attribute("tts.first_audio_seconds", first_audio)
-                    pcm = pause + audio.pcm
-                    for i in range(0, len(pcm), chunk_bytes):
-                        chunk = AudioChunk(rate=rate, width=WIDTH, channels=CHANNELS, audio=pcm[i : i + chunk_bytes])
-                        await self.write_event(chunk.event())
-                    seconds = (
-                        self.settings.tts_sentence_silence if piece.sentence_end else self.settings.tts_clause_silence
-                    )
-                    pause = silence(seconds, rate)
+                    await self._write_pcm(pause + audio.pcm, rate)
+                    pause = self._pause_after(piece, rate)
                     count += 1
                     self._speaking = False
             except ModelUnavailable as err:
@@ -354,6 +345,25 @@ class TtsHandler(ServiceHandler[TtsService]):
         if "espeak" in sources:
             _LOGGER.warning("tts: answered with the degraded espeak-ng voice (Piper voice %s failed)", voice.name)
         LATENCY.labels("tts", "total").observe(time.perf_counter() - started)
+
+    async def _synthesize(self, voice: VoiceInfo, text: str, speaker_id: int | None, admitted: bool) -> Audio:
+        """One piece in a worker thread, through the synthesis queue (`admitted`: this request already got in)."""
+        piece_started = time.perf_counter()
+        async with self.svc.queue.slot(admitted=admitted):
+            audio = await anyio.to_thread.run_sync(self.svc.bank.synthesize, voice, text, speaker_id)
+        LATENCY.labels("tts", "piece").observe(time.perf_counter() - piece_started)
+        return audio
+
+    async def _write_pcm(self, pcm: bytes, rate: int) -> None:
+        chunk_bytes = SAMPLES_PER_CHUNK * WIDTH * CHANNELS
+        for i in range(0, len(pcm), chunk_bytes):
+            chunk = AudioChunk(rate=rate, width=WIDTH, channels=CHANNELS, audio=pcm[i : i + chunk_bytes])
+            await self.write_event(chunk.event())
+
+    def _pause_after(self, piece: Piece, rate: int) -> bytes:
+        """The silence before the next piece: a sentence's pause, or a shorter one where a clause was cut."""
+        seconds = self.settings.tts_sentence_silence if piece.sentence_end else self.settings.tts_clause_silence
+        return silence(seconds, rate)
 
 
 def _check_script(text: str, voice: VoiceInfo) -> None:

@@ -22,7 +22,7 @@ from wyoming_xnai.errors import ModelMissingError
 from wyoming_xnai.models import PiperVoiceRef, piper_voice, piper_voices
 from wyoming_xnai.server.logs import private
 from wyoming_xnai.server.memory import ArenaBounded
-from wyoming_xnai.server.metrics import FALLBACK_STAGE
+from wyoming_xnai.server.metrics import TTS_PIECES
 from wyoming_xnai.settings import Settings
 
 _LOGGER = logging.getLogger(__name__)
@@ -245,7 +245,7 @@ class VoiceBank:
         pcm = b"".join(parts)
         if not pcm:
             raise SynthesisFailed("Piper produced no audio")
-        FALLBACK_STAGE.labels("tts_piper").inc()
+        TTS_PIECES.labels("piper").inc()
         return pcm
 
     def degraded(self, info: VoiceInfo, text: str) -> Audio:
@@ -273,7 +273,7 @@ class VoiceBank:
         with wave.open(io.BytesIO(proc.stdout)) as wav:
             rate = wav.getframerate()
             pcm = wav.readframes(wav.getnframes())
-        FALLBACK_STAGE.labels("tts_espeak").inc()
+        TTS_PIECES.labels("espeak").inc()
         return Audio(resample(pcm, rate, info.rate), info.rate, "espeak")
 
 

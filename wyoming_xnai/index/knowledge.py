@@ -11,11 +11,11 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from wyoming_xnai.rag import store
-from wyoming_xnai.rag.embed import Embedder
-from wyoming_xnai.rag.lexical import Lexical
-from wyoming_xnai.rag.store import IndexUnavailable
-from wyoming_xnai.rag.vectors import VectorIndexInfo, set_ef_search
+from wyoming_xnai.index import store
+from wyoming_xnai.index.embed import Embedder
+from wyoming_xnai.index.lexical import Lexical
+from wyoming_xnai.index.store import IndexUnavailable
+from wyoming_xnai.index.vectors import VectorIndexInfo, set_ef_search
 from wyoming_xnai.text.words import DAYS, MONTHS, NUMBER_WORDS, content_words, facts, has_digit, stem, tokens
 
 __all__ = ["IndexUnavailable", "KnowledgeBase", "Passage"]
