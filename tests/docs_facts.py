@@ -37,5 +37,7 @@ FACTS: list[Fact] = [
     Fact("What is the bicycle lock combination?", "4-7-1-9", "garden_and_car.pdf"),
 ]
 
-# Spoken-question subset for end-to-end voice tests (short, unambiguous when spoken by espeak-ng).
-SPOKEN: list[Fact] = [FACTS[0], FACTS[1], FACTS[4], FACTS[9]]
+# Spoken-question subset for end-to-end voice tests, the first one heard word for word by Whisper tiny.en
+# (the tests' ASR) from espeak-ng: "the spare house key" comes out as "the stairhouse key", a thing the
+# notes do not have, and handle rightly says so.
+SPOKEN: list[Fact] = [FACTS[4], FACTS[1], FACTS[9], FACTS[0]]

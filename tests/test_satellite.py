@@ -3,6 +3,7 @@ a WAV file is the speaker. Services are found by zeroconf or given by URI."""
 
 from __future__ import annotations
 
+import difflib
 import re
 import sys
 import time
@@ -47,9 +48,15 @@ def question_wav(path: Path, text: str = QUESTION, lead: float = 1.0) -> Path:
 
 def heard_fact(heard: str, keyword: str) -> bool:
     """The fact is in the spoken answer as our ASR heard it; tiny.en may garble one word of a longer
-    keyword ("flower pot" -> "flower, hot"), as Piper's noise makes every rendering a little different."""
+    keyword ("flower pot" -> "flower, hot") or spell a name its own way ("Hartwell" -> "Heartwell"), as
+    Piper's noise makes every rendering a little different."""
+    words = re.findall(r"[\w'-]+", heard.lower())
+
+    def spoken(keyword_word: str) -> bool:
+        return any(difflib.SequenceMatcher(None, keyword_word, w).ratio() >= 0.85 for w in words)
+
     keywords = keyword.lower().split()
-    return sum(w in heard.lower() for w in keywords) >= max(1, len(keywords) - 1)
+    return sum(spoken(w) for w in keywords) >= max(1, len(keywords) - 1)
 
 
 def read_wav(path: Path) -> tuple[bytes, int]:
@@ -249,11 +256,8 @@ def voice_services(module_servers: Launcher) -> dict[str, ServerProcess]:
     subprocess.run(
         [sys.executable, "-m", "wyoming_xnai", "ingest", str(DOCS)], env=module_servers.env, check=True, timeout=300
     )
-    # The product's ASR (Whisper base, beam 5): tiny.en mishears a word of these questions now and then
-    # ("the stairhouse key"), and handle rightly does not answer a question about something not in the notes.
-    product_asr = {"asr": {"XNAI_ASR_MODEL": "base", "XNAI_ASR_BEAM_SIZE": "5"}}
     servers = {
-        kind: module_servers(kind, "--zeroconf", f"{tag}-{kind}", "--zeroconf-host", LOOPBACK, env=product_asr.get(kind))
+        kind: module_servers(kind, "--zeroconf", f"{tag}-{kind}", "--zeroconf-host", LOOPBACK)
         for kind in ("asr", "tts", "handle")
     }
     servers["tag"] = tag  # type: ignore[assignment]
@@ -374,7 +378,7 @@ def test_mic_and_speaker_commands(voice_services: dict, start_server: Launcher, 
     )  # fmt: skip
     assert wait_exit(sat, timeout=180) == 0, sat.output()
     transcript = wait_for_log(sat, TRANSCRIPT_LOG).group(1).lower()
-    assert "key" in transcript, sat.output()
+    assert fact.question.lower().strip("?").split()[-1] in transcript, sat.output()
     pcm, rate = read_wav(out)
     assert rate == 22050 and len(pcm) > rate
     heard = transcript_text(anyio.run(transcribe, voice_services["asr"].uri, pcm, rate)).lower()
@@ -476,7 +480,7 @@ def test_wake_word_interrupts_the_answer_and_a_follow_up_needs_no_wake_word(
     from tests.docs_facts import SPOKEN
     from wyoming_xnai.audio.format import FRAME_SECONDS
 
-    first, second, third = SPOKEN[0], SPOKEN[1], SPOKEN[2]
+    first, second, third = SPOKEN[2], SPOKEN[1], SPOKEN[0]
     settings = Settings(
         satellite_asr_uri=[voice_services["asr"].uri],
         satellite_handle_uri=[voice_services["handle"].uri],
