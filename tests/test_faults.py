@@ -101,7 +101,8 @@ def test_asr_model_that_hangs_times_out(start_server, switch: Path) -> None:
     call returns the model transcribes again. SIGTERM still stops a server whose model is stuck."""
     metrics_port = free_port()
     server: ServerProcess = start_server(
-        "asr", "--timeout", "2", "--max-queue", "1",
+        # no early decode: the one model call per request is the one that hangs
+        "asr", "--timeout", "2", "--max-queue", "1", "--early-decode", "0",
         "--metrics-port", str(metrics_port), "--metrics-host", LOOPBACK,
         env=fault_env(switch, f"{ASR_CALL}=hang"),
     )  # fmt: skip

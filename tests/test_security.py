@@ -137,7 +137,10 @@ def test_a_default_server_refuses_oversized_frames(start_server) -> None:
     assert [(e.type, e.data.get("code")) for e in parse_frames(received)] == [("error", "payload-too-large")]
     # exactly at the cap is accepted
     received, _ = exchange_bytes(server.port, chunk(4 * MiB) + bytes(4 * MiB))
-    assert parse_frames(received) == []
+    # 22 s of silence: no error; endpointing (on by default) may end the turn with an empty transcript
+    events = parse_frames(received)
+    assert not [e for e in events if e.type == "error"], events
+    assert all(e.data.get("text", "") == "" for e in events if e.type == "transcript"), events
 
 
 # --- no outbound network ------------------------------------------------------------------------

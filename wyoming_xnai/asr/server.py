@@ -197,6 +197,8 @@ class AsrHandler(ServiceHandler[AsrService]):
             _LOGGER.debug("early decode stopped: the speaker went on")
         except (ModelUnavailable, Busy, TimeoutError):
             _LOGGER.debug("early decode failed: the turn's end decodes again")
+        except Exception as err:  # the model broke: the final decode meets it too and tells the client
+            _LOGGER.warning("early decode failed (%s: %s): the turn's end decodes again", type(err).__name__, err)
         finally:
             early.done.set()
         if early.heard is not None:
