@@ -203,7 +203,7 @@ def test_no_outbound_connection_during_full_requests(tmp_path: Path, llm_models_
          "--wake-uri", f"tcp://{LOOPBACK}:{free_port()}",
          "--models-dir", str(llm_models_dir), "--handle-llm-timeout", "120"],
         env, tmp_path / "serve.log", uri_flag="--asr-uri",
-        prefix=["strace", "-f", "-qq", "-e", f"trace={TRACED}", "-o", str(trace)],
+        prefix=["strace", "-f", "--seccomp-bpf", "-qq", "-e", f"trace={TRACED}", "-o", str(trace)],
     )  # fmt: skip
     try:
         server.wait_describe(timeout=180)
@@ -224,7 +224,7 @@ def test_outbound_detector_catches_a_real_connection(tmp_path: Path) -> None:
     # UDP connect to TEST-NET-1 (192.0.2.0/24, never routed): the syscall happens, no packet is sent
     code = "import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).connect(('192.0.2.1', 53))"
     subprocess.run(
-        ["strace", "-f", "-qq", "-e", f"trace={TRACED}", "-o", str(trace), sys.executable, "-c", code],
+        ["strace", "-f", "--seccomp-bpf", "-qq", "-e", f"trace={TRACED}", "-o", str(trace), sys.executable, "-c", code],
         check=False,
         capture_output=True,
         timeout=60,

@@ -39,7 +39,7 @@ pytestmark = [
 def xnai(python: Path | str, data_dir: Path, *args: str, trace: Path | None = None) -> subprocess.CompletedProcess:
     """`python -m wyoming_xnai ...` on this checkout (whatever the venv has installed), on loopback only."""
     env = server_env(data_dir) | {"PYTHONPATH": str(REPO)}
-    prefix = ["strace", "-f", "-qq", "-e", f"trace={TRACED}", "-o", str(trace)] if trace else []
+    prefix = ["strace", "-f", "--seccomp-bpf", "-qq", "-e", f"trace={TRACED}", "-o", str(trace)] if trace else []
     argv = [*prefix, str(python), "-m", "wyoming_xnai", *args, "--data-dir", str(data_dir)]
     return subprocess.run(argv, capture_output=True, text=True, env=env, cwd=REPO, timeout=600)
 
