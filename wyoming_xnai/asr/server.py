@@ -30,7 +30,7 @@ from wyoming_xnai.server.bootstrap import run
 from wyoming_xnai.server.handler import ServiceHandler, event_data
 from wyoming_xnai.server.metrics import LATENCY, REQUESTS
 from wyoming_xnai.server.queue import Busy, Slot, WorkQueue
-from wyoming_xnai.server.service import ModelUnavailable, Service, program_fields
+from wyoming_xnai.server.service import ModelUnavailable, Service, model_fields, program_fields
 from wyoming_xnai.server.tracing import tracer
 from wyoming_xnai.settings import Settings
 
@@ -53,14 +53,8 @@ class AsrService(Service):
         return self.transcriber.ref.name
 
     def _build_info(self) -> Info:
-        model = AsrModel(
-            name=self.transcriber.ref.name,
-            description=f"Whisper {self.transcriber.ref.name}",
-            attribution=WHISPER,
-            installed=True,
-            version=None,
-            languages=self.transcriber.languages,
-        )
+        name = self.transcriber.ref.name
+        model = AsrModel(**model_fields(name, f"Whisper {name}", WHISPER, self.transcriber.languages))
         program = AsrProgram(
             **program_fields("xnai-asr", "xnai speech-to-text (faster-whisper)"),
             models=[model],

@@ -24,7 +24,7 @@ from wyoming_xnai.handle.memory import conversation_key
 from wyoming_xnai.server.bootstrap import run
 from wyoming_xnai.server.handler import ServiceHandler, event_data
 from wyoming_xnai.server.metrics import LATENCY, REQUESTS
-from wyoming_xnai.server.service import Service, program_fields
+from wyoming_xnai.server.service import Service, model_fields, program_fields
 from wyoming_xnai.settings import Settings
 
 _LOGGER = logging.getLogger(__name__)
@@ -38,14 +38,8 @@ class HandleService(Service):
     def __init__(self, settings: Settings, uri: str) -> None:
         super().__init__(settings, uri)
         self.answerer = Answerer(settings)
-        model = HandleModel(
-            name=self.answerer.llm.name,
-            description=f"{self.answerer.llm.name} answering from your documents",
-            attribution=LLAMA,
-            installed=True,
-            version=None,
-            languages=["en"],
-        )
+        name = self.answerer.llm.name
+        model = HandleModel(**model_fields(name, f"{name} answering from your documents", LLAMA, ["en"]))
         program = HandleProgram(
             **program_fields("xnai-handle", "xnai answers from your documents (retrieval + local LLM)"),
             models=[model],

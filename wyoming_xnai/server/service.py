@@ -26,6 +26,18 @@ def program_fields(name: str, description: str) -> dict[str, Any]:
     return {"name": name, "description": description, "attribution": XNAI, "installed": True, "version": __version__}
 
 
+def model_fields(name: str, description: str, attribution: Attribution, languages: list[str]) -> dict[str, Any]:
+    """The fields every model in `info` shares: a bundled or local model, installed, without a version."""
+    return {
+        "name": name,
+        "description": description,
+        "attribution": attribution,
+        "installed": True,
+        "version": None,
+        "languages": languages,
+    }
+
+
 class ModelUnavailable(Exception):
     """The service's model failed to load; requests get an error event, describe still works."""
 

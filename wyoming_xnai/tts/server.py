@@ -33,7 +33,7 @@ from wyoming_xnai.server.handler import ClientError, ServiceHandler, event_data
 from wyoming_xnai.server.logs import private
 from wyoming_xnai.server.metrics import LATENCY, REQUESTS
 from wyoming_xnai.server.queue import Busy, WorkQueue
-from wyoming_xnai.server.service import ModelUnavailable, Service, program_fields
+from wyoming_xnai.server.service import ModelUnavailable, Service, model_fields, program_fields
 from wyoming_xnai.server.tracing import tracer
 from wyoming_xnai.settings import Settings
 from wyoming_xnai.text.cleaning import clean_for_speech, has_sayable_text
@@ -76,12 +76,7 @@ class TtsService(Service):
     def _build_info(self) -> Info:
         voices = [
             TtsVoice(
-                name=v.name,
-                description=v.description,
-                attribution=PIPER,
-                installed=True,
-                version=None,
-                languages=v.languages,
+                **model_fields(v.name, v.description, PIPER, v.languages),
                 speakers=[TtsVoiceSpeaker(name=s) for s in v.speakers] or None,
             )
             for v in self.bank.voices.values()

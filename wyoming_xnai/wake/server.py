@@ -22,7 +22,7 @@ from wyoming_xnai.errors import UserError
 from wyoming_xnai.server.bootstrap import run
 from wyoming_xnai.server.handler import ServiceHandler
 from wyoming_xnai.server.metrics import REQUESTS
-from wyoming_xnai.server.service import Service, program_fields
+from wyoming_xnai.server.service import Service, model_fields, program_fields
 from wyoming_xnai.settings import Settings
 
 _LOGGER = logging.getLogger(__name__)
@@ -50,13 +50,8 @@ class WakeService(Service):
                     **program_fields("xnai-wake", "xnai wake word (microWakeWord)"),
                     models=[
                         WakeModel(
-                            name=model.id,
-                            description=model.phrase,
+                            **model_fields(model.id, model.phrase, MICRO_WAKE_WORD, list(model.languages)),
                             phrase=model.phrase,
-                            attribution=MICRO_WAKE_WORD,
-                            installed=True,
-                            version=None,
-                            languages=list(model.languages),
                         )
                         for model in self.models
                     ],
