@@ -5,6 +5,10 @@
 Both servers run on loopback at the same time and take turns request by request, so machine load
 drifts hit both alike. wyoming-piper loads its voice on the first request: both get warm-up
 requests that are not counted. Medians are reported; ratio = xnai / wyoming-piper (lower is better).
+
+After each request the bench waits until that server has stopped using CPU: onnxruntime's idle threads
+spin after a run (wyoming-piper's for ~45 ms, ours for 20 us), and on a 2-core box a server still
+spinning would slow the other server's next turn, which a real deployment does not have.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ TEXTS = {
     ),
 }
 MODES = ("non-streaming", "streaming")
+SETTLE_POLL = 0.03  # seconds; clock ticks are 10 ms, so a spinning thread always shows in one poll
 
 
 @dataclass
@@ -81,6 +86,18 @@ async def measure(uri: str, text: str, mode: str) -> Timing:
     return Timing(first, total, audio / (22050 * 2))
 
 
+async def settle(server: Server, limit: float = 1.0) -> None:
+    """Wait (at most `limit` seconds) until `server` used no CPU over one poll interval."""
+    deadline = time.monotonic() + limit
+    used = server.cpu_seconds()
+    while time.monotonic() < deadline:
+        await asyncio.sleep(SETTLE_POLL)
+        now = server.cpu_seconds()
+        if now == used:
+            return
+        used = now
+
+
 def _ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}" if b else "-"
 
@@ -102,6 +119,7 @@ async def run(repeat: int, xnai_args: list[str], texts: dict[str, str], modes: t
             await asyncio.to_thread(server.wait)
             for _ in range(2):  # warm-up: wyoming-piper loads the voice on its first request
                 await measure(server.uri, TEXTS["4-sentence answer"], "non-streaming")
+            await settle(server)
         for i in range(repeat):
             for label, text in texts.items():
                 for mode in modes:
@@ -109,6 +127,7 @@ async def run(repeat: int, xnai_args: list[str], texts: dict[str, str], modes: t
                     for server in order:
                         timing = await measure(server.uri, text, mode)
                         results.setdefault((server.name, label, mode), []).append(timing)
+                        await settle(server)
             print(f"round {i + 1}/{repeat} done", file=sys.stderr)
     finally:
         for server in servers:
