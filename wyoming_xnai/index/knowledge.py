@@ -126,14 +126,14 @@ class KnowledgeBase:
     @cached_property
     def names(self) -> frozenset[str]:
         """Stems of the names the documents use: words they capitalise inside a sentence ("Juniper",
-        "Volvo") and never write in lower case (a heading's "Boiler" is the boiler, not a name)."""
+        "Volvo") and never write in lower case, in any form (a heading's "Boiler" is the boiler, "Oakhill Vets" does not make "vet" a name)."""
         common = {stem(w) for w in DAYS | MONTHS | NUMBER_WORDS}
-        lower = {w for text in self._texts for w in tokens(text) if w.islower()}
+        lower = {stem(w) for text in self._texts for w in tokens(text) if w.islower()}
         return frozenset(
             stem(f)
             for text in self._sentences.texts
             for f in facts(text)
-            if not has_digit(f) and stem(f) not in common and f.lower() not in lower
+            if not has_digit(f) and stem(f) not in common and stem(f) not in lower
         )
 
     def embed_query(self, query: str) -> np.ndarray:
