@@ -428,22 +428,6 @@ def test_long_first_sentence_is_cut_at_its_first_clause() -> None:
     assert " ".join(p.text for p in pieces) == LONG_FIRST
 
 
-def test_later_long_sentences_are_cut_at_a_clause_into_usual_runs() -> None:
-    """A Piper run over the usual size regrows onnxruntime's arena (slow): long sentences are cut at a
-    clause within run_chars when they have one, one with no clause mark stays whole."""
-    from wyoming_xnai.tts.text import SplitConfig
-
-    run = SplitConfig().run_chars
-    pieces = split(LONG_FIRST)
-    assert [p.text for p in pieces[1:]] == [
-        "the warranty for the dishwasher in the kitchen covers parts and labour for two years from the date of purchase,",
-        "so it is still valid until next spring.",
-    ]
-    assert all(len(p.text) <= run for p in split(" ".join([FOUR, LONG_FIRST] * 3)))
-    plain = "Then the warranty for the dishwasher in the kitchen covers all parts and labour for two whole years from the date you bought it."
-    assert [p.text for p in split(f"Yes. {plain}")] == ["Yes.", plain]
-
-
 def test_short_sentences_stay_whole() -> None:
     assert [p.text for p in split(COMMAND)] == [COMMAND]
     assert [p.text for p in split("Sure, the lights are on.")] == ["Sure, the lights are on."]

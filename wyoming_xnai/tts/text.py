@@ -32,11 +32,7 @@ class SplitConfig:
     first_min_words: int = 2  # a first clause shorter than this is not worth its own piece ...
     first_split_words: int = 8  # ... unless the sentence is longer than this
     first_max_words: int = 8  # a first piece with no clause break is cut near here (before a phrase)
-    second_chars: int = 100  # the second piece ends at a clause within this, later ones within ...
-    # ... this: a longer Piper run costs its arena a step beyond the usual size (synth.PIPER_USUAL_IDS),
-    # given back after the run and regrown by the next (~150 MiB of page faults, more time than the run
-    # saves), so a long sentence is cut at its clauses, a natural pause, into runs of about this size.
-    run_chars: int = 120
+    second_chars: int = 100  # the second piece ends at a clause within this, later ones may double
     max_chars: int = 300  # no piece is longer than this (cut at a clause, else before a word)
 
 
@@ -89,14 +85,10 @@ class Splitter:
             if cut is not None:
                 return self._take(cut, sentence_end=False)
         else:
-            # The second piece ends at a clause within second_chars if it can (it is synthesized
-            # while the first one plays), later ones within run_chars; a sentence with no clause
-            # mark there stays whole up to max_chars.
-            run = self.config.run_chars
-            grow = self.config.second_chars if self._count == 1 else run
+            # Pieces grow (second_chars, twice that, ... up to max_chars): the listener hears the
+            # previous piece while the next, longer one is synthesized, and long pieces sound best.
+            grow = min(limit, self.config.second_chars << min(self._count - 1, 8))
             cut = last_clause_end(sentence, grow) if len(sentence) > grow else None
-            if cut is None and len(sentence) > run:  # all of it seen: streamed text cuts where whole text does
-                cut = last_clause_end(sentence, run)
             if cut is None and len(sentence) > limit:
                 cut = last_clause_end(sentence, limit) or word_cut(sentence, _word_count(sentence[:limit])) or limit
             if cut is not None and cut < len(sentence):
