@@ -90,7 +90,8 @@ def test_concurrent_clients_get_answers_and_queueing_stays_bounded(request, serv
     assert not result.errors, result.errors
     assert len(result.latencies) >= CLIENTS  # every client finished at least one request
     assert result.max_in_flight <= 1  # one model slot per service (the default)
-    assert result.max_queue <= CLIENTS - 1  # the others wait; nothing piles up beyond them
+    # the others wait, nothing piles up beyond them (a TTS request between two of its pieces waits too)
+    assert result.max_queue <= CLIENTS
     assert result.max_queue >= 1  # the poller did see the queue (the measurement works)
 
 
