@@ -16,18 +16,12 @@ from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
-import anyio
 import pytest
 from wyoming.event import read_event, write_event
 from wyoming.info import Describe, Info
 
-LOOPBACK = "127.0.0.1"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((LOOPBACK, 0))
-        return sock.getsockname()[1]
+# bench/ stands on its own; what both need is written once there
+from bench.support import LOOPBACK, free_port, read_until, server_env
 
 
 def describe_sync(port: int, timeout: float = 1.0) -> Info:
@@ -95,13 +89,6 @@ class ServerProcess:
                 self.proc.wait()
         self._log_file.close()
         return self.proc.returncode
-
-
-def server_env(data_dir: Path) -> dict[str, str]:
-    """Environment for server processes: private data dir, no inherited XNAI_* settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("XNAI_")}
-    env["XNAI_DATA_DIR"] = str(data_dir)
-    return env
 
 
 class Launcher:
@@ -202,19 +189,6 @@ def noise(kind: str) -> bytes:
     if kind == "digital-silence":
         return silence(3.0)
     return subprocess.run(["sox", "-n", *SOX_RAW, "-", *NOISES[kind]], capture_output=True, check=True).stdout
-
-
-async def read_until(client, *types: str, timeout: float = 60.0) -> list:
-    """Read events until one of `types` (or an error) arrives; returns all events read."""
-    events = []
-    with anyio.fail_after(timeout):
-        while True:
-            event = await client.read_event()
-            if event is None:
-                raise ConnectionError(f"connection closed after {[e.type for e in events]}")
-            events.append(event)
-            if event.type in types or event.type == "error":
-                return events
 
 
 async def transcribe(

@@ -20,8 +20,8 @@ from wyoming.asr import Transcript
 from wyoming.client import AsyncClient
 from wyoming.info import Describe, Info
 
+from bench.support import Collector
 from tests.docs_facts import DOCS, FACTS
-from tests.otlp_collector import Collector
 from tests.support import LOOPBACK, ServerProcess, free_port, read_until, server_env
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(600)]

@@ -20,9 +20,9 @@ from wyoming.ping import Ping, Pong
 from wyoming.satellite import RunSatellite
 from wyoming.tts import Synthesize
 
+from bench.support import Collector
 from satellite.hearing import speech_segmenter
 from satellite.wake_phrase import strip_wake_phrase
-from tests.otlp_collector import Collector
 from tests.support import LOOPBACK, Launcher, ServerProcess, free_port, silence, speech, transcribe, transcript_text
 from tests.test_zeroconf import browse
 from wyoming_xnai.audio.format import FRAME_BYTES

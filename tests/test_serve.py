@@ -14,7 +14,7 @@ from wyoming.asr import Transcript
 from wyoming.client import AsyncClient
 from wyoming.tts import Synthesize
 
-from tests.otlp_collector import Collector
+from bench.support import Collector
 from tests.support import (
     LOOPBACK,
     ServerProcess,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.otlp_collector import Collector
+from bench.support import Collector
 from tests.support import speech, transcribe, transcript_text
 
 pytestmark = pytest.mark.anyio

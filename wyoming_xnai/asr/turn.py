@@ -55,7 +55,7 @@ class Utterance:
 
     def add(self, pcm: bytes) -> str | None:
         """Takes converted audio; returns why the utterance ends here, if it does."""
-        self.audio += pcm[: self.max_bytes - len(self.audio)]
+        self.audio += pcm[: self.room()]
         if len(self.audio) >= self.max_bytes:
             return "max-seconds"
         if self.vad.feed(pcm):
