@@ -37,7 +37,7 @@ from wyoming_xnai.server.service import Service
 
 _LOGGER = logging.getLogger(__name__)
 Ending = tuple[str, str]  # (error code, text) a connection is closed with
-REFUSED_LINGER = 1.0  # seconds a refused client gets to read its `busy` and hang up
+CLOSE_LINGER = 1.0  # seconds a client closed with an error gets to read it and hang up
 
 
 class ClientError(Exception):
@@ -216,14 +216,14 @@ class ServiceHandler(AsyncEventHandler, Generic[S]):
         refusal = limits.admit(self.peer)
         if refusal is not None:
             await self.send_error("busy", f"{self.service} has {refusal}", log=self.svc.refusals_due.due())
-            await self._close_refused()
+            await self._close_told()
             return
         CONNECTIONS.labels(self.service).inc()
         lifetime = self.settings.max_connection_seconds
         if self.request_events is not None:
             self._scope.deadline = min(self._scope.deadline, anyio.current_time() + lifetime)
+        ending: Ending | None = None
         try:
-            ending = None
             with self._scope:  # its deadline ends the work in progress too (TTS closes its audio block)
                 async with anyio.create_task_group() as tasks:
                     self._tasks = tasks
@@ -238,21 +238,25 @@ class ServiceHandler(AsyncEventHandler, Generic[S]):
                 with anyio.move_on_after(1, shield=True):
                     await self.send_error(*ending)
         finally:
-            CONNECTIONS.labels(self.service).dec()
-            limits.release(self.peer)
             try:
                 await self.disconnect()
             finally:
-                self.writer.close()
+                if ending is None:
+                    self.writer.close()
+                else:  # the slot stays taken while the client reads why
+                    with anyio.CancelScope(shield=True):
+                        await self._close_told()
+                CONNECTIONS.labels(self.service).dec()
+                limits.release(self.peer)
         if self._requests and self.request_events is not None:
             await heap.after_request()  # the client has all it gets: give what the request freed back
 
-    async def _close_refused(self) -> None:
-        """Close a refused connection so that the client can read why: closing with its request still
-        unread would reset the connection, and a reset throws away the error we just sent."""
+    async def _close_told(self) -> None:
+        """Close a connection we ended with an error so that the client can read why: closing with its
+        events still unread would reset the connection, and a reset throws away the error just sent."""
         with contextlib.suppress(OSError, RuntimeError):
             self.writer.write_eof()
-            with anyio.move_on_after(REFUSED_LINGER):
+            with anyio.move_on_after(CLOSE_LINGER):
                 while await self.reader.read(65536):
                     pass
         self.writer.transport.abort()
