@@ -16,7 +16,7 @@ from satellite.conversation import Conversation
 from satellite.discovery import NoService
 from satellite.respond import Responder
 from satellite.turn import Turn
-from satellite.wake_phrase import strip_wake_phrase
+from satellite.wake_phrase import strip_wake_phrase, strip_wake_tail
 from wyoming_xnai.server.logs import private
 
 _LOGGER = logging.getLogger(__name__)
@@ -73,8 +73,7 @@ async def _answer(answer: Answer, responder: Responder, conversation: Conversati
     turn.asr_uri = answer.asr.endpoint.uri if answer.asr.endpoint else ""
     _LOGGER.info("transcript: %r", private(turn.transcript))
     if answer.spoken_wake_word:
-        rest = strip_wake_phrase(turn.transcript, answer.spoken_wake_word)
-        turn.transcript = turn.transcript if rest is None else rest
+        turn.transcript = strip_wake_tail(turn.transcript, answer.spoken_wake_word)
     if not turn.transcript:
         return "heard-nothing"
     if answer.wake_phrase:

@@ -22,7 +22,7 @@ from wyoming.tts import Synthesize
 
 from bench.support import Collector
 from satellite.hearing import speech_segmenter
-from satellite.wake_phrase import strip_wake_phrase
+from satellite.wake_phrase import strip_wake_phrase, strip_wake_tail
 from tests.support import LOOPBACK, Launcher, ServerProcess, free_port, silence, speech, transcribe, transcript_text
 from tests.test_zeroconf import browse
 from wyoming_xnai.audio.format import FRAME_BYTES
@@ -117,6 +117,17 @@ def test_wake_phrase() -> None:
     assert strip_wake_phrase("Hey Jarvis, what time is it?", "hey jarvis") == "what time is it?"
     assert strip_wake_phrase("What time is it?", "hey jarvis") is None
     assert strip_wake_phrase("Hey, Jarvis.", "hey jarvis") == ""
+
+
+def test_wake_word_tail_is_dropped_from_the_transcript() -> None:
+    """The pre-roll keeps the end of the wake word; Whisper writes it as a fragment set off by a mark."""
+    assert strip_wake_tail("Boo, which day is the bin collection?", "okay nabu") == "which day is the bin collection?"
+    assert strip_wake_tail("Abu, what is the cat allergic to?", "okay nabu") == "what is the cat allergic to?"
+    assert strip_wake_tail("Okay, Nabu, what time is it?", "okay nabu") == "what time is it?"
+    assert strip_wake_tail("Vis, what time is it?", "hey jarvis") == "what time is it?"
+    assert strip_wake_tail("Boo.", "okay nabu") == ""
+    for kept in ("Who, me?", "Now, what is the time?", "Yes, the kettle.", "Boo who is at the door?", "Bye, see you."):
+        assert strip_wake_tail(kept, "okay nabu") == kept
 
 
 # --- failover and robustness -----------------------------------------------------------------
