@@ -195,6 +195,7 @@ def settled_fds(pid: int) -> int:
     return open_fds(pid)
 
 
+@pytest.mark.timeout(900)  # 380 handle answers in a row: minutes when the box is busy, and not a hang
 @pytest.mark.parametrize("service", ["asr", "tts", "handle"])
 def test_soak_sequential_requests_do_not_grow_memory_or_fds(request, service: str) -> None:
     server, _ = request.getfixturevalue(service)
