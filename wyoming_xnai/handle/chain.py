@@ -53,7 +53,7 @@ from wyoming_xnai.server.logs import private
 from wyoming_xnai.server.metrics import FALLBACK_STAGE, LATENCY
 from wyoming_xnai.server.queue import Busy, WorkQueue
 from wyoming_xnai.server.tracing import tracer
-from wyoming_xnai.settings import Settings
+from wyoming_xnai.settings import HandleSettings
 from wyoming_xnai.text.cleaning import has_sayable_text
 
 _LOGGER = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ class Answer:
 class Answerer:
     """Everything needed to answer a question; shared by the Wyoming server and `xnai ask`."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: HandleSettings) -> None:
         s = settings
         self.settings = s
         self.llm = Llm(s)

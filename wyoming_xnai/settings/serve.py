@@ -1,0 +1,19 @@
+"""Which services `xnai serve` runs in one process."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from wyoming_xnai.settings.server import ServerSettings
+
+
+class ServeSettings(ServerSettings):
+    """Which services `xnai serve` runs in one process."""
+
+    prefix = "serve"
+
+    serve_services: list[Literal["asr", "tts", "handle", "wake"]] = Field(
+        default_factory=lambda: ["asr", "tts", "handle", "wake"], description="Services `xnai serve` runs"
+    )
