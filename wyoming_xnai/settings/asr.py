@@ -1,4 +1,4 @@
-"""The speech-to-text server (`xnai asr`)."""
+"""Settings of the speech-to-text server."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from wyoming_xnai.settings.server import ServerSettings
 
 
 class AsrSettings(ServerSettings):
-    """The speech-to-text server (`xnai asr`)."""
+    """What `xnai asr` reads: its model, decoding, limits and endpointing, besides what every server reads."""
 
     prefix = "asr"
 

@@ -1,4 +1,4 @@
-"""The room device (`xnai satellite`, `xnai-satellite`); its Home Assistant mode is a Wyoming server."""
+"""Settings of the room device."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from wyoming_xnai.settings.server import ServerSettings
 
 
 class SatelliteSettings(ServerSettings):
-    """The room device (`xnai satellite`, `xnai-satellite`); its Home Assistant mode is a Wyoming server."""
+    """What `xnai satellite` (`xnai-satellite`) reads: microphone, speaker, services, wake word, turn timing and
+    sounds. Its Home Assistant mode is a Wyoming server, so it reads what every server reads too."""
 
     prefix = "satellite"
 

@@ -1,4 +1,4 @@
-"""Which services `xnai serve` runs in one process."""
+"""Settings of `xnai serve` itself (each service it runs gets its own section)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from wyoming_xnai.settings.server import ServerSettings
 
 
 class ServeSettings(ServerSettings):
-    """Which services `xnai serve` runs in one process."""
+    """Which services `xnai serve` runs in one process, besides what every server reads."""
 
     prefix = "serve"
 

@@ -1,4 +1,4 @@
-"""The text-to-speech server (`xnai tts`)."""
+"""Settings of the text-to-speech server."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from wyoming_xnai.settings.server import ServerSettings
 
 
 class TtsSettings(ServerSettings):
-    """The text-to-speech server (`xnai tts`)."""
+    """What `xnai tts` reads: its voices, synthesis knobs and limits, besides what every server reads."""
 
     prefix = "tts"
 

@@ -1,4 +1,4 @@
-"""The wake-word server (`xnai wake`)."""
+"""Settings of the wake-word server."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from wyoming_xnai.settings.server import ServerSettings
 
 
 class WakeSettings(ServerSettings):
-    """The wake-word server (`xnai wake`)."""
+    """What `xnai wake` reads: the wake words it offers, besides what every server reads."""
 
     prefix = "wake"
 
