@@ -15,7 +15,7 @@ from wyoming_xnai.cli import (
     build_parser,
     load_settings,
     setting_fields,
-)  # fmt: skip
+)
 from wyoming_xnai.settings import Settings
 
 SERVER_ONLY = {"--uri", "--max-queue", "--breaker-failures", "--breaker-reset", "--answer-timeout",

@@ -26,7 +26,7 @@ from wyoming_xnai.settings import (
     Settings,
     TtsSettings,
     WakeSettings,
-)  # fmt: skip
+)
 
 SURFACE = json.loads((Path(__file__).parent / "data" / "cli_surface.json").read_text())
 EVERY_SECTION = (LogSettings, PathSettings, MetricsSettings, ServerSettings, AsrSettings, TtsSettings, EmbedSettings,

@@ -30,7 +30,7 @@ from wyoming_xnai.settings import (
     Settings,
     TtsSettings,
     WakeSettings,
-)  # fmt: skip
+)
 
 # The local commands get exactly the settings their code reads; the rest still come from the environment.
 INGEST_SETTINGS = ("data_dir", "handle_embedder", "handle_chunk_words", "handle_chunk_overlap", "handle_hnsw_threshold")
