@@ -85,6 +85,9 @@ def test_each_variable_belongs_to_one_section_of_its_own() -> None:
             assert name not in owner, f"{name} in {owner.get(name)} and {section}"
             owner[name] = section
     assert {f"XNAI_{name.upper()}" for name in owner} == set(SURFACE["env"])
+    for section in EVERY_SECTION:  # the variable is the field's name: XNAI_ and the name in capitals
+        assert section.model_config["env_prefix"] == "XNAI_" and not section.model_config.get("case_sensitive")
+        assert all(info.description for info in section.model_fields.values())  # each flag's --help line
 
 
 @pytest.mark.parametrize("name", sorted(SURFACE["commands"]))
