@@ -29,7 +29,7 @@ from bench.answers import has_fact
 from wyoming_xnai.handle import evidence
 from wyoming_xnai.handle.chain import Answerer
 from wyoming_xnai.rag.ingest import ingest
-from wyoming_xnai.settings import Settings
+from wyoming_xnai.settings import HandleSettings, IngestSettings
 
 SETS = Path(__file__).resolve().parent / "data" / "answers"
 L2 = 1.0  # on standardised features: few examples (about 100 questions), so keep the weights small
@@ -40,9 +40,8 @@ THRESHOLDS = [round(t, 2) for t in np.arange(0.05, 1.0, 0.05)]
 def weighed(name: str) -> list[tuple[dict, list[evidence.Evidence]]]:
     """Each answerable or unanswerable question of the set with the evidence of its candidates."""
     data = Path(tempfile.mkdtemp(prefix=f"xnai-answerability-{name}-"))
-    settings = Settings(data_dir=data)
-    ingest([SETS / name / "docs"], settings, progress=False)
-    answerer = Answerer(settings)
+    ingest([SETS / name / "docs"], IngestSettings(data_dir=data), progress=False)
+    answerer = Answerer(HandleSettings(data_dir=data))
     out = []
     for line in (SETS / name / "questions.jsonl").read_text().splitlines():
         q = json.loads(line)

@@ -188,11 +188,11 @@ class Side:
 
 def start_handle(name: str, side: Side, stack: ExitStack) -> Server:
     """Index the set's notes into a fresh data dir and start `xnai handle` on them (warmed up)."""
-    from wyoming_xnai.settings import Settings
+    from wyoming_xnai.settings import PathSettings
 
     workdir = Path(tempfile.mkdtemp(prefix=f"xnai-bench-answers-{name}-"))
     stack.callback(shutil.rmtree, workdir, ignore_errors=True)  # after the server has stopped
-    env = {**server_env(workdir / "data"), "XNAI_MODELS_DIR": str(Settings().models_dir),
+    env = {**server_env(workdir / "data"), "XNAI_MODELS_DIR": str(PathSettings().models_dir),
            "XNAI_HANDLE_LLM_TIMEOUT": LLM_TIMEOUT}  # fmt: skip
     argv = [side.python, "-m", "wyoming_xnai", "ingest", str(SETS / name / "docs")]
     ingest = subprocess.run(argv, env=env, cwd=side.cwd, capture_output=True, text=True)

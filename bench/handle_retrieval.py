@@ -33,7 +33,7 @@ from wyoming_xnai.index.vectors import (
     tune_ef_search,
 )
 from wyoming_xnai.rag.ingest import Doc, IngestReport, write_version
-from wyoming_xnai.settings import Settings
+from wyoming_xnai.settings import IngestSettings
 
 DIM = 384
 WORDS = (
@@ -90,7 +90,7 @@ def end_to_end_ms(vectors: np.ndarray, texts: list[str], embedder: OnnxMiniLM, q
     """Median KnowledgeBase.search latency through an index written and loaded like the real one
     (write_version builds its vector index again, as ingest would: flat below 20,000 passages, else HNSW)."""
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(data_dir=Path(tmp), handle_hnsw_threshold=20_000)
+        settings = IngestSettings(data_dir=Path(tmp), handle_hnsw_threshold=20_000)
         empty = np.zeros((0, vectors.shape[1]), np.float32)  # search only: no note sentences needed
         docs = {
             f"/bench/doc{i // 100:05}.txt": Doc(

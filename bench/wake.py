@@ -183,9 +183,9 @@ def false_triggers_and_cpu(pcm: bytes) -> tuple[list[list[object]], list[list[ob
 def satellite_cpu(pcm: bytes) -> float:
     """The satellite's always-on path (WakeListener with the default wake word) in % of one core."""
     from satellite.wake import WakeListener
-    from wyoming_xnai.settings import Settings
+    from wyoming_xnai.settings import SatelliteSettings
 
-    listener = WakeListener(Settings())
+    listener = WakeListener(SatelliteSettings())
     cpu = time.process_time()
     for i in range(0, len(pcm) - FRAME_BYTES + 1, FRAME_BYTES):
         listener.feed(pcm[i : i + FRAME_BYTES], i / BYTES_PER_SECOND)
@@ -196,9 +196,9 @@ def satellite_cpu(pcm: bytes) -> float:
 async def interrupt_latencies(uris: dict[str, str], questions: list[str], snd: Path) -> list[float]:
     """For each question: ask it with the wake word, and when the answer plays say the wake word again."""
     from satellite.pipeline import build_satellite, run_satellite
-    from wyoming_xnai.settings import Settings
+    from wyoming_xnai.settings import SatelliteSettings
 
-    settings = Settings(
+    settings = SatelliteSettings(
         satellite_asr_uri=[uris["asr"]], satellite_tts_uri=[uris["tts"]], satellite_handle_uri=[uris["handle"]],
         satellite_snd_wav=snd, satellite_sounds=False, satellite_timeout=60, satellite_follow_up=0,
     )  # fmt: skip

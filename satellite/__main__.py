@@ -1,4 +1,4 @@
-"""`xnai-satellite` (= `xnai satellite`): flags come from the `satellite_*` fields of the one Settings model."""
+"""`xnai-satellite` (= `xnai satellite`): flags come from the fields of `SatelliteSettings`."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import sys
 from satellite.wake import stop_models, wake_models
 from wyoming_xnai.audio.wakeword import UnknownWakeWord
 from wyoming_xnai.errors import UserError
-from wyoming_xnai.settings import Settings
+from wyoming_xnai.settings import SatelliteSettings
 
 
-def check(settings: Settings) -> None:
+def check(settings: SatelliteSettings) -> None:
     """Mistakes a user can fix get one line before anything starts."""
     wav = settings.satellite_mic_wav
     if wav is None and not settings.satellite_mic_command:
@@ -31,7 +31,7 @@ def check(settings: Settings) -> None:
         raise UserError(str(err)) from None
 
 
-def run(settings: Settings, args: argparse.Namespace) -> int:
+def run(settings: SatelliteSettings, args: argparse.Namespace) -> int:
     """Called by `xnai satellite`: HA mode is a Wyoming server, otherwise the local pipeline."""
     check(settings)
     if settings.satellite_ha:

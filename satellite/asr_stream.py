@@ -17,13 +17,13 @@ from satellite.discovery import Directory, Endpoint, NoService
 from wyoming_xnai.audio.format import CHANNELS, RATE, WIDTH, audio_chunk
 from wyoming_xnai.client.connection import SERVICE_ERRORS, close, connect, read_event, write_event
 from wyoming_xnai.client.failover import AllFailed, failover
-from wyoming_xnai.settings import Settings
+from wyoming_xnai.settings import SatelliteSettings
 
 _LOGGER = logging.getLogger(__name__)
 
 
 class AsrStream:
-    def __init__(self, directory: Directory, settings: Settings) -> None:
+    def __init__(self, directory: Directory, settings: SatelliteSettings) -> None:
         self.directory = directory
         self.language = settings.satellite_language
         self.timeout = settings.satellite_timeout

@@ -20,7 +20,7 @@ from anyio.abc import Process
 from wyoming.audio import AudioChunk, AudioChunkConverter
 
 from wyoming_xnai.audio.format import CHANNELS, FRAME_BYTES, FRAME_SECONDS, RATE, WIDTH
-from wyoming_xnai.settings import Settings
+from wyoming_xnai.settings import SatelliteSettings
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ async def command_frames(command: str, rate: int, width: int, channels: int) -> 
     raise MicFailed(f"mic command '{command}' stopped (exit code {process.returncode})")
 
 
-async def mic_frames(settings: Settings) -> AsyncIterator[bytes]:
+async def mic_frames(settings: SatelliteSettings) -> AsyncIterator[bytes]:
     """The configured microphone. A mic command that fails is reported and restarted with backoff."""
     if settings.satellite_mic_wav is not None:
         async for frame in wav_frames(settings.satellite_mic_wav):
@@ -211,7 +211,7 @@ class _CommandPlayback(Playback):
 class Speaker:
     """Where answers are played: a command per sound (like aplay), numbered WAV files, or nowhere."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: SatelliteSettings) -> None:
         self.command = settings.satellite_snd_command
         self.wav = settings.satellite_snd_wav
         self.rate, self.width, self.channels = (

@@ -22,7 +22,7 @@ from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZerocon
 
 from wyoming_xnai.client.connection import describe
 from wyoming_xnai.server.zeroconf import SERVICE_TYPE
-from wyoming_xnai.settings import Settings
+from wyoming_xnai.settings import SatelliteSettings
 
 _LOGGER = logging.getLogger(__name__)
 Kind = Literal["asr", "handle", "tts"]
@@ -68,7 +68,7 @@ def served_kinds(info: Info) -> set[str]:
 class Directory:
     """The satellite's view of the services it can use."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: SatelliteSettings) -> None:
         self.settings = settings
         self.endpoints: dict[str, Endpoint] = {}
         self._changed = anyio.Event()

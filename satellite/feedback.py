@@ -12,7 +12,7 @@ from wyoming.audio import AudioChunk
 
 from satellite.audio import Speaker
 from satellite.sounds import Sound, bundled
-from wyoming_xnai.settings import Settings
+from wyoming_xnai.settings import SatelliteSettings
 
 _LOGGER = logging.getLogger(__name__)
 COMMAND_TIMEOUT = 10.0
@@ -53,7 +53,7 @@ async def play_wav(speaker: Speaker, path: Path | None) -> None:
         await playback.drain()
 
 
-def sound(settings: Settings, which: Sound) -> Path | None:
+def sound(settings: SatelliteSettings, which: Sound) -> Path | None:
     """The WAV for a sound: the one given by flag, else the bundled one. --no-sounds silences the
     awake and done sounds; a timer's alarm always rings."""
     if not settings.satellite_sounds and which != "alarm":
@@ -71,16 +71,16 @@ async def feedback(speaker: Speaker, command: str | None, wav: Path | None, what
     await play_wav(speaker, wav)
 
 
-async def awake(settings: Settings, speaker: Speaker) -> None:
+async def awake(settings: SatelliteSettings, speaker: Speaker) -> None:
     """Listening now (the wake word was heard, or an answer asked something back)."""
     await feedback(speaker, settings.satellite_awake_command, sound(settings, "awake"), "awake")
 
 
-async def done(settings: Settings, speaker: Speaker) -> None:
+async def done(settings: SatelliteSettings, speaker: Speaker) -> None:
     """The utterance has ended."""
     await feedback(speaker, settings.satellite_done_command, sound(settings, "done"), "done")
 
 
-async def played(settings: Settings, speaker: Speaker) -> None:
+async def played(settings: SatelliteSettings, speaker: Speaker) -> None:
     """The answer has been played."""
     await run_command(settings.satellite_played_command, "played")

@@ -37,7 +37,7 @@ from wyoming_xnai.server.bootstrap import run
 from wyoming_xnai.server.handler import ServiceHandler
 from wyoming_xnai.server.logs import private
 from wyoming_xnai.server.service import Service, program_fields
-from wyoming_xnai.settings import Settings
+from wyoming_xnai.settings import SatelliteSettings
 
 _LOGGER = logging.getLogger(__name__)
 PING_SECONDS = 2.0
@@ -49,7 +49,7 @@ class SatelliteService(Service):
 
     name = "satellite"
 
-    def __init__(self, settings: Settings, uri: str) -> None:
+    def __init__(self, settings: SatelliteSettings, uri: str) -> None:
         super().__init__(settings, uri)
         self.speaker = Speaker(settings)
         self.owner: HaHandler | None = None
@@ -195,5 +195,5 @@ class HaHandler(ServiceHandler[SatelliteService]):
         await played(self.settings, self.svc.speaker)
 
 
-def main(settings: Settings) -> int:
+def main(settings: SatelliteSettings) -> int:
     return run([SatelliteService(settings, settings.satellite_uri)], settings)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from wyoming_xnai.audio.segmenter import Segmenter
 from wyoming_xnai.audio.vad import SileroVad
-from wyoming_xnai.settings import Settings
+from wyoming_xnai.settings import SatelliteSettings
 
 
-def speech_segmenter(settings: Settings) -> Segmenter:
+def speech_segmenter(settings: SatelliteSettings) -> Segmenter:
     """Where an utterance starts and ends, with `--preroll` kept from before the start."""
     return Segmenter(
         SileroVad(),

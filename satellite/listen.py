@@ -24,7 +24,7 @@ from satellite.respond import Responder
 from satellite.turn import Turn
 from satellite.wake import WakeListener
 from wyoming_xnai.audio.segmenter import Segmenter
-from wyoming_xnai.settings import Settings
+from wyoming_xnai.settings import SatelliteSettings
 
 _LOGGER = logging.getLogger(__name__)
 Frame = tuple[float, bytes]  # (monotonic capture time, 512 samples of 16 kHz mono s16)
@@ -44,7 +44,7 @@ class Start:
 class Listener:
     def __init__(
         self,
-        settings: Settings,
+        settings: SatelliteSettings,
         directory: Directory,
         speaker: Speaker,
         ears: WakeListener,

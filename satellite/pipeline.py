@@ -28,7 +28,7 @@ from satellite.turn import Turn
 from satellite.wake import Heard, WakeListener
 from wyoming_xnai.server.logs import setup_logging
 from wyoming_xnai.server.tracing import setup_tracing
-from wyoming_xnai.settings import Settings
+from wyoming_xnai.settings import SatelliteSettings
 
 _LOGGER = logging.getLogger(__name__)
 MIC_BUFFER_FRAMES = 512  # ~16 s; frames beyond it are dropped if the loop falls behind
@@ -39,7 +39,7 @@ class Satellite:
     """The main loop: what each mic frame means depends on whether an answer is running."""
 
     def __init__(
-        self, settings: Settings, directory: Directory, speaker: Speaker, on_turn: Callable[[Turn], None] | None = None
+        self, settings: SatelliteSettings, directory: Directory, speaker: Speaker, on_turn: Callable[[Turn], None] | None = None
     ) -> None:
         self.settings = settings
         self.directory = directory
@@ -131,7 +131,7 @@ class Satellite:
         return self.settings.satellite_once and bool(turn.answer)
 
 
-async def pump_mic(settings: Settings, send: MemoryObjectSendStream[Frame]) -> None:
+async def pump_mic(settings: SatelliteSettings, send: MemoryObjectSendStream[Frame]) -> None:
     """Mic frames into a bounded buffer; the mic is never blocked by a slow loop (frames are dropped)."""
     dropped = 0
     async with send:
@@ -147,12 +147,12 @@ async def pump_mic(settings: Settings, send: MemoryObjectSendStream[Frame]) -> N
             _LOGGER.error("%s", err)
 
 
-def build_satellite(settings: Settings, on_turn: Callable[[Turn], None] | None = None) -> Satellite:
+def build_satellite(settings: SatelliteSettings, on_turn: Callable[[Turn], None] | None = None) -> Satellite:
     return Satellite(settings, Directory(settings), Speaker(settings), on_turn)
 
 
 async def run_satellite(
-    settings: Settings,
+    settings: SatelliteSettings,
     on_turn: Callable[[Turn], None] | None = None,
     frames: AsyncIterator[bytes] | None = None,
     satellite: Satellite | None = None,
@@ -187,7 +187,7 @@ async def _stop_on_signal(scope: anyio.CancelScope) -> None:
             return
 
 
-def main(settings: Settings) -> int:
+def main(settings: SatelliteSettings) -> int:
     setup_logging(settings.debug, settings.log_format, settings.log_text)
     provider = setup_tracing(settings.otlp_endpoint)
     try:

@@ -12,13 +12,13 @@ from satellite.handle import HandleClient
 from satellite.output import Output
 from satellite.tts import TtsClient
 from satellite.turn import Turn
-from wyoming_xnai.settings import Settings
+from wyoming_xnai.settings import SatelliteSettings
 
 _LOGGER = logging.getLogger(__name__)
 
 
 class Responder:
-    def __init__(self, directory: Directory, settings: Settings, speaker: Speaker) -> None:
+    def __init__(self, directory: Directory, settings: SatelliteSettings, speaker: Speaker) -> None:
         self.directory = directory
         self.speaker = speaker
         self.timeout = settings.satellite_timeout

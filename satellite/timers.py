@@ -12,13 +12,13 @@ from wyoming.timer import TimerCancelled, TimerFinished, TimerStarted, TimerUpda
 
 from satellite.audio import Speaker
 from satellite.feedback import play_wav, sound
-from wyoming_xnai.settings import Settings
+from wyoming_xnai.settings import SatelliteSettings
 
 _LOGGER = logging.getLogger(__name__)
 
 
 class Timers:
-    def __init__(self, settings: Settings, speaker: Speaker) -> None:
+    def __init__(self, settings: SatelliteSettings, speaker: Speaker) -> None:
         self.settings = settings
         self.speaker = speaker
         self.running: dict[str, int] = {}  # id -> total seconds, as HA last said

@@ -15,18 +15,18 @@ from typing import Literal
 
 from wyoming_xnai.audio.format import FRAME_SECONDS
 from wyoming_xnai.audio.wakeword import WakeWordDetector, WakeWordModel, find_model
-from wyoming_xnai.settings import Settings
+from wyoming_xnai.settings import SatelliteSettings
 
 _LOGGER = logging.getLogger(__name__)
 REFRACTORY_SECONDS = 2.0  # a model fires on several frames in a row for one utterance
 
 
-def wake_models(settings: Settings) -> list[WakeWordModel]:
+def wake_models(settings: SatelliteSettings) -> list[WakeWordModel]:
     """The wake words of `--wake-word`; none for `--wake-word none`. Raises UnknownWakeWord."""
     return [find_model(name) for name in settings.satellite_wake_word if name.lower() != "none"]
 
 
-def stop_models(settings: Settings) -> list[WakeWordModel]:
+def stop_models(settings: SatelliteSettings) -> list[WakeWordModel]:
     return [find_model(name) for name in settings.satellite_stop_word]
 
 
@@ -40,7 +40,7 @@ class Heard:
 
 
 class WakeListener:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: SatelliteSettings) -> None:
         models = wake_models(settings)
         stops = stop_models(settings)
         self.enabled = bool(models)

@@ -18,7 +18,7 @@ from wyoming_xnai.asr.endpoint import Endpointer
 from wyoming_xnai.audio.format import FRAME_BYTES
 from wyoming_xnai.audio.segmenter import Segmenter, frames_for
 from wyoming_xnai.client.failover import AllFailed, failover
-from wyoming_xnai.settings import Settings
+from wyoming_xnai.settings import SatelliteSettings
 
 pytestmark = pytest.mark.anyio
 VOICED, QUIET = b"\x01" * FRAME_BYTES, bytes(FRAME_BYTES)
@@ -160,7 +160,7 @@ async def test_asr_stream_replays_the_utterance_to_the_next_instance() -> None:
     broken, broken_uri = await fake_service(dies_after_two_chunks)
     good, good_uri = await fake_service(answers)
     async with broken, good:
-        settings = Settings(satellite_asr_uri=[broken_uri, good_uri], satellite_timeout=5)
+        settings = SatelliteSettings(satellite_asr_uri=[broken_uri, good_uri], satellite_timeout=5)
         directory = Directory(settings)
         stream = AsrStream(directory, settings)
         frames = [bytes([i]) * FRAME_BYTES for i in range(1, 11)]
@@ -200,7 +200,7 @@ async def test_handle_gets_the_transcript_with_conversation_id_and_asr_confidenc
 
     server, uri = await fake_service(handle)
     async with server:
-        settings = Settings(satellite_handle_uri=[uri], satellite_timeout=5)
+        settings = SatelliteSettings(satellite_handle_uri=[uri], satellite_timeout=5)
         directory = Directory(settings)
         client = HandleClient(directory, 5, "en")
         turn = Turn(speech_start=0.0, transcript="where is the garden tap key", asr_context={"avg_logprob": -0.3})

@@ -48,9 +48,9 @@ def smollm() -> Path:
 
 def llm_for(model: Path, style: str = "auto"):
     from wyoming_xnai.handle.llm import Llm
-    from wyoming_xnai.settings import Settings
+    from wyoming_xnai.settings import HandleSettings
 
-    llm = Llm(Settings(handle_model=str(model), handle_prompt_style=style, handle_context_size=512))
+    llm = Llm(HandleSettings(handle_model=str(model), handle_prompt_style=style, handle_context_size=512))
     llm.load()
     return llm
 

@@ -49,9 +49,9 @@ def gguf(models_dir: Path) -> Path:
 
 def ingested(data_dir: Path) -> Path:
     from wyoming_xnai.rag.ingest import ingest
-    from wyoming_xnai.settings import Settings
+    from wyoming_xnai.settings import IngestSettings
 
-    ingest([DOCS], Settings(data_dir=data_dir), progress=False)
+    ingest([DOCS], IngestSettings(data_dir=data_dir), progress=False)
     return data_dir
 
 
@@ -352,9 +352,9 @@ async def test_overload_is_answered_politely_and_disconnect_cancels_generation(
 async def test_answer_cache_covers_a_failing_llm(data_dir: Path, models_dir: Path) -> None:
     """In-process chain: the real LLM answers once; then a real timeout makes the cache answer."""
     from wyoming_xnai.handle.chain import Answerer
-    from wyoming_xnai.settings import Settings
+    from wyoming_xnai.settings import HandleSettings
 
-    settings = Settings(data_dir=data_dir, models_dir=models_dir, handle_llm_timeout=float(SLOW))
+    settings = HandleSettings(data_dir=data_dir, models_dir=models_dir, handle_llm_timeout=float(SLOW))
     answerer = Answerer(settings)
     await anyio.to_thread.run_sync(answerer.load)
     fresh = await answerer.answer("Which day is the bin collection?")
@@ -383,9 +383,9 @@ class RecordingEmbedder:
 async def recording_answerer(data_dir: Path, models_dir: Path):
     from wyoming_xnai.handle.chain import Answerer
     from wyoming_xnai.index.embed import load_embedder
-    from wyoming_xnai.settings import Settings
+    from wyoming_xnai.settings import HandleSettings
 
-    settings = Settings(data_dir=data_dir, models_dir=models_dir, handle_llm_timeout=float(SLOW))
+    settings = HandleSettings(data_dir=data_dir, models_dir=models_dir, handle_llm_timeout=float(SLOW))
     answerer = Answerer(settings)
     answerer._embedder = recorder = RecordingEmbedder(load_embedder(settings))
     await anyio.to_thread.run_sync(answerer.load)

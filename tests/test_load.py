@@ -40,7 +40,7 @@ from tests.support import (
     transcript_text,
     words,
 )
-from wyoming_xnai.settings import Settings
+from wyoming_xnai.settings import ServerSettings
 
 CLIENTS = 8
 LOAD_SECONDS = float(os.environ.get("XNAI_TEST_LOAD_SECONDS", "15"))
@@ -225,7 +225,7 @@ def test_idle_and_half_open_connections_do_not_block_others(asr) -> None:
     fds_before = settled_fds(server.proc.pid)
     idle = []
     try:
-        for i in range(Settings().max_connections_per_peer - 1):  # all the slots of this address but one
+        for i in range(ServerSettings().max_connections_per_peer - 1):  # all the slots of this address but one
             sock = socket.create_connection((LOOPBACK, server.port), timeout=10)
             if i % 2:
                 sock.sendall(b'{"type": "audio-chu')  # a header that never ends

@@ -28,7 +28,7 @@ from wyoming_xnai.rag.chunking import chunk_document, chunk_text
 from wyoming_xnai.rag.documents import parse_document
 from wyoming_xnai.rag.ingest import ingest
 from wyoming_xnai.rag.outline import with_context
-from wyoming_xnai.settings import Settings
+from wyoming_xnai.settings import IngestSettings
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +43,8 @@ def docs(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def cfg(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data")
+def cfg(tmp_path: Path) -> IngestSettings:
+    return IngestSettings(data_dir=tmp_path / "data")
 
 
 def run_ingest(data_dir: Path, *args: str) -> subprocess.CompletedProcess:
@@ -84,7 +84,7 @@ def test_cli_ingest_then_search_finds_every_fact(tmp_path: Path, embedder: OnnxM
 
 
 def test_in_process_ingest_with_hnsw_finds_every_fact(docs: Path, tmp_path: Path, embedder: OnnxMiniLM) -> None:
-    cfg = Settings(data_dir=tmp_path / "data", handle_hnsw_threshold=1)
+    cfg = IngestSettings(data_dir=tmp_path / "data", handle_hnsw_threshold=1)
     report = ingest([docs], cfg, progress=False, embedder=embedder)
     assert len(report.added) == 4 and not report.failed
     assert report.vector_index.startswith("hnsw")
@@ -93,7 +93,7 @@ def test_in_process_ingest_with_hnsw_finds_every_fact(docs: Path, tmp_path: Path
     assert_finds_every_fact(kb)
 
 
-def test_search_edge_cases(docs: Path, cfg: Settings, embedder: OnnxMiniLM) -> None:
+def test_search_edge_cases(docs: Path, cfg: IngestSettings, embedder: OnnxMiniLM) -> None:
     ingest([docs], cfg, progress=False, embedder=embedder)
     kb = KnowledgeBase.open(cfg.index_dir, embedder)
     assert kb.search("", 4) == [] and kb.search("   ", 4) == []
@@ -105,14 +105,14 @@ def test_search_edge_cases(docs: Path, cfg: Settings, embedder: OnnxMiniLM) -> N
     assert on > off
 
 
-def test_html_scripts_and_styles_are_not_indexed(docs: Path, cfg: Settings, embedder: OnnxMiniLM) -> None:
+def test_html_scripts_and_styles_are_not_indexed(docs: Path, cfg: IngestSettings, embedder: OnnxMiniLM) -> None:
     ingest([docs], cfg, progress=False, embedder=embedder)
     kb = KnowledgeBase.open(cfg.index_dir, embedder)
     texts = [p.text for p in kb.search("zebra quartz console log font-family", len(kb))]
     assert texts and not any("zebra" in t or "font-family" in t for t in texts)
 
 
-def test_empty_folder_gives_an_empty_usable_index(tmp_path: Path, cfg: Settings, embedder: OnnxMiniLM) -> None:
+def test_empty_folder_gives_an_empty_usable_index(tmp_path: Path, cfg: IngestSettings, embedder: OnnxMiniLM) -> None:
     (tmp_path / "empty").mkdir()
     report = ingest([tmp_path / "empty"], cfg, progress=False, embedder=embedder)
     assert report.documents == 0
@@ -137,7 +137,7 @@ def assert_sentences_of_every_passage(kb: KnowledgeBase, embedder: OnnxMiniLM) -
 
 
 def test_ingest_stores_each_passages_note_sentences_with_vectors(
-    docs: Path, cfg: Settings, embedder: OnnxMiniLM
+    docs: Path, cfg: IngestSettings, embedder: OnnxMiniLM
 ) -> None:
     ingest([docs], cfg, progress=False, embedder=embedder)
     version = store.read_version(cfg.index_dir)
@@ -157,7 +157,7 @@ def test_ingest_stores_each_passages_note_sentences_with_vectors(
     assert any("red doormat" in t for t in store.read_version(cfg.index_dir).sentences().texts)
 
 
-def test_index_of_an_older_format_asks_for_a_rebuild(docs: Path, cfg: Settings, embedder: OnnxMiniLM) -> None:
+def test_index_of_an_older_format_asks_for_a_rebuild(docs: Path, cfg: IngestSettings, embedder: OnnxMiniLM) -> None:
     """An index written by an older xnai (format 1 stored no note sentences) is not read half-way."""
     ingest([docs], cfg, progress=False, embedder=embedder)
     meta_path = store.current_path(cfg.index_dir) / store.META
@@ -175,7 +175,7 @@ def test_index_of_an_older_format_asks_for_a_rebuild(docs: Path, cfg: Settings, 
 # --- incremental ------------------------------------------------------------------------------
 
 
-def test_incremental_change_remove_and_unchanged(docs: Path, cfg: Settings, embedder: OnnxMiniLM) -> None:
+def test_incremental_change_remove_and_unchanged(docs: Path, cfg: IngestSettings, embedder: OnnxMiniLM) -> None:
     ingest([docs], cfg, progress=False, embedder=embedder)
     first = KnowledgeBase.open(cfg.index_dir, embedder).version
 
@@ -203,7 +203,7 @@ def test_incremental_change_remove_and_unchanged(docs: Path, cfg: Settings, embe
     assert [p.name for p in cfg.index_dir.iterdir() if p.name.startswith("v-")] == [kb.version]
 
 
-def test_other_folders_stay_until_their_files_go(tmp_path: Path, cfg: Settings, embedder: OnnxMiniLM) -> None:
+def test_other_folders_stay_until_their_files_go(tmp_path: Path, cfg: IngestSettings, embedder: OnnxMiniLM) -> None:
     a, b = tmp_path / "a", tmp_path / "b"
     a.mkdir()
     b.mkdir()
@@ -229,7 +229,7 @@ def test_cli_rebuild_drops_documents_not_named(tmp_path: Path, embedder: OnnxMin
 # --- failures ---------------------------------------------------------------------------------
 
 
-def test_encodings_and_binary_files(docs: Path, cfg: Settings, embedder: OnnxMiniLM) -> None:
+def test_encodings_and_binary_files(docs: Path, cfg: IngestSettings, embedder: OnnxMiniLM) -> None:
     (docs / "windows.txt").write_bytes(
         "The café's Wi-Fi code is on the fridge. Señora Ruiz cleans on Fridays.".encode("cp1252")
     )
@@ -289,7 +289,7 @@ def test_cli_user_mistakes_are_one_line(tmp_path: Path) -> None:
 
 
 def test_crash_in_write_step_keeps_previous_index(
-    docs: Path, cfg: Settings, embedder: OnnxMiniLM, monkeypatch: pytest.MonkeyPatch
+    docs: Path, cfg: IngestSettings, embedder: OnnxMiniLM, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ingest([docs], cfg, progress=False, embedder=embedder)
     before = KnowledgeBase.open(cfg.index_dir, embedder)
@@ -345,7 +345,7 @@ def test_killed_ingest_leaves_a_usable_index(tmp_path: Path, embedder: OnnxMiniL
     assert [p.name for p in (data / "index").iterdir() if p.name.startswith((".staging-", "v-"))] == [kb.version]
 
 
-def test_leftovers_of_a_crash_are_ignored_then_cleaned(docs: Path, cfg: Settings, embedder: OnnxMiniLM) -> None:
+def test_leftovers_of_a_crash_are_ignored_then_cleaned(docs: Path, cfg: IngestSettings, embedder: OnnxMiniLM) -> None:
     ingest([docs], cfg, progress=False, embedder=embedder)
     live = KnowledgeBase.live_version(cfg.index_dir)
     # what a crash leaves: a half-written staging folder, a complete version never made live, a pointer temp
@@ -363,7 +363,7 @@ def test_leftovers_of_a_crash_are_ignored_then_cleaned(docs: Path, cfg: Settings
 
 
 def test_open_survives_an_ingest_committing_mid_read(
-    docs: Path, cfg: Settings, embedder: OnnxMiniLM, monkeypatch: pytest.MonkeyPatch
+    docs: Path, cfg: IngestSettings, embedder: OnnxMiniLM, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A server reopening the index just as ingest swaps versions (and deletes the one being read) gets the new one.
 
@@ -388,13 +388,13 @@ def test_open_survives_an_ingest_committing_mid_read(
     assert "attic" in kb.search("How many boxes are in the attic?", 1)[0].text
 
 
-def test_one_ingest_at_a_time(docs: Path, cfg: Settings) -> None:
+def test_one_ingest_at_a_time(docs: Path, cfg: IngestSettings) -> None:
     with store.locked(cfg.index_dir):
         result = run_ingest(cfg.data_dir, str(docs))
     assert result.returncode == 2 and "another `xnai ingest`" in result.stderr
 
 
-def test_missing_and_corrupt_index_raise_index_unavailable(docs: Path, cfg: Settings, embedder: OnnxMiniLM) -> None:
+def test_missing_and_corrupt_index_raise_index_unavailable(docs: Path, cfg: IngestSettings, embedder: OnnxMiniLM) -> None:
     with pytest.raises(IndexUnavailable, match="no index"):
         KnowledgeBase.open(cfg.index_dir, embedder)
     assert KnowledgeBase.live_version(cfg.index_dir) is None
@@ -435,7 +435,7 @@ def test_missing_and_corrupt_index_raise_index_unavailable(docs: Path, cfg: Sett
     assert len(KnowledgeBase.open(cfg.index_dir, embedder)) > 0
 
 
-def test_index_of_another_embedder_is_refused(docs: Path, cfg: Settings, embedder: OnnxMiniLM) -> None:
+def test_index_of_another_embedder_is_refused(docs: Path, cfg: IngestSettings, embedder: OnnxMiniLM) -> None:
     ingest([docs], cfg, progress=False, embedder=embedder)
     meta_path = store.current_path(cfg.index_dir) / store.META
     meta = json.loads(meta_path.read_text())
@@ -451,7 +451,7 @@ def test_index_of_another_embedder_is_refused(docs: Path, cfg: Settings, embedde
     assert meta["embedder"] == embedder.name
 
 
-def test_sentence_transformers_backend_needs_the_extra(cfg: Settings) -> None:
+def test_sentence_transformers_backend_needs_the_extra(cfg: IngestSettings) -> None:
     try:
         import sentence_transformers  # noqa: F401
 
@@ -628,7 +628,7 @@ def test_underlined_short_and_nested_headings() -> None:
     assert got["Tank: empty it every Sunday."].endswith("> Dehumidifier: under the stairs.")  # its parent item
 
 
-def test_names_are_proper_nouns_of_running_text_not_heading_words(docs: Path, cfg: Settings, embedder: OnnxMiniLM) -> None:
+def test_names_are_proper_nouns_of_running_text_not_heading_words(docs: Path, cfg: IngestSettings, embedder: OnnxMiniLM) -> None:
     (docs / "garden.md").write_text("# Boiler and Garden\n\n## Boiler\n\nThe boiler is serviced by Quenby Heating. The heating is off in May.\n")
     ingest([docs], cfg, progress=False, embedder=embedder)
     names = KnowledgeBase.open(cfg.index_dir, embedder).names

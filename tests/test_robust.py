@@ -83,10 +83,10 @@ def tts(module_servers) -> tuple[ServerProcess, int]:
 def handle(module_servers, llm_models_dir: Path, tmp_path_factory) -> tuple[ServerProcess, int]:
     """handle on the test documents with the real LLM; one failure would open a breaker."""
     from wyoming_xnai.rag.ingest import ingest
-    from wyoming_xnai.settings import Settings
+    from wyoming_xnai.settings import IngestSettings
 
     data = tmp_path_factory.mktemp("robust-data")
-    ingest([DOCS], Settings(data_dir=data), progress=False)
+    ingest([DOCS], IngestSettings(data_dir=data), progress=False)
     metrics_port = free_port()
     server = module_servers(
         "handle", "--data-dir", str(data), "--models-dir", str(llm_models_dir), "--llm-timeout", LLM_TIMEOUT,
@@ -476,7 +476,7 @@ def ingest_with_a_swap(tmp_path: Path, embedder, monkeypatch, swap) -> tuple[obj
     """Ingest `docs/`, running `swap()` between the folder scan and the reading of the files."""
     from wyoming_xnai.index import store
     from wyoming_xnai.rag import ingest as ingest_module
-    from wyoming_xnai.settings import Settings
+    from wyoming_xnai.settings import IngestSettings
 
     scan = ingest_module.find_documents
 
@@ -486,7 +486,7 @@ def ingest_with_a_swap(tmp_path: Path, embedder, monkeypatch, swap) -> tuple[obj
         return found
 
     monkeypatch.setattr(ingest_module, "find_documents", scan_then_swap)
-    settings = Settings(data_dir=tmp_path / "data")
+    settings = IngestSettings(data_dir=tmp_path / "data")
     report = ingest_module.ingest([tmp_path / "docs"], settings, progress=False, embedder=embedder)
     return report, store.read_version(settings.index_dir).texts
 
@@ -541,7 +541,7 @@ def test_the_llm_loads_without_silencing_the_process(llm_models_dir: Path, tmp_p
     import logging
 
     from wyoming_xnai.handle.llm import Llm
-    from wyoming_xnai.settings import Settings
+    from wyoming_xnai.settings import HandleSettings
 
     redirected: list[int] = []
     dup2 = os.dup2
@@ -554,7 +554,7 @@ def test_the_llm_loads_without_silencing_the_process(llm_models_dir: Path, tmp_p
     os.dup2 = watched_dup2
     try:
         with caplog.at_level(logging.DEBUG, logger="wyoming_xnai.llama"):
-            Llm(Settings(data_dir=tmp_path, models_dir=llm_models_dir)).load()
+            Llm(HandleSettings(data_dir=tmp_path, models_dir=llm_models_dir)).load()
     finally:
         os.dup2 = dup2
     assert redirected == []

@@ -26,7 +26,7 @@ from satellite.wake_phrase import strip_wake_phrase, strip_wake_tail
 from tests.support import LOOPBACK, Launcher, ServerProcess, free_port, silence, speech, transcribe, transcript_text
 from tests.test_zeroconf import browse
 from wyoming_xnai.audio.format import FRAME_BYTES
-from wyoming_xnai.settings import Settings
+from wyoming_xnai.settings import SatelliteSettings
 
 pytestmark = pytest.mark.anyio
 QUESTION = "what is the capital of france"
@@ -99,7 +99,7 @@ def dead_uri() -> str:
 
 # --- units on real audio ---------------------------------------------------------------------
 def test_segmenter_finds_start_and_end_of_real_speech() -> None:
-    settings = Settings(satellite_end_silence=0.45)
+    settings = SatelliteSettings(satellite_end_silence=0.45)
     segmenter = speech_segmenter(settings)
     pcm = silence(1.0) + speech(QUESTION) + silence(1.0)
     events = []
@@ -496,7 +496,7 @@ def test_wake_word_interrupts_the_answer_and_a_follow_up_needs_no_wake_word(
     from wyoming_xnai.audio.format import FRAME_SECONDS
 
     first, second, third = SPOKEN[2], SPOKEN[1], SPOKEN[0]
-    settings = Settings(
+    settings = SatelliteSettings(
         satellite_asr_uri=[voice_services["asr"].uri],
         satellite_handle_uri=[voice_services["handle"].uri],
         satellite_tts_uri=[voice_services["tts"].uri],

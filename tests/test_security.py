@@ -44,13 +44,19 @@ def documented_ports() -> dict[str, int]:
     return {m[1]: int(m[2]) for m in re.finditer(r"^\| \w+ \| `xnai (\w+)` \| (\d+) \|", readme, re.M)}
 
 
+def defaults() -> Settings:
+    """Every service's settings as shipped: no `.env` of the machine running the tests."""
+    return Settings(*(section(_env_file=None) for section in Settings.sections))
+
+
 def test_default_binds_are_the_documented_ones() -> None:
-    settings = Settings(_env_file=None)
+    every = defaults()
     ports = documented_ports()
     assert {"asr", "tts", "handle"} <= ports.keys()
     for service, port in ports.items():
         # all interfaces: Home Assistant runs on another machine of the LAN
-        assert getattr(settings, f"{service}_uri") == f"tcp://0.0.0.0:{port}"
+        assert getattr(getattr(every, service), f"{service}_uri") == f"tcp://0.0.0.0:{port}"
+    settings = every.serve
     assert settings.metrics_port is None  # no HTTP endpoint unless asked for
     assert settings.zeroconf is None  # no multicast unless asked for
     assert settings.otlp_endpoint is None  # no traces leave the process unless asked for
@@ -117,13 +123,13 @@ def test_a_server_started_without_flags_listens_where_documented(tmp_path: Path)
 
 
 def test_caps_are_on_by_default() -> None:
-    settings = Settings(_env_file=None)
-    assert settings.max_payload_bytes == 4 * MiB
-    assert settings.asr_max_seconds == 120
-    assert settings.asr_max_queue == 16 and settings.asr_max_concurrent == 1
-    assert settings.tts_max_text_chars == 20_000
-    assert settings.handle_max_text_chars == 2000
-    assert settings.handle_max_queue == 8
+    every = defaults()
+    assert {section.max_payload_bytes for section in (every.serve, every.asr, every.tts, every.handle)} == {4 * MiB}
+    assert every.asr.asr_max_seconds == 120
+    assert every.asr.asr_max_queue == 16 and every.asr.asr_max_concurrent == 1
+    assert every.tts.tts_max_text_chars == 20_000
+    assert every.handle.handle_max_text_chars == 2000
+    assert every.handle.handle_max_queue == 8
 
 
 def test_a_default_server_refuses_oversized_frames(start_server) -> None:

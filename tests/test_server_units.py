@@ -244,3 +244,19 @@ def test_user_text_is_logged_only_when_asked_for(caplog: pytest.LogCaptureFixtur
         assert "'where is the spare key?'" in caplog.text
     finally:
         show_text(False)
+
+
+def test_an_expiring_map_is_bounded_and_forgets() -> None:
+    from wyoming_xnai.handle.expiring import ExpiringLru
+
+    now = [0.0]
+    items: ExpiringLru[str] = ExpiringLru(size=2, ttl=10, clock=lambda: now[0])
+    items.put("a", "1")
+    items.put("b", "2")
+    assert items.get("a") == "1"  # now the most recently used
+    items.put("c", "3")
+    assert items.get("b") is None and len(items) == 2  # the least recently used went
+    now[0] = 5
+    items.put("c", "4")  # putting again starts its time again
+    now[0] = 12
+    assert list(items.fresh()) == ["4"] and items.get("a") is None and len(items) == 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 from wyoming_xnai.text.clauses import clause_end, starts_phrase, word_cut
 from wyoming_xnai.text.cleaning import clean_for_speech, has_sayable_text, one_line_for_speech
 from wyoming_xnai.text.sentences import SentenceStream, sentence_end, split_sentences
-from wyoming_xnai.text.words import content_words, fact_key, facts, stem
+from wyoming_xnai.text.words import any_phrase, content_words, fact_key, facts, stem
 
 
 def test_one_sentence_rule_for_whole_and_streamed_text() -> None:
@@ -51,3 +51,13 @@ def test_a_unit_after_a_number_is_not_an_initial() -> None:
         "The boost gives an hour.",
     ]
     assert split_sentences("Counselor: Ms. Quist, ext. 214.") == ["Counselor: Ms. Quist, ext. 214."]
+
+
+def test_a_phrase_list_matches_whole_words_anywhere_or_only_at_the_start() -> None:
+    greeting = any_phrase("hi", "good (morning|night)", at_start=True)
+    assert greeting.search("  Good Morning, house") and greeting.search("hi")
+    assert not greeting.search("say hi") and not greeting.search("history")
+    asked = any_phrase("e-?mail", "how (?:much|many)")
+    assert asked.search("What is the EMAIL of Bob?") and asked.search("how many bins")
+    assert not asked.search("emails") and not asked.search("somehow much")
+

@@ -10,7 +10,7 @@ from wyoming_xnai.asr.complete import is_complete
 from wyoming_xnai.asr.transcriber import Heard, NoLongerWanted, Transcriber
 from wyoming_xnai.asr.turn import Utterance
 from wyoming_xnai.models import whisper_model
-from wyoming_xnai.settings import Settings
+from wyoming_xnai.settings import AsrSettings
 
 
 @pytest.mark.parametrize(
@@ -75,8 +75,8 @@ def test_only_english_has_word_rules_and_an_unsure_decode_is_never_complete() ->
     assert not is_complete("Turn on the lights.", "en", avg_logprob=-1.4)
 
 
-def settings(**overrides: float) -> Settings:
-    return Settings(**{"asr_vad_endpointing": 1.2, "asr_vad_complete_silence": 0.7, "asr_early_decode": 0.25,
+def settings(**overrides: float) -> AsrSettings:
+    return AsrSettings(**{"asr_vad_endpointing": 1.2, "asr_vad_complete_silence": 0.7, "asr_early_decode": 0.25,
                        **overrides})  # fmt: skip
 
 
@@ -106,7 +106,7 @@ async def test_early_decode_is_due_once_per_pause_and_stale_once_speech_resumes(
 
 
 def test_a_decode_nobody_wants_any_more_stops_between_its_steps() -> None:
-    transcriber = Transcriber(whisper_model("tiny.en"), Settings(asr_model="tiny.en", asr_beam_size=1))
+    transcriber = Transcriber(whisper_model("tiny.en"), AsrSettings(asr_model="tiny.en", asr_beam_size=1))
     transcriber.load()
     pcm = speech("turn on the kitchen lights")
     with pytest.raises(NoLongerWanted):

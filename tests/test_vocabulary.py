@@ -98,9 +98,9 @@ def test_assembly_checks_the_checksum_and_leaves_nothing_behind(tmp_path: Path) 
 
 def test_ingest_writes_the_documents_words(tmp_path: Path) -> None:
     from wyoming_xnai.rag.ingest import ingest
-    from wyoming_xnai.settings import Settings
+    from wyoming_xnai.settings import IngestSettings
 
-    settings = Settings(data_dir=tmp_path)
+    settings = IngestSettings(data_dir=tmp_path)
     ingest([DOCS], settings, progress=False)
     terms = read_terms(document_terms_file(tmp_path))
     assert {"Hartwell", "Okafor"} <= set(terms)

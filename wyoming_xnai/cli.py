@@ -1,7 +1,8 @@
-"""`xnai` command line: one subcommand per job, flags generated from the one settings model.
+"""`xnai` command line: one subcommand per job, flags generated from the settings sections the job reads.
 
-Flags are built from `Settings` fields so that a flag and its `XNAI_*` environment variable can never
-drift apart. Flags not given on the command line fall back to the environment, `.env`, then defaults.
+Flags are built from the fields of the command's settings section so that a flag and its `XNAI_*` environment
+variable can never drift apart. Flags not given on the command line fall back to the environment, `.env`, then
+defaults.
 """
 
 from __future__ import annotations
@@ -11,43 +12,52 @@ import importlib
 import sys
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from pydantic import ValidationError
+from pydantic.fields import FieldInfo
 
 from wyoming_xnai import __version__
 from wyoming_xnai.errors import UserError
-from wyoming_xnai.settings import Settings
+from wyoming_xnai.settings import (
+    AsrSettings,
+    HandleSettings,
+    IngestSettings,
+    LogSettings,
+    SatelliteSettings,
+    Section,
+    Settings,
+    TtsSettings,
+    WakeSettings,
+)
 
-SERVER_COMMON = (
-    "debug", "log_format", "log_text", "data_dir", "models_dir", "zeroconf", "zeroconf_host",
-    "metrics_host", "metrics_port", "metrics_max_connections", "metrics_timeout", "max_payload_bytes",
-    "max_connections", "max_connections_per_peer", "idle_timeout", "max_connection_seconds", "write_timeout",
-    "shutdown_grace", "otlp_endpoint",
-)  # fmt: skip
 # The local commands get exactly the settings their code reads; the rest still come from the environment.
-INGEST_SETTINGS = ("handle_embedder", "handle_chunk_words", "handle_chunk_overlap", "handle_hnsw_threshold")
+INGEST_SETTINGS = ("data_dir", "handle_embedder", "handle_chunk_words", "handle_chunk_overlap", "handle_hnsw_threshold")
 ASK_SETTINGS = (
-    "handle_model", "handle_prompt_style", "handle_embedder", "handle_threads", "handle_threads_after_first",
-    "handle_context_size", "handle_max_tokens", "handle_mlock", "handle_f16_kv", "handle_top_k",
-    "handle_embed_threads", "handle_llm_timeout", "handle_retrieval_timeout", "handle_closest_note",
+    "debug", "data_dir", "models_dir", "handle_model", "handle_prompt_style", "handle_embedder", "handle_threads",
+    "handle_threads_after_first", "handle_context_size", "handle_max_tokens", "handle_mlock", "handle_f16_kv",
+    "handle_top_k", "handle_embed_threads", "handle_llm_timeout", "handle_retrieval_timeout", "handle_closest_note",
     "handle_memory_turns",
 )  # fmt: skip
-MODELS_SETTINGS = ("asr_model", "asr_compute_type", "tts_voice", "tts_voice_dir", "handle_model", "wake_models")
+MODELS_SETTINGS = (
+    "data_dir", "models_dir", "asr_model", "asr_compute_type", "tts_voice", "tts_voice_dir", "handle_model",
+    "wake_models",
+)  # fmt: skip
 # Numeric settings where 0 turns a feature off: they also get a `--no-FLAG` (the same as `--FLAG 0`)
 OFF_AT_ZERO = frozenset({"asr_vad_endpointing"})
+
+SettingsKind = type[Section] | type[Settings]
 
 
 @dataclass(frozen=True)
 class Command:
     help: str
     run: str  # "module:function", imported only when the command runs (keeps `--help` instant)
-    prefixes: tuple[str, ...] = ()  # settings prefixes shown without the prefix (`asr_model` -> --model)
-    full: tuple[str, ...] = ()  # settings prefixes shown with their prefix (`--asr-model`)
-    common: tuple[str, ...] = SERVER_COMMON
+    settings: SettingsKind  # what the function gets: one section, or every service's (`Settings`)
+    short: bool = True  # a service's own flags without its name (`asr_model` -> --model); False: --asr-model
     extra: Callable[[argparse.ArgumentParser], None] | None = None
-    only: tuple[str, ...] | None = None  # of the prefixed settings, only these (None: all of them)
+    only: tuple[str, ...] | None = None  # of the section's settings, only these are flags (None: all of them)
 
 
 def _ingest_args(p: argparse.ArgumentParser) -> None:
@@ -69,61 +79,80 @@ def _models_args(p: argparse.ArgumentParser) -> None:
 
 
 COMMANDS: dict[str, Command] = {
-    "asr": Command("Run the speech-to-text server", "wyoming_xnai.asr.server:main", prefixes=("asr",)),
-    "tts": Command("Run the text-to-speech server", "wyoming_xnai.tts.server:main", prefixes=("tts",)),
-    "handle": Command(
-        "Run the question-answering (handle) server", "wyoming_xnai.handle.server:main", prefixes=("handle",)
-    ),
-    "wake": Command("Run the wake-word server", "wyoming_xnai.wake.server:main", prefixes=("wake",)),
+    "asr": Command("Run the speech-to-text server", "wyoming_xnai.asr.server:main", AsrSettings),
+    "tts": Command("Run the text-to-speech server", "wyoming_xnai.tts.server:main", TtsSettings),
+    "handle": Command("Run the question-answering (handle) server", "wyoming_xnai.handle.server:main", HandleSettings),
+    "wake": Command("Run the wake-word server", "wyoming_xnai.wake.server:main", WakeSettings),
     "serve": Command(
         "Run ASR, TTS, handle and wake word in one process, each on its own port",
         "wyoming_xnai.serve:main",
-        full=("asr", "tts", "handle", "wake", "serve"),
+        Settings,
+        short=False,
     ),
     "satellite": Command(
         "Run a room device: microphone in, spoken answer out (also `xnai-satellite`)",
         "satellite.__main__:run",
-        prefixes=("satellite",),
+        SatelliteSettings,
     ),
     "ingest": Command(
         "Index documents for the handle server",
         "wyoming_xnai.rag.ingest:main",
-        prefixes=("handle",),
-        common=("data_dir",),
+        IngestSettings,
         extra=_ingest_args,
         only=INGEST_SETTINGS,
     ),
     "ask": Command(
         "Answer a question from the indexed documents and print the sources",
         "wyoming_xnai.handle.ask:main",
-        prefixes=("handle",),
-        common=("debug", "data_dir", "models_dir"),
+        HandleSettings,
         extra=_ask_args,
         only=ASK_SETTINGS,
     ),
     "models": Command(
         "List the models xnai uses and check they are installed",
         "wyoming_xnai.models:main",
-        full=("asr", "tts", "handle", "wake"),
-        common=("data_dir", "models_dir"),
+        Settings,
+        short=False,
         extra=_models_args,
         only=MODELS_SETTINGS,
     ),
     "health": Command(
         "Describe a running service (exit 0 when it answers)",
         "wyoming_xnai.health:main",
-        common=("debug",),
+        LogSettings,
         extra=_health_args,
+        only=("debug",),
     ),
 }
+
+
+def sections(kind: SettingsKind) -> tuple[type[Section], ...]:
+    return kind.sections if issubclass(kind, Settings) else (kind,)
+
+
+def setting_fields(kind: SettingsKind) -> dict[str, tuple[FieldInfo, str]]:
+    """Every setting the kind of settings has, with the prefix of the section it belongs to."""
+    found: dict[str, tuple[FieldInfo, str]] = {}
+    for section in sections(kind):
+        for name, info in section.model_fields.items():
+            found.setdefault(name, (info, section.prefix))
+    return found
+
+
+def flags(command: Command) -> Iterator[tuple[str, str, FieldInfo]]:
+    """(setting, flag name, field) of each setting the command offers as a flag."""
+    for name, (info, prefix) in setting_fields(command.settings).items():
+        if command.only is not None and name not in command.only:
+            continue
+        own = prefix and name.startswith(prefix + "_")
+        yield name, name.removeprefix(prefix + "_") if own and command.short else name, info
 
 
 def _env_name(name: str) -> str:
     return f"XNAI_{name.upper()}"
 
 
-def _add_setting(parser: argparse.ArgumentParser, name: str, flag_name: str) -> None:
-    info = Settings.model_fields[name]
+def _add_setting(parser: argparse.ArgumentParser, name: str, flag_name: str, info: FieldInfo) -> None:
     annotation = info.annotation
     flag = "--" + flag_name.replace("_", "-")
     default = info.get_default(call_default_factory=True)
@@ -157,24 +186,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for cmd_name, cmd in COMMANDS.items():
         p = sub.add_parser(cmd_name, help=cmd.help, description=cmd.help)
-        for name in cmd.common:
-            _add_setting(p, name, name)
-        for name in Settings.model_fields:
-            prefix, _, rest = name.partition("_")
-            if cmd.only is not None and name not in cmd.only:
-                continue
-            if prefix in cmd.prefixes:
-                _add_setting(p, name, rest)
-            elif prefix in cmd.full:
-                _add_setting(p, name, name)
+        for name, flag_name, info in flags(cmd):
+            _add_setting(p, name, flag_name, info)
         if cmd.extra:
             cmd.extra(p)
     return parser
 
 
-def load_settings(args: argparse.Namespace) -> Settings:
-    overrides = {k: v for k, v in vars(args).items() if k in Settings.model_fields}
-    return Settings(**overrides)
+def load_settings(args: argparse.Namespace) -> Section | Settings:
+    """The command's settings: its flags first, then the environment, `.env` and the defaults."""
+    return COMMANDS[args.command].settings.load(vars(args))
 
 
 def _one_line(err: ValidationError) -> str:

@@ -216,16 +216,18 @@ def minilm_onnx() -> EmbedderRef:
 
 
 def _rows(settings: Settings) -> list[tuple[str, str, callable]]:
+    asr, tts, handle = settings.asr, settings.tts, settings.handle
+
     def whisper(spec: str) -> callable:
-        return lambda: whisper_model(spec, settings.models_dir).path
+        return lambda: whisper_model(spec, asr.models_dir).path
 
     # every bundled Whisper model, so that `--model` can switch without assembling anything at run time
-    others = [spec for spec in (BUNDLED_WHISPER_BASE, BUNDLED_WHISPER) if spec != settings.asr_model]
+    others = [spec for spec in (BUNDLED_WHISPER_BASE, BUNDLED_WHISPER) if spec != asr.asr_model]
     return [
-        ("asr", settings.asr_model, whisper(settings.asr_model)),
+        ("asr", asr.asr_model, whisper(asr.asr_model)),
         *(("asr (bundled)", spec, whisper(spec)) for spec in others),
-        ("tts", settings.tts_voice, lambda: piper_voice(settings.tts_voice, settings.tts_voice_dir).model),
-        ("handle llm", settings.handle_model, lambda: gguf_model(settings.handle_model, settings.models_dir)),
+        ("tts", tts.tts_voice, lambda: piper_voice(tts.tts_voice, tts.tts_voice_dir).model),
+        ("handle llm", handle.handle_model, lambda: gguf_model(handle.handle_model, handle.models_dir)),
         ("handle embedder", "all-MiniLM-L6-v2-int8", lambda: minilm_onnx().model),
         *_wake_rows(settings),
     ]
@@ -234,7 +236,7 @@ def _rows(settings: Settings) -> list[tuple[str, str, callable]]:
 def _wake_rows(settings: Settings) -> list[tuple[str, str, callable]]:
     from wyoming_xnai.audio.wakeword import builtin_models, find_model
 
-    names = settings.wake_models or [model.id for model in builtin_models()]
+    names = settings.wake.wake_models or [model.id for model in builtin_models()]
     return [("wake", name, lambda name=name: find_model(name).config) for name in names]
 
 
@@ -243,7 +245,7 @@ def _verify(role: str, path: Path, settings: Settings) -> None:
     if role.startswith("asr"):
         from faster_whisper import WhisperModel
 
-        WhisperModel(str(path), device="cpu", compute_type=settings.asr_compute_type, cpu_threads=1)
+        WhisperModel(str(path), device="cpu", compute_type=settings.asr.asr_compute_type, cpu_threads=1)
     elif role == "tts":
         from piper import PiperVoice
 

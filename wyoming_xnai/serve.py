@@ -21,13 +21,15 @@ SERVICES = {
 
 
 def build_services(settings: Settings) -> list[Service]:
+    """Each service the serve section names, built with its own section."""
     services = []
-    for name in settings.serve_services:
+    for name in settings.serve.serve_services:
         module_name, class_name = SERVICES[name].split(":")
         service_class = getattr(importlib.import_module(module_name), class_name)
-        services.append(service_class(settings, getattr(settings, f"{name}_uri")))
+        section = getattr(settings, name)
+        services.append(service_class(section, getattr(section, f"{name}_uri")))
     return services
 
 
 def main(settings: Settings, args: argparse.Namespace) -> int:
-    return run(build_services(settings), settings)
+    return run(build_services(settings), settings.serve)

@@ -1,12 +1,15 @@
 """Writes tests/data/docs/garden_and_car.pdf: a real, minimal PDF (Helvetica text, correct xref).
 
-Run once by hand (`python tests/data/make_pdf.py`); the PDF is committed. No PDF tool is needed.
+Run once by hand from the repository root (`python -m tests.data.make_pdf`); the PDF is committed. No PDF tool is
+needed: the file layout is the evaluation sets' (bench/data/answers/make_pdfs.py).
 """
 
 from __future__ import annotations
 
 import textwrap
 from pathlib import Path
+
+from bench.data.answers.make_pdfs import pdf_file
 
 TITLE = "Garden, shed and car"
 PARAGRAPHS = [
@@ -46,18 +49,7 @@ def build() -> bytes:
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
         b"<< /Title (" + TITLE.encode("latin-1") + b") /Producer (xnai tests/data/make_pdf.py) >>",
     ]
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    for offset in offsets:
-        out += b"%010d 00000 n \n" % offset
-    out += b"trailer\n<< /Size %d /Root 1 0 R /Info 6 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
-
+    return pdf_file(objects, info=6)
 
 if __name__ == "__main__":
     target = Path(__file__).parent / "docs" / "garden_and_car.pdf"

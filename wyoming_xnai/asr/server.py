@@ -32,7 +32,7 @@ from wyoming_xnai.server.metrics import LATENCY, REQUESTS
 from wyoming_xnai.server.queue import Busy, Slot, WorkQueue
 from wyoming_xnai.server.service import ModelUnavailable, Service, model_fields, program_fields
 from wyoming_xnai.server.tracing import tracer
-from wyoming_xnai.settings import Settings
+from wyoming_xnai.settings import AsrSettings
 
 _LOGGER = logging.getLogger(__name__)
 WHISPER = Attribution(name="OpenAI Whisper via faster-whisper", url="https://github.com/SYSTRAN/faster-whisper")
@@ -41,7 +41,7 @@ WHISPER = Attribution(name="OpenAI Whisper via faster-whisper", url="https://git
 class AsrService(Service):
     name = "asr"
 
-    def __init__(self, settings: Settings, uri: str) -> None:
+    def __init__(self, settings: AsrSettings, uri: str) -> None:
         super().__init__(settings, uri)
         self.transcriber = Transcriber(whisper_model(settings.asr_model, settings.models_dir), settings)
         self.language = self._configured_language()
@@ -300,5 +300,5 @@ def _ignore(text: str) -> None:
     """An early decode streams nothing: its words may still change."""
 
 
-def main(settings: Settings, args: argparse.Namespace) -> int:
+def main(settings: AsrSettings, args: argparse.Namespace) -> int:
     return run([AsrService(settings, settings.asr_uri)], settings)

@@ -24,7 +24,7 @@ from faster_whisper.transcribe import get_compression_ratio, get_suppressed_toke
 from wyoming_xnai.asr.hints import Hints, hint_words, resembles_any, with_hinted_words
 from wyoming_xnai.audio.format import RATE as SAMPLE_RATE
 from wyoming_xnai.models import WhisperModelRef
-from wyoming_xnai.settings import Settings
+from wyoming_xnai.settings import AsrSettings
 from wyoming_xnai.vocabulary import document_terms_file
 
 _LOGGER = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ def repeats_itself(text: str) -> bool:
 
 
 class Transcriber:
-    def __init__(self, ref: WhisperModelRef, settings: Settings) -> None:
+    def __init__(self, ref: WhisperModelRef, settings: AsrSettings) -> None:
         self.ref = ref
         self.languages = model_languages(ref)
         self._settings = settings

@@ -16,7 +16,7 @@ from wyoming_xnai.asr.audio import BYTES_PER_SECOND, ToWhisperFormat
 from wyoming_xnai.asr.complete import is_complete
 from wyoming_xnai.asr.endpoint import SENSITIVITY_FACTOR, Endpointer
 from wyoming_xnai.asr.transcriber import Heard
-from wyoming_xnai.settings import Settings
+from wyoming_xnai.settings import AsrSettings
 
 
 @dataclass
@@ -32,7 +32,7 @@ class EarlyDecode:
 
 
 class Utterance:
-    def __init__(self, settings: Settings, sensitivity: str) -> None:
+    def __init__(self, settings: AsrSettings, sensitivity: str) -> None:
         factor = SENSITIVITY_FACTOR.get(sensitivity, 1.0)
         self.endpointing = settings.asr_vad_endpointing > 0
         # Without endpointing the VAD still listens: to tell speech from silence and noise (Whisper

@@ -11,10 +11,10 @@ import anyio
 
 from wyoming_xnai.handle.chain import Answerer, source_names
 from wyoming_xnai.server.logs import setup_logging
-from wyoming_xnai.settings import Settings
+from wyoming_xnai.settings import HandleSettings
 
 
-def main(settings: Settings, args: argparse.Namespace) -> int:
+def main(settings: HandleSettings, args: argparse.Namespace) -> int:
     setup_logging(settings.debug, "text")
     if not settings.debug:
         for name in ("wyoming_xnai", "faiss"):

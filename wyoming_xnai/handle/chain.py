@@ -19,8 +19,10 @@ import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import anyio
 import numpy as np
@@ -53,12 +55,13 @@ from wyoming_xnai.server.logs import private
 from wyoming_xnai.server.metrics import FALLBACK_STAGE, LATENCY
 from wyoming_xnai.server.queue import Busy, WorkQueue
 from wyoming_xnai.server.tracing import tracer
-from wyoming_xnai.settings import Settings
+from wyoming_xnai.settings import HandleSettings
 from wyoming_xnai.text.cleaning import has_sayable_text
 
 _LOGGER = logging.getLogger(__name__)
 
 OnSentence = Callable[[str], Awaitable[None]]
+T = TypeVar("T")
 NO_ANSWER = "gave no answer"
 # Below this average log-probability per token (Gemma 3 270M, after the plain prompt's start) a question
 # the notes do not answer is taken as misheard. Fitted on the dev set: its garbled transcripts score
@@ -68,6 +71,17 @@ IMPLAUSIBLE = -7.0
 ON_TOPIC_SIMILARITY = 0.4
 NEAREST_NOTES = 8  # notes closest to the question over all documents, added to those of the best passages
 PLAUSIBILITY_PREFIX = f"{INSTRUCTION}{EXAMPLE}{PLAIN_EXAMPLE}Question:"
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A step of the chain that may fail without failing the answer: its breaker, latency label and deadline."""
+
+    name: str  # its circuit breaker and its key in Answer.problems
+    step: str  # its label of the xnai_latency_seconds metric
+    timeout: float  # seconds (for the message; the work applies it where it belongs)
+    slot: Callable[[], AbstractAsyncContextManager] | None = None  # held around the work, outside the breaker
+    explained: tuple[type[Exception], ...] = (Exception,)  # errors that say enough without a traceback
 
 
 @dataclass
@@ -83,7 +97,7 @@ class Answer:
 class Answerer:
     """Everything needed to answer a question; shared by the Wyoming server and `xnai ask`."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: HandleSettings) -> None:
         s = settings
         self.settings = s
         self.llm = Llm(s)
@@ -297,62 +311,67 @@ class Answerer:
             _LOGGER.info("answered by stage %s, %s%s", answer.stage, answer.outcome, " (best note)" if answer.extractive else "")
         return answer
 
-    async def _retrieval_stage(
-        self, query: str, problems: dict[str, str]
-    ) -> tuple[list[Note], np.ndarray, Lexicon] | None:
-        if await self.breakers.is_open("retrieval"):
-            problems["retrieval"] = "circuit breaker open"
+    async def _guarded(
+        self, stage: Stage, work: Callable[[], Awaitable[T]], problems: dict[str, str]
+    ) -> T | None:
+        """Run one stage's work under its circuit breaker (in its queue slot, if any); a failure is written to
+        `problems` and gives None, so the caller falls back. Busy (the queue is full) is the caller's to answer."""
+        if await self.breakers.is_open(stage.name):
+            problems[stage.name] = "circuit breaker open"
             return None
         started = time.perf_counter()
         try:
-            async with self.breakers.guard("retrieval"):
-                with anyio.fail_after(self.settings.handle_retrieval_timeout):
-                    with tracer.start_as_current_span("handle.retrieve") as span:
-                        span.set_attribute("handle.query", query)
-                        found = await anyio.to_thread.run_sync(self.retrieve, query, abandon_on_cancel=True)
-                        span.set_attribute("handle.notes", len(found[0]))
+            async with stage.slot() if stage.slot else nullcontext(), self.breakers.guard(stage.name):
+                result = await work()
         except OpenedState:
-            problems["retrieval"] = "circuit breaker open"
+            problems[stage.name] = "circuit breaker open"
             return None
         except TimeoutError:
-            problems["retrieval"] = f"took longer than {self.settings.handle_retrieval_timeout} s"
+            problems[stage.name] = f"took longer than {stage.timeout} s"
+            return None
+        except Busy:
+            raise
+        except stage.explained as err:
+            problems[stage.name] = str(err) or type(err).__name__
             return None
         except Exception as err:
-            problems["retrieval"] = str(err) or type(err).__name__
+            _LOGGER.exception("%s stage failed", stage.name)
+            problems[stage.name] = str(err) or type(err).__name__
             return None
-        LATENCY.labels("handle", "retrieve").observe(time.perf_counter() - started)
-        return found
+        LATENCY.labels("handle", stage.step).observe(time.perf_counter() - started)
+        return result
+
+    async def _retrieval_stage(
+        self, query: str, problems: dict[str, str]
+    ) -> tuple[list[Note], np.ndarray, Lexicon] | None:
+        timeout = self.settings.handle_retrieval_timeout
+
+        async def retrieve() -> tuple[list[Note], np.ndarray, Lexicon]:
+            with anyio.fail_after(timeout):
+                with tracer.start_as_current_span("handle.retrieve") as span:
+                    span.set_attribute("handle.query", query)
+                    found = await anyio.to_thread.run_sync(self.retrieve, query, abandon_on_cancel=True)
+                    span.set_attribute("handle.notes", len(found[0]))
+                    return found
+
+        return await self._guarded(Stage("retrieval", "retrieve", timeout), retrieve, problems)
 
     async def _llm_stage(
         self, question: str, note: Note | None, history: list[Turn], problems: dict[str, str], say: OnSentence
     ) -> Answer | None:
-        if await self.breakers.is_open("llm"):
-            problems["llm"] = "circuit breaker open"
-            return None
         grounding = Grounding(question, note)
-        started = time.perf_counter()
-        try:
-            async with self.queue.slot(), self.breakers.guard("llm"):
-                await anyio.to_thread.run_sync(self.llm.load)  # no-op when loaded; retries a failed load
-                prompt, stop = self._prompt(question, note, history)
-                with anyio.fail_after(self.settings.handle_llm_timeout):
-                    await self._generate(prompt, stop, grounding, say, bool(note))
-        except OpenedState:
-            problems["llm"] = "circuit breaker open"
+        timeout = self.settings.handle_llm_timeout
+
+        async def word() -> bool:
+            await anyio.to_thread.run_sync(self.llm.load)  # no-op when loaded; retries a failed load
+            prompt, stop = self._prompt(question, note, history)
+            with anyio.fail_after(timeout):
+                await self._generate(prompt, stop, grounding, say, bool(note))
+            return True
+
+        wording = Stage("llm", "llm", timeout, self.queue.slot, explained=(LlmUnavailable,))
+        if await self._guarded(wording, word, problems) is None:
             return None
-        except TimeoutError:
-            problems["llm"] = f"took longer than {self.settings.handle_llm_timeout} s"
-            return None
-        except LlmUnavailable as err:
-            problems["llm"] = str(err)
-            return None
-        except Busy:
-            raise
-        except Exception as err:
-            _LOGGER.exception("LLM stage failed")
-            problems["llm"] = str(err) or type(err).__name__
-            return None
-        LATENCY.labels("handle", "llm").observe(time.perf_counter() - started)
         if grounding.rejected:
             _LOGGER.info("not supported by the note, not said: %r", private(grounding.rejected[0]))
         stage = "rag" if note else "llm"

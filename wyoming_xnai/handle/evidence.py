@@ -34,6 +34,7 @@ from wyoming_xnai.text.words import (
     NUMBER_WORDS,
     PLACE_WORDS,
     TIME_WORDS,
+    any_phrase,
     content_words,
     facts,
     has_digit,
@@ -82,17 +83,16 @@ class Lexicon:
 
 
 _PERSON = re.compile(r"^\s*(who|whom)\b|\bwho(?:'s|se| is| are| does| do| did| will| can| should)\b", re.I)
-_TIME = re.compile(
-    r"\b(when|what time|(?:which|what) (?:day|days|night|nights|month|months|week|date|year|time)|how often)\b", re.I
+_TIME = any_phrase(
+    "when", "what time", "(?:which|what) (?:day|days|night|nights|month|months|week|date|year|time)", "how often"
 )
-_NUMBER = re.compile(
-    r"\bhow (?:much|many|old|long|far|big|heavy|tall|high)\b|\b(?:number|code|pin|phone|price|cost|costs|"
-    r"temperature|pressure|size|age|amount)\b",
-    re.I,
-)
+_NUMBER = any_phrase(
+    "how (?:much|many|old|long|far|big|heavy|tall|high)", "number", "code", "pin", "phone", "price", "cost", "costs",
+    "temperature", "pressure", "size", "age", "amount",
+)  # fmt: skip
 _PLACE = re.compile(r"^\s*where\b|\bwhere(?:'s| is| are| do| does| did| can| should| will)\b", re.I)
-_PHONE_ASKED = re.compile(r"\b(?:phone|telephone|mobile|landline|ring|call)\b", re.I)
-_EMAIL_ASKED = re.compile(r"\be-?mail\b", re.I)
+_PHONE_ASKED = any_phrase("phone", "telephone", "mobile", "landline", "ring", "call")
+_EMAIL_ASKED = any_phrase("e-?mail")
 _PHONE = re.compile(r"\+?\(?\d[\d\s().-]{5,}\d")
 
 

@@ -25,7 +25,7 @@ from wyoming_xnai.handle.breakers import RequestFault
 from wyoming_xnai.handle.chat_prompt import ChatPrompt, ChatTemplate, ChatTemplateError
 from wyoming_xnai.handle.llama_log import python_prints_logged, route_llama_log
 from wyoming_xnai.models import BUNDLED_LLM, gguf_model
-from wyoming_xnai.settings import Settings
+from wyoming_xnai.settings import HandleSettings
 
 _LOGGER = logging.getLogger(__name__)
 PROMPT_RESERVE = 256  # tokens of a prompt that are not the question or earlier turns: instruction, example, notes
@@ -50,7 +50,7 @@ class Completion:
 class Llm:
     """One GGUF model, loaded lazily (and re-tried after a failure, so a fixed file recovers)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: HandleSettings) -> None:
         self.settings = settings
         spec = settings.handle_model
         self.name = spec if spec == BUNDLED_LLM else Path(spec).name

@@ -12,9 +12,10 @@ a satellite's may not be), so another device sending the same id starts a conver
 from __future__ import annotations
 
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable
 
+from wyoming_xnai.handle.expiring import ExpiringLru
 from wyoming_xnai.handle.prompt import Turn
 
 
@@ -33,32 +34,21 @@ class ConversationMemory:
         ttl: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._max_conversations = max_conversations
         self._max_turns = max_turns
-        self._ttl = ttl
-        self._clock = clock
-        self._conversations: OrderedDict[str, tuple[float, deque[Turn]]] = OrderedDict()
+        self._conversations: ExpiringLru[deque[Turn]] = ExpiringLru(max_conversations, ttl, clock)
 
     def __len__(self) -> int:
         return len(self._conversations)
 
     def history(self, conversation_id: str | None) -> list[Turn]:
-        if not conversation_id:
-            return []
-        entry = self._conversations.get(conversation_id)
-        if entry is None:
-            return []
-        last_seen, turns = entry
-        if self._clock() - last_seen > self._ttl:
-            del self._conversations[conversation_id]
-            return []
-        return list(turns)
+        turns = self._conversations.get(conversation_id) if conversation_id else None
+        return list(turns) if turns is not None else []
 
     def add(self, conversation_id: str | None, question: str, answer: str) -> None:
         if not conversation_id:
             return
-        _, turns = self._conversations.pop(conversation_id, (0.0, deque(maxlen=self._max_turns)))
+        turns = self._conversations.get(conversation_id)
+        if turns is None:
+            turns = deque(maxlen=self._max_turns)
         turns.append(Turn(question, answer))
-        self._conversations[conversation_id] = (self._clock(), turns)
-        while len(self._conversations) > self._max_conversations:
-            self._conversations.popitem(last=False)
+        self._conversations.put(conversation_id, turns)  # its time to expire starts again

@@ -8,14 +8,13 @@ Home Assistant sends text only, so these work from the text; when the caller sen
 from __future__ import annotations
 
 import itertools
-import re
 import threading
 import unicodedata
 from functools import cache
 
 from wyoming_xnai.handle.evidence import Lexicon
 from wyoming_xnai.handle.vocabulary import english_words
-from wyoming_xnai.text.words import STOPWORDS, content_words, facts, stem, tokens
+from wyoming_xnai.text.words import STOPWORDS, any_phrase, content_words, facts, stem, tokens
 
 # A language identifier (py3langid) over these languages: the ones people around an English-speaking
 # household are most likely to speak to it in. English must win with this probability or the
@@ -28,13 +27,13 @@ ASR_MIN_LOGPROB = -1.0
 ASR_MAX_NO_SPEECH = 0.6
 UNKNOWN_WORDS = 0.5  # share of a question's words that are no English word, from which it is garbled
 
-_SMALL_TALK = re.compile(
-    r"^\s*(hi|hello|hey|good (morning|afternoon|evening|night)|thanks?( you)?|thank you|cheers|bye|goodbye|"
-    r"how are you|who are you|what are you|what can you do|what do you do|help|ok(ay)?|never ?mind)\b",
-    re.I,
-)
-_CAPABILITIES = re.compile(r"\b(what can you do|what do you do|who are you|what are you|help me|help)\b", re.I)
-_PERSONAL = re.compile(r"\b(my|our|ours|we|us|i|i'm|i've|we're|we've|mine)\b", re.I)
+_SMALL_TALK = any_phrase(
+    "hi", "hello", "hey", "good (morning|afternoon|evening|night)", "thanks?( you)?", "thank you", "cheers", "bye",
+    "goodbye", "how are you", "who are you", "what are you", "what can you do", "what do you do", "help", "ok(ay)?",
+    "never ?mind", at_start=True,
+)  # fmt: skip
+_CAPABILITIES = any_phrase("what can you do", "what do you do", "who are you", "what are you", "help me", "help")
+_PERSONAL = any_phrase("my", "our", "ours", "we", "us", "i", "i'm", "i've", "we're", "we've", "mine")
 _langid_lock = threading.Lock()
 
 

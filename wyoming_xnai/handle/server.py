@@ -25,7 +25,7 @@ from wyoming_xnai.server.bootstrap import run
 from wyoming_xnai.server.handler import ServiceHandler, event_data
 from wyoming_xnai.server.metrics import LATENCY, REQUESTS
 from wyoming_xnai.server.service import Service, model_fields, program_fields
-from wyoming_xnai.settings import Settings
+from wyoming_xnai.settings import HandleSettings
 
 _LOGGER = logging.getLogger(__name__)
 MAX_PENDING = 2  # questions one connection may have in flight (Home Assistant sends one per connection)
@@ -35,7 +35,7 @@ LLAMA = Attribution(name="llama.cpp via llama-cpp-python", url="https://github.c
 class HandleService(Service):
     name = "handle"
 
-    def __init__(self, settings: Settings, uri: str) -> None:
+    def __init__(self, settings: HandleSettings, uri: str) -> None:
         super().__init__(settings, uri)
         self.answerer = Answerer(settings)
         name = self.answerer.llm.name
@@ -155,5 +155,5 @@ class HandleHandler(ServiceHandler[HandleService]):
             self._pending -= 1
 
 
-def main(settings: Settings, args: argparse.Namespace) -> int:
+def main(settings: HandleSettings, args: argparse.Namespace) -> int:
     return run([HandleService(settings, settings.handle_uri)], settings)

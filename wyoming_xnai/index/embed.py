@@ -14,7 +14,7 @@ from typing import Protocol
 import numpy as np
 
 from wyoming_xnai.errors import UserError
-from wyoming_xnai.settings import Settings
+from wyoming_xnai.settings import EmbedSettings
 
 MAX_TOKENS = 256  # all-MiniLM-L6-v2 was trained on 128 and truncates at 256 word pieces
 BATCH = 4  # measured: 4-8 beat 32 by 1.3-2.5x (int8 MiniLM on 2 cores), for ingest and queries alike
@@ -122,7 +122,7 @@ def _hub_offline() -> None:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
-def load_embedder(settings: Settings, threads: int | None = None) -> Embedder:
+def load_embedder(settings: EmbedSettings, threads: int | None = None) -> Embedder:
     """The backend the settings ask for; blocking (loads the model).
 
     `threads` defaults to settings.handle_embed_threads (1: a server embeds one short query at a time

@@ -29,7 +29,7 @@ from wyoming_xnai.index.vectors import build_index
 from wyoming_xnai.rag.chunking import Chunk, chunk_document
 from wyoming_xnai.rag.documents import DocumentError, Found, find_documents, parse_document, read_document
 from wyoming_xnai.rag.outline import with_context
-from wyoming_xnai.settings import Settings
+from wyoming_xnai.settings import IngestSettings
 from wyoming_xnai.vocabulary import write_document_terms
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ def embed_doc(sha256: str, chunks: list[Chunk], embedder: Embedder) -> Doc:
 
 
 
-def _previous(settings: Settings, embedder: Embedder, chunking: dict) -> tuple[dict[str, Doc], dict]:
+def _previous(settings: IngestSettings, embedder: Embedder, chunking: dict) -> tuple[dict[str, Doc], dict]:
     """Stored documents that can be reused (same embedder and chunking, else none), and the stored meta."""
     try:
         version = store.read_version(settings.index_dir)
@@ -153,7 +153,7 @@ def _read_one(
 
 def ingest(
     paths: Sequence[Path],
-    settings: Settings,
+    settings: IngestSettings,
     rebuild: bool = False,
     progress: bool = True,
     embedder: Embedder | None = None,
@@ -197,7 +197,7 @@ def ingest(
 
 
 def write_version(
-    settings: Settings,
+    settings: IngestSettings,
     embedder: Embedder,
     chunking: dict,
     docs: dict[str, Doc],
@@ -256,7 +256,7 @@ def write_version(
     report.vector_index = info.kind if info.kind == "flat" else f"hnsw efSearch={info.ef_search}"
 
 
-def main(settings: Settings, args: argparse.Namespace) -> int:
+def main(settings: IngestSettings, args: argparse.Namespace) -> int:
     try:
         report = ingest([Path(p) for p in args.paths], settings, rebuild=args.rebuild)
     except OSError as err:  # unreadable documents are skipped inside ingest(); this is the index write

@@ -22,7 +22,7 @@ from wyoming_xnai.server.logs import setup_logging
 from wyoming_xnai.server.service import ModelUnavailable, Service
 from wyoming_xnai.server.tracing import setup_tracing
 from wyoming_xnai.server.zeroconf import Advertiser, advertised_host, instance_name
-from wyoming_xnai.settings import Settings
+from wyoming_xnai.settings import ServerSettings
 
 __all__ = ["ModelUnavailable", "Service", "run", "serve"]
 
@@ -42,7 +42,7 @@ def raise_fd_limit() -> None:
             _LOGGER.warning("cannot raise the open-file limit from %d to %d: %s", soft, target, err)
 
 
-async def serve(services: Sequence[Service], settings: Settings) -> None:
+async def serve(services: Sequence[Service], settings: ServerSettings) -> None:
     raise_fd_limit()
     listeners = [Listener(service.uri, service.name) for service in services]
     metrics = MetricsEndpoint(settings, services) if settings.metrics_port is not None else None
@@ -80,7 +80,7 @@ async def _wait_for_signal() -> None:
             return
 
 
-async def _advertise(services: Sequence[Service], listeners: list[Listener], settings: Settings) -> Advertiser | None:
+async def _advertise(services: Sequence[Service], listeners: list[Listener], settings: ServerSettings) -> Advertiser | None:
     tcp = [(svc, listener.port) for svc, listener in zip(services, listeners, strict=True) if listener.port]
     if not tcp:
         _LOGGER.warning("zeroconf: only tcp:// services can be advertised")
@@ -93,7 +93,7 @@ async def _advertise(services: Sequence[Service], listeners: list[Listener], set
     return advertiser
 
 
-def run(services: Sequence[Service], settings: Settings) -> int:
+def run(services: Sequence[Service], settings: ServerSettings) -> int:
     """Entry point for the service subcommands."""
     setup_logging(settings.debug, settings.log_format, settings.log_text)
     provider = setup_tracing(settings.otlp_endpoint)

@@ -18,7 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from wyoming_xnai.server.listen import Listener
 from wyoming_xnai.server.service import Service
-from wyoming_xnai.settings import Settings
+from wyoming_xnai.settings import MetricsSettings
 
 _LOGGER = logging.getLogger(__name__)
 MAX_HEADER_LINES = 100
@@ -40,7 +40,7 @@ def health(services: Sequence[Service]) -> tuple[int, str]:
 
 
 class MetricsEndpoint:
-    def __init__(self, settings: Settings, services: Sequence[Service]) -> None:
+    def __init__(self, settings: MetricsSettings, services: Sequence[Service]) -> None:
         self.settings = settings
         self.services = services
         self.open = 0

@@ -16,7 +16,7 @@ from wyoming_xnai import __version__
 from wyoming_xnai.server.limits import ConnectionLimit
 from wyoming_xnai.server.logs import Throttle
 from wyoming_xnai.server.metrics import MODEL_LOAD, MODEL_READY
-from wyoming_xnai.settings import Settings
+from wyoming_xnai.settings import ServerSettings
 
 _LOGGER = logging.getLogger(__name__)
 XNAI = Attribution(name="xnai", url="")
@@ -56,7 +56,7 @@ class Service(ABC):
 
     name: str = "service"
 
-    def __init__(self, settings: Settings, uri: str) -> None:
+    def __init__(self, settings: ServerSettings, uri: str) -> None:
         self.settings = settings
         self.uri = uri
         self.load_error: str | None = None

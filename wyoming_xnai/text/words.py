@@ -10,6 +10,14 @@ import re
 
 from wyoming_xnai.text.sentences import is_abbreviation
 
+
+def any_phrase(*phrases: str, at_start: bool = False) -> re.Pattern[str]:
+    """Any of `phrases` (regular expressions) as whole words, in any case: anywhere in a text, or only at its
+    start (after spaces). The question rules are lists of phrases; this is how each becomes a pattern."""
+    start = r"^\s*" if at_start else r"\b"
+    return re.compile(rf"{start}(?:{'|'.join(phrases)})\b", re.I)
+
+
 TOKEN = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)?(?:[-.,:/][A-Za-z0-9]+)*")
 
 STOPWORDS = frozenset(

@@ -35,7 +35,7 @@ from wyoming_xnai.server.metrics import LATENCY, REQUESTS
 from wyoming_xnai.server.queue import Busy, WorkQueue
 from wyoming_xnai.server.service import ModelUnavailable, Service, model_fields, program_fields
 from wyoming_xnai.server.tracing import tracer
-from wyoming_xnai.settings import Settings
+from wyoming_xnai.settings import TtsSettings
 from wyoming_xnai.text.cleaning import clean_for_speech, has_sayable_text
 from wyoming_xnai.tts.synth import (
     CHANNELS,
@@ -59,7 +59,7 @@ SAMPLES_PER_CHUNK = 1024
 class TtsService(Service):
     name = "tts"
 
-    def __init__(self, settings: Settings, uri: str) -> None:
+    def __init__(self, settings: TtsSettings, uri: str) -> None:
         super().__init__(settings, uri)
         self.bank = VoiceBank(settings)  # reads voice configs only; ModelMissingError if the voice is absent
         try:
@@ -387,5 +387,5 @@ async def _receive(receive: MemoryObjectReceiveStream[Piece]) -> AsyncIterator[P
         yield piece
 
 
-def main(settings: Settings, args: argparse.Namespace) -> int:
+def main(settings: TtsSettings, args: argparse.Namespace) -> int:
     return run([TtsService(settings, settings.tts_uri)], settings)

@@ -23,7 +23,7 @@ from wyoming_xnai.models import PiperVoiceRef, piper_voice, piper_voices
 from wyoming_xnai.server.logs import private
 from wyoming_xnai.server.memory import ArenaBounded
 from wyoming_xnai.server.metrics import TTS_PIECES
-from wyoming_xnai.settings import Settings
+from wyoming_xnai.settings import TtsSettings
 
 _LOGGER = logging.getLogger(__name__)
 WIDTH = 2  # 16-bit samples
@@ -130,7 +130,7 @@ class _Loaded:
 class VoiceBank:
     """The installed voices and the ones loaded into memory (a few, least recently used evicted)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: TtsSettings) -> None:
         self.settings = settings
         for folder in settings.tts_voice_dir:
             if not folder.expanduser().is_dir():

@@ -23,7 +23,7 @@ from wyoming_xnai.server.bootstrap import run
 from wyoming_xnai.server.handler import ServiceHandler
 from wyoming_xnai.server.metrics import REQUESTS
 from wyoming_xnai.server.service import Service, model_fields, program_fields
-from wyoming_xnai.settings import Settings
+from wyoming_xnai.settings import WakeSettings
 
 _LOGGER = logging.getLogger(__name__)
 MICRO_WAKE_WORD = Attribution(name="microWakeWord (Kevin Ahrendt)", url="https://github.com/kahrendt/microWakeWord")
@@ -40,7 +40,7 @@ def configured_models(names: list[str]) -> list[WakeWordModel]:
 class WakeService(Service):
     name = "wake"
 
-    def __init__(self, settings: Settings, uri: str) -> None:
+    def __init__(self, settings: WakeSettings, uri: str) -> None:
         super().__init__(settings, uri)
         self.models = configured_models(settings.wake_models)
         self.by_id = {model.id: model for model in self.models}
@@ -142,5 +142,5 @@ class WakeHandler(ServiceHandler[WakeService]):
         self._stop()
 
 
-def main(settings: Settings, args: argparse.Namespace) -> int:
+def main(settings: WakeSettings, args: argparse.Namespace) -> int:
     return run([WakeService(settings, settings.wake_uri)], settings)

@@ -207,6 +207,12 @@ def build(title: str, sections: list[Section]) -> bytes:
             "/Resources << /Font << /F1 3 0 R /F2 4 0 R >> >> >>".encode()
         )
         objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
+    return pdf_file(objects, info=5)
+
+
+def pdf_file(objects: list[bytes], info: int) -> bytes:
+    """A PDF of these objects, numbered from 1 with the catalog first and object `info` the document info, and the
+    cross-reference table (byte offsets) a reader needs to find them. Also writes the tests' PDF (tests/data)."""
     out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
     offsets = []
     for number, body in enumerate(objects, start=1):
@@ -216,7 +222,7 @@ def build(title: str, sections: list[Section]) -> bytes:
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
     for offset in offsets:
         out += b"%010d 00000 n \n" % offset
-    out += b"trailer\n<< /Size %d /Root 1 0 R /Info 5 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    out += b"trailer\n<< /Size %d /Root 1 0 R /Info %d 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, info, xref)
     return bytes(out)
 
 

@@ -1,0 +1,75 @@
+"""Settings of the speech-to-text server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from wyoming_xnai.settings.server import ServerSettings
+
+
+class AsrSettings(ServerSettings):
+    """What `xnai asr` reads: its model, decoding, limits and endpointing, besides what every server reads."""
+
+    prefix = "asr"
+
+    asr_uri: str = Field("tcp://0.0.0.0:10300", description="Where the ASR server listens")
+    asr_model: str = Field(
+        "base",
+        description="Whisper model: bundled 'base' (multilingual) or 'tiny.en' (English), or a CTranslate2 model dir",
+    )
+    asr_language: str | None = Field(
+        None,
+        description="Language when the client does not ask for one: a Whisper code (en, de, fr...) or 'auto' "
+        "(detect; the default for a multilingual model)",
+    )
+    asr_beam_size: int = Field(5, ge=1, le=10, description="Beam size (1 = greedy, fastest)")
+    asr_compute_type: str = Field("int8", description="CTranslate2 compute type (int8, int8_float32, float32)")
+    asr_cpu_threads: int = Field(2, ge=0, description="CPU threads per transcription (0 = library default)")
+    asr_initial_prompt: str | None = Field(None, description="Text that primes the decoder (names, jargon)")
+    asr_vocabulary: Path | None = Field(
+        None, description="File of phrases to favour, one per line (e.g. Home Assistant entity and area names)"
+    )
+    asr_document_vocabulary: bool = Field(
+        False, description="Favour the unusual words of the documents indexed with `xnai ingest` in the same data dir"
+    )
+    asr_vocabulary_tokens: int = Field(
+        40, ge=0, le=200, description="Token budget of the vocabulary hint (0 = none; long hints make Whisper echo them)"
+    )
+    asr_window: float = Field(
+        10.0,
+        ge=1.0,
+        le=30.0,
+        description="Seconds of encoder window for short utterances (30 = Whisper's full window; shorter is faster)",
+    )
+    asr_max_concurrent: int = Field(1, ge=1, description="Transcriptions that may run at the same time")
+    asr_max_queue: int = Field(16, ge=0, description="Utterances that may wait for a transcription slot")
+    asr_max_seconds: float = Field(120.0, gt=0, description="Longest utterance accepted, in seconds of audio")
+    asr_timeout: float = Field(
+        30.0, gt=0, description="Seconds from the end of an utterance to its transcript (queue wait included)"
+    )
+    asr_stream_timeout: float = Field(
+        150.0, gt=0, description="Seconds one utterance's audio may take to arrive, first chunk to audio-stop"
+    )
+    asr_vad_endpointing: float = Field(
+        1.2,
+        ge=0,
+        description="Server-side endpointing: the longest pause that ends an utterance, the wait after unfinished "
+        "words ('set a timer for'); 0 = off (the client's audio-stop ends it)",
+    )
+    asr_vad_complete_silence: float = Field(
+        0.7,
+        ge=0,
+        description="With endpointing: the pause that ends an utterance whose words are a complete sentence "
+        "(at most --vad-endpointing)",
+    )
+    asr_vad_no_speech_seconds: float = Field(
+        8.0, gt=0, description="With endpointing: give up (empty transcript) if nobody speaks for this long"
+    )
+    asr_early_decode: float = Field(
+        0.25,
+        ge=0,
+        description="Transcribe the speech so far after this pause, while the model is idle; the result is the "
+        "transcript if nobody speaks again (0 = off)",
+    )
