@@ -127,16 +127,7 @@ def fit(items, extra: list[str], skip: int | None = None) -> tuple[float, np.nda
                 rows.append(features(e, s, extra))
                 labels.append(float(ab.holds(q, e)))
                 weights.append(ab.UNANSWERABLE_WEIGHT if q["kind"] == "unanswerable" else 1.0)
-    x, y, sw = np.asarray(rows), np.asarray(labels), np.asarray(weights)
-    mean, scale = x.mean(0), x.std(0) + 1e-9
-    z = (x - mean) / scale
-    w, b = np.zeros(x.shape[1]), 0.0
-    for _ in range(4000):  # as bench.answerability.fit
-        g = sw * (1 / (1 + np.exp(-(z @ w + b))) - y)
-        w -= 0.5 * (z.T @ g + ab.L2 * w) / sw.sum()
-        b -= 0.5 * float(g.sum()) / sw.sum()
-    coef = w / scale
-    return b - float(coef @ mean), coef
+    return ab.logistic(np.asarray(rows), np.asarray(labels), np.asarray(weights))
 
 
 def left_out_curve(items, extra: list[str]) -> list[tuple[float, int, int, int]]:
