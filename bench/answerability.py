@@ -69,16 +69,22 @@ def fit(items) -> dict[str, float]:
                 rows.append([f[n] for n in names])
                 labels.append(float(holds(q, e)))
                 weights.append(UNANSWERABLE_WEIGHT if q["kind"] == "unanswerable" else 1.0)
-    x, y, sw = np.asarray(rows), np.asarray(labels), np.asarray(weights)
+    bias, coef = logistic(np.asarray(rows), np.asarray(labels), np.asarray(weights))
+    return {"bias": round(bias, 3)} | {n: round(float(v), 3) for n, v in zip(names, coef, strict=True)}
+
+
+def logistic(x: np.ndarray, y: np.ndarray, sw: np.ndarray) -> tuple[float, np.ndarray]:
+    """Bias and weights of an L2-regularised logistic regression of labels `y` on rows `x` (sample
+    weights `sw`), fitted on standardised features and returned for the raw ones."""
     mean, scale = x.mean(0), x.std(0) + 1e-9
     z = (x - mean) / scale
-    w, b = np.zeros(len(names)), 0.0
+    w, b = np.zeros(x.shape[1]), 0.0
     for _ in range(4000):  # gradient descent: convex, small
         g = sw * (1 / (1 + np.exp(-(z @ w + b))) - y)
         w -= 0.5 * (z.T @ g + L2 * w) / sw.sum()
         b -= 0.5 * float(g.sum()) / sw.sum()
     coef = w / scale
-    return {"bias": round(b - float(coef @ mean), 3)} | {n: round(float(v), 3) for n, v in zip(names, coef, strict=True)}
+    return b - float(coef @ mean), coef
 
 
 def held_out(items) -> list[tuple[dict, list[evidence.Evidence], dict[str, float]]]:
