@@ -47,12 +47,12 @@ CHUNK_BYTES = 2048  # 64 ms at 16 kHz, what a satellite streams
 RAW = ["-r", "16000", "-c", "1", "-b", "16", "-e", "signed-integer", "-t", "raw"]
 ESPEAK_VOICES = [("en-us", 150), ("en-gb-scotland", 175), ("en-gb-x-rp+f3", 200)]
 SNR_DB = 10.0
-OURS = {  # name -> flags; the models are the bundled ones. "fit": the window fitted to the audio + margin m
-    "tiny.en b1 fit": ["--model", "tiny.en", "--beam-size", "1"],
-    "base b1 fit": ["--model", "base", "--beam-size", "1"],
-    "base b3 fit": ["--model", "base", "--beam-size", "3"],
-    "base b5 fit": ["--model", "base", "--beam-size", "5"],
-    "base b5 fit m2": ["--model", "base", "--beam-size", "5", "--window-margin", "2"],
+OURS = {  # name -> flags; the models are the bundled ones. "fit": the window fitted to the audio + 1 s
+    "tiny.en b1 w5": ["--model", "tiny.en", "--beam-size", "1", "--window", "5"],
+    "base b1 w5": ["--model", "base", "--beam-size", "1", "--window", "5"],
+    "base b3 w5": ["--model", "base", "--beam-size", "3", "--window", "5"],
+    "base b5 fit": ["--model", "base", "--beam-size", "5", "--window", "0"],
+    "base b5 w5": ["--model", "base", "--beam-size", "5", "--window", "5"],
     "base b5 w10": ["--model", "base", "--beam-size", "5", "--window", "10"],
 }
 
@@ -205,7 +205,7 @@ def report(tallies: dict[str, Tally], sets: list[str], default: str, budget: flo
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="an eighth of the clips (a few minutes)")
-    parser.add_argument("--default", default="base b5 fit", choices=list(OURS), help="xnai's default configuration")
+    parser.add_argument("--default", default="base b5 w5", choices=list(OURS), help="xnai's default configuration")
     parser.add_argument("--budget", type=float, default=0.3, help="seconds of median latency a default may take")
     parser.add_argument("--save", type=Path, help="write every transcript and its latency to this JSON file")
     args = parser.parse_args(argv)

@@ -24,7 +24,7 @@ from faster_whisper import WhisperModel
 from faster_whisper.tokenizer import Tokenizer
 from faster_whisper.transcribe import get_compression_ratio, get_suppressed_tokens
 
-from wyoming_xnai.asr.hints import Hints, hint_words, resembles_any, with_hinted_words
+from wyoming_xnai.asr.hints import Hints, hint_words, with_hinted_words
 from wyoming_xnai.audio.format import RATE as SAMPLE_RATE
 from wyoming_xnai.models import WhisperModelRef
 from wyoming_xnai.settings import Settings
@@ -146,10 +146,6 @@ class Transcriber:
         assert self._model is not None
         return len(self._model.hf_tokenizer.encode(text, add_special_tokens=False).ids)
 
-    def hint(self) -> str:
-        """The vocabulary hint, re-read when its files change."""
-        return self.hints.text(self.count_tokens)
-
     def full(
         self, audio: np.ndarray, language: str | None, on_segment: Callable[[str], None], wanted: Callable[[], bool]
     ) -> Heard:
@@ -181,25 +177,24 @@ class Transcriber:
     def one_window(self, audio: np.ndarray, language: str, wanted: Callable[[], bool] = _always) -> Heard | None:
         """One decode over a window cut to the audio; None when the result is not to be trusted.
 
-        With a vocabulary hint, a second decode with the hint runs only when the first heard something
-        like a hinted word, and it may only put hinted words in place of what the first heard: a
-        hint prompt alone also changes words it has nothing to do with ("call the" -> "Claude").
+        With a vocabulary, a second decode runs with the hint of the terms spelt like what the first
+        one heard, and it may only put hinted words in place of words spelt like them: a hint prompt
+        alone also changes words it has nothing to do with ("call the" -> "Claude").
         """
         encoded, audio_seconds = self._encode(audio)
         _check(wanted)
         tokenizer = self._tokenizer(language)
         plain = self._decode(encoded, tokenizer, audio_seconds, "")
-        hint = self.hint()
-        if plain is None or not plain.text or not hint:
+        if plain is None or not plain.text:
             return plain
-        terms = hint_words(hint, self.count_tokens)
-        if not resembles_any(plain.text, terms):
+        hint = self.hints.near(plain.text, self.count_tokens)
+        if not hint:
             return plain
         _check(wanted)
         hinted = self._decode(encoded, tokenizer, audio_seconds, hint)
         if hinted is None or not hinted.text:
             return plain
-        merged = with_hinted_words(plain.text, hinted.text, terms)
+        merged = with_hinted_words(plain.text, hinted.text, hint_words(hint, self.count_tokens))
         return plain if merged == plain.text else replace(hinted, text=merged)
 
     def _encode(self, audio: np.ndarray) -> tuple[ctranslate2.StorageView, float]:
@@ -229,7 +224,7 @@ class Transcriber:
             return_scores=True,
             return_no_speech_prob=True,
             suppress_blank=True,
-            suppress_tokens=_suppressed(tokenizer, LEAD + audio_seconds + LATE),
+            suppress_tokens=suppressed_tokens(tokenizer, LEAD + audio_seconds + LATE),
         )[0]
         generated = result.sequences_ids[0]
         text = tokenizer.decode([t for t in generated if t < tokenizer.eot]).strip()
@@ -265,7 +260,7 @@ def _timestamp(tokenizer: Tokenizer, seconds: float) -> int:
     return tokenizer.timestamp_begin + min(LAST_TIMESTAMP, round(seconds / TIMESTAMP_STEP))
 
 
-def _suppressed(tokenizer: Tokenizer, end: float) -> list[int]:
+def suppressed_tokens(tokenizer: Tokenizer, end: float) -> list[int]:
     """faster-whisper's suppressed symbols, and every timestamp after `end`: with timestamps past
     the audio allowed, Whisper on a cut window may start the sentence again in the silence after it."""
     first_late = _timestamp(tokenizer, end) + 1
