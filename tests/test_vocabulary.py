@@ -50,6 +50,11 @@ def test_hint_keeps_phrases_first_and_only_unfamiliar_document_words(tmp_path: P
     assert hints.text(fake_tokens) == "Living Room, Garden Lights, Szymanska"
 
 
+def test_a_lower_case_word_needs_three_pieces_to_count_as_unusual() -> None:
+    pieces = {" serviced": 2, " dehumidifier": 4, " Okafor": 2, " okafor": 2}.get
+    assert list(unfamiliar(["serviced", "dehumidifier", "Okafor"], lambda t: pieces(t, 1))) == ["dehumidifier", "Okafor"]
+
+
 def test_fit_stops_at_the_budget_and_skips_repeats() -> None:
     assert fit(["Alpha", "alpha", "Beta", "Gamma"], fake_tokens, budget=6) == ["Alpha", "Beta"]
     assert fit(["Alpha"], fake_tokens, budget=0) == []
