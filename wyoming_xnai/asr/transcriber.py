@@ -247,7 +247,7 @@ class Transcriber:
         )
 
     def _prompt(self, tokenizer: Tokenizer, hint: str) -> list[int]:
-        """Start-of-transcript, language and task, no timestamps; before it, as faster-whisper does,
+        """Start-of-transcript, language, task and the audio's first timestamp; before it, as faster-whisper does,
         the vocabulary hint and `--initial-prompt` (at most half the decoder's context)."""
         before = " ".join(t for t in (hint, (self._settings.asr_initial_prompt or "").strip()) if t)
         prompt: list[int] = []
