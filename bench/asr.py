@@ -8,7 +8,8 @@ and the bundled Piper voice); long dictations (10-20 s); questions about househo
 names: bench/asr_texts.py), by espeak-ng and Piper in turn.
 Every clip also comes noisy: reverberated by sox and mixed with pink noise at 10 dB SNR.
 
-Configurations: model x beam size x window (`--window`: the encoder window for short utterances); the
+Configurations: model x beam size x window (the encoder window for short utterances: fitted to the audio
+plus `--window-margin`, or at least `--window` seconds); the
 vocabulary hint (the documents' words, as `xnai ingest` writes them) on the default configuration; the
 reference at its own defaults (beam 5, the model's own compute type, 4 threads) and at the default's
 settings, both with the same model files. The default is the most accurate configuration whose
@@ -46,12 +47,13 @@ CHUNK_BYTES = 2048  # 64 ms at 16 kHz, what a satellite streams
 RAW = ["-r", "16000", "-c", "1", "-b", "16", "-e", "signed-integer", "-t", "raw"]
 ESPEAK_VOICES = [("en-us", 150), ("en-gb-scotland", 175), ("en-gb-x-rp+f3", 200)]
 SNR_DB = 10.0
-OURS = {  # name -> flags; the models are the bundled ones
-    "tiny.en b1 w10": ["--model", "tiny.en", "--beam-size", "1", "--window", "10"],
-    "base b1 w10": ["--model", "base", "--beam-size", "1", "--window", "10"],
-    "base b3 w10": ["--model", "base", "--beam-size", "3", "--window", "10"],
+OURS = {  # name -> flags; the models are the bundled ones. "fit": the window fitted to the audio + 1 s
+    "tiny.en b1 w5": ["--model", "tiny.en", "--beam-size", "1", "--window", "5"],
+    "base b1 w5": ["--model", "base", "--beam-size", "1", "--window", "5"],
+    "base b3 w5": ["--model", "base", "--beam-size", "3", "--window", "5"],
+    "base b5 fit": ["--model", "base", "--beam-size", "5", "--window", "0"],
+    "base b5 w5": ["--model", "base", "--beam-size", "5", "--window", "5"],
     "base b5 w10": ["--model", "base", "--beam-size", "5", "--window", "10"],
-    "base b1 w30": ["--model", "base", "--beam-size", "1", "--window", "30"],
 }
 
 
@@ -149,7 +151,7 @@ async def time_server(uri: str, pcm: bytes) -> tuple[float, str]:
 def servers(default: str, models: str) -> dict[str, Server]:
     common = ["--compute-type", "int8", "--cpu-threads", "2", "--language", "en", "--models-dir", models]
     out = {name: Server.xnai("asr", *flags, *common) for name, flags in OURS.items()}
-    vocab = Server.xnai("asr", *OURS[default], *common)
+    vocab = Server.xnai("asr", *OURS[default], "--document-vocabulary", *common)
     texts = [document_text(found) for found in find_documents(DOCS)[0]]
     write_document_terms(vocab.workdir / "data", texts)  # what `xnai ingest` writes for these documents
     assert document_terms_file(vocab.workdir / "data").exists()
@@ -203,7 +205,7 @@ def report(tallies: dict[str, Tally], sets: list[str], default: str, budget: flo
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="an eighth of the clips (a few minutes)")
-    parser.add_argument("--default", default="base b5 w10", choices=list(OURS), help="xnai's default configuration")
+    parser.add_argument("--default", default="base b5 w5", choices=list(OURS), help="xnai's default configuration")
     parser.add_argument("--budget", type=float, default=0.3, help="seconds of median latency a default may take")
     parser.add_argument("--save", type=Path, help="write every transcript and its latency to this JSON file")
     args = parser.parse_args(argv)

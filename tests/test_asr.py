@@ -9,6 +9,8 @@ import urllib.request
 import anyio
 import numpy as np
 import pytest
+import tokenizers
+from faster_whisper.tokenizer import Tokenizer
 from wyoming.asr import Transcribe
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.client import AsyncClient
@@ -27,7 +29,9 @@ from tests.support import (
     transcript_text,
     words,
 )
-from wyoming_xnai.asr.transcriber import repeats_itself
+from wyoming_xnai.asr.transcriber import repeats_itself, suppressed_tokens
+from wyoming_xnai.models import whisper_model
+from wyoming_xnai.settings import PathSettings
 
 pytestmark = pytest.mark.anyio
 PHRASE = "turn on the kitchen lights"
@@ -111,6 +115,17 @@ async def test_utterance_longer_than_one_window_is_transcribed_whole(asr_without
 )
 def test_a_sentence_said_twice_is_not_trusted(text: str, degenerate: bool) -> None:
     assert repeats_itself(text) is degenerate
+
+
+def test_a_cut_window_allows_no_timestamp_after_the_audio() -> None:
+    """Whisper may end the speech's segment just after the audio, but start none in the silence after it."""
+    path = whisper_model("tiny.en", PathSettings().models_dir).path / "tokenizer.json"
+    tokenizer = Tokenizer(tokenizers.Tokenizer.from_file(str(path)), False, task="transcribe", language="en")
+    suppressed = set(suppressed_tokens(tokenizer, 2.5))
+    first = tokenizer.timestamp_begin
+    assert first + 125 not in suppressed and first not in suppressed  # <|2.50|>, <|0.00|>
+    assert {first + 126, first + 1500} <= suppressed  # <|2.52|>, <|30.00|>
+    assert tokenizer.eot not in suppressed
 
 
 async def test_converts_any_format_and_needs_no_audio_start(asr: ServerProcess) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.docs_facts import DOCS
-from wyoming_xnai.asr.hints import Hints, fit, hint_words, resembles_any, unfamiliar, with_hinted_words
+from wyoming_xnai.asr.hints import Hints, closest, fit, hint_words, unfamiliar, with_hinted_words
 from wyoming_xnai.errors import ModelMissingError
 from wyoming_xnai.models import assemble
 from wyoming_xnai.vocabulary import distinctive_terms, document_terms_file, read_terms, write_terms
@@ -50,6 +50,11 @@ def test_hint_keeps_phrases_first_and_only_unfamiliar_document_words(tmp_path: P
     assert hints.text(fake_tokens) == "Living Room, Garden Lights, Szymanska"
 
 
+def test_a_lower_case_word_needs_three_pieces_to_count_as_unusual() -> None:
+    pieces = {" serviced": 2, " dehumidifier": 4, " Okafor": 2, " okafor": 2}.get
+    assert list(unfamiliar(["serviced", "dehumidifier", "Okafor"], lambda t: pieces(t, 1))) == ["dehumidifier", "Okafor"]
+
+
 def test_fit_stops_at_the_budget_and_skips_repeats() -> None:
     assert fit(["Alpha", "alpha", "Beta", "Gamma"], fake_tokens, budget=6) == ["Alpha", "Beta"]
     assert fit(["Alpha"], fake_tokens, budget=0) == []
@@ -72,9 +77,23 @@ def test_a_hint_changes_only_words_that_sound_like_it(plain: str, hinted: str, m
     assert with_hinted_words(plain, hinted, TERMS) == merged
 
 
-def test_the_second_decode_runs_only_near_a_hinted_word() -> None:
-    assert resembles_any("Call Dr. Ash-Turban tomorrow", TERMS)
-    assert not resembles_any("turn on the kitchen lights", TERMS)
+def test_the_hint_holds_the_terms_spelt_like_what_was_heard() -> None:
+    assert closest("Call Dr. Ash Turbine tomorrow", TERMS) == ["achterberg"]
+    assert closest("Empty the DQ modifier and call Dr. Achterberg", TERMS) == ["dehumidifier"]  # heard already: not hinted
+    assert closest("turn on the kitchen lights", TERMS) == []
+    assert closest("Living rum lights", ["Living Room", "Garden"]) == ["Living Room"]  # a phrase is spelt as one word
+
+
+def test_a_hint_is_chosen_per_utterance_within_the_budget(tmp_path: Path) -> None:
+    documents = document_terms_file(tmp_path)
+    write_terms(documents, ["Okafor", "Venkataraman", "Achterberg", "Szymanska"])
+    hints = Hints(None, documents, budget=17)
+    assert hints.near("Ask Mrs Shimanska and Dr Ash Turbine", fake_tokens) == "Szymanska, Achterberg."
+    assert hints.near("Turn on the kitchen lights", fake_tokens) == ""
+    assert Hints(None, documents, budget=0).near("Ask Mrs Shimanska", fake_tokens) == ""
+
+
+def test_of_a_phrase_only_its_unusual_words_may_replace_heard_ones() -> None:
     known = lambda text: 1 if len(text.strip()) <= 7 else 3  # noqa: E731 - a tokenizer that knows short words
     assert hint_words("Living Room, Achterberg", known) == {"achterberg"}  # of a phrase, only its unusual words
 

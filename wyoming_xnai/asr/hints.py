@@ -1,11 +1,13 @@
-"""The words Whisper is primed with: the user's phrases, then document words the model finds hard.
+"""The words Whisper is primed with: the user's phrases and the document words the model finds hard.
 
-Whisper reads a short text before the audio (faster-whisper's `hotwords`) and leans toward its words
-and spellings. A long prompt hurts (the model starts echoing it), so the prompt has a token budget:
-every phrase of `--vocabulary FILE` first, in the file's order, then the words of the indexed
-documents that the model's own tokenizer splits into several pieces (the words it rarely saw in
-training: names, brands, unusual things; words it knows well gain nothing from a hint). Both files
-are re-read when their modification time changes, so a new ingest takes effect without a restart.
+Whisper reads a short text before the audio and leans toward its words and spellings (faster-whisper's
+`hotwords` and `initial_prompt` both work this way). A long prompt hurts (the model starts echoing it),
+and a fixed prompt of the first few dozen words leaves out most of a household's names. So the hint is
+chosen per utterance: from every phrase of `--vocabulary FILE` and every word of the indexed documents
+that the model's own tokenizer splits into several pieces (the words it rarely saw in training: names,
+brands, unusual things; words it knows well gain nothing from a hint), the ones spelt like something
+the first decode heard, closest first, within a token budget. Both files are re-read when their
+modification time changes, so a new ingest takes effect without a restart.
 """
 
 from __future__ import annotations
@@ -22,12 +24,22 @@ from wyoming_xnai.vocabulary import read_terms
 
 _LOGGER = logging.getLogger(__name__)
 SEPARATOR = ", "
-SIMILAR = 0.5  # letters in common (difflib ratio) from which a heard word may be a hinted word misheard
+MAX_POOL_TOKENS = 4000  # the terms an utterance's hint is chosen from (a few hundred names)
+CLOSE = 0.6  # letters in common (difflib ratio) from which heard words may be a term misheard: it joins the hint
+SIMILAR = 0.5  # ... from which the hinted decode's term may replace heard words
 
 
 def unfamiliar(terms: Iterable[str], count_tokens: Callable[[str], int]) -> Iterator[str]:
-    """The terms the model spells with more than one token (keeping their order; lazily: lists are long)."""
-    return (t for t in terms if count_tokens(" " + t) > 1 and count_tokens(" " + t.lower()) > 1)
+    """The terms the model spells with several tokens (keeping their order; lazily: lists are long).
+
+    A name (capitalised) qualifies with two; a lower-case word needs three, as two pieces are often
+    just an everyday word's other form ("serviced", "lids"), which a hint would only swap in wrongly.
+    """
+    return (t for t in terms if count_tokens(" " + t) > 1 and count_tokens(" " + t.lower()) >= _pieces(t))
+
+
+def _pieces(term: str) -> int:
+    return 2 if term[:1].isupper() else 3
 
 
 def fit(phrases: Iterable[str], count_tokens: Callable[[str], int], budget: int) -> list[str]:
@@ -53,8 +65,8 @@ def _key(word: str) -> str:
 
 def hint_words(hint: str, count_tokens: Callable[[str], int]) -> set[str]:
     """The hint's words the model does not know well (of a phrase like "Living Room", neither)."""
-    words = {_key(w) for w in hint.replace(SEPARATOR, " ").split()} - {""}
-    return set(unfamiliar(words, count_tokens))
+    words = {re.sub(r"[^\w'-]", "", w) for w in hint.replace(SEPARATOR, " ").split()} - {""}
+    return {_key(w) for w in unfamiliar(words, count_tokens)}
 
 
 def _similarity(a: str, b: str) -> float:
@@ -63,18 +75,33 @@ def _similarity(a: str, b: str) -> float:
     return difflib.SequenceMatcher(a=a, b=b, autojunk=False).ratio()
 
 
+def closest(text: str, terms: Iterable[str], at_least: float = CLOSE) -> list[str]:
+    """The terms spelt like one to three consecutive words of `text` (and not in it already), closest first."""
+    spans = [span for _, _, span in _spans(text.split())]
+    heard = set(spans)
+    scored = []
+    for term in terms:
+        key = re.sub(r"[^\w'-]", "", term.replace(" ", "")).lower()
+        if not key or key in heard:
+            continue
+        matcher = difflib.SequenceMatcher(b=key, autojunk=False)
+        best = 0.0
+        for span in spans:
+            if abs(len(span) - len(key)) > max(3, len(key) // 2):
+                continue
+            matcher.set_seq1(span)
+            bound = max(best, at_least)  # ratio() only where its cheap upper bounds allow a better match
+            if matcher.real_quick_ratio() >= bound and matcher.quick_ratio() >= bound:
+                best = max(best, matcher.ratio())
+        if best >= at_least:
+            scored.append((best, term))
+    return [term for _, term in sorted(scored, key=lambda pair: -pair[0])]
+
+
 def _spans(words: list[str]) -> list[tuple[int, int, str]]:
     """(start, end, letters) of every run of one to three words."""
     keys = [_key(w) for w in words]
     return [(i, i + n, "".join(keys[i : i + n])) for n in (1, 2, 3) for i in range(len(words) - n + 1)]
-
-
-def resembles_any(text: str, terms: set[str], at_least: float = SIMILAR) -> bool:
-    """Whether one to three consecutive words of `text` are spelt like a hinted word ("Ash Turbine" ~ Achterberg).
-
-    The hinted decode costs a second pass of the decoder, so it runs only where it may find something.
-    """
-    return any(_similarity(span, term) >= at_least for term in terms for _, _, span in _spans(text.split()))
 
 
 def with_hinted_words(plain: str, hinted: str, terms: set[str], at_least: float = SIMILAR) -> str:
@@ -95,14 +122,14 @@ def with_hinted_words(plain: str, hinted: str, terms: set[str], at_least: float 
 
 
 class Hints:
-    """The current hint text; `text()` is cheap when neither file changed (one stat each)."""
+    """The hint terms; cheap to ask for when neither file changed (one stat each)."""
 
     def __init__(self, phrases_file: Path | None, document_terms: Path | None, budget: int) -> None:
         self._files = [f for f in (phrases_file, document_terms) if f is not None]
         self._phrases_file = phrases_file
         self._budget = budget
         self._stamp: tuple | None = None
-        self._text = ""
+        self._pool: list[str] = []
         self._lock = threading.Lock()
 
     def _stat(self) -> tuple:
@@ -115,17 +142,28 @@ class Hints:
                 stamps.append(None)
         return tuple(stamps)
 
-    def text(self, count_tokens: Callable[[str], int]) -> str:
+    def pool(self, count_tokens: Callable[[str], int]) -> list[str]:
+        """Every phrase, then every unfamiliar document word, re-read when a file changed."""
         if self._budget <= 0 or not self._files:
-            return ""
+            return []
         with self._lock:
             stamp = self._stat()
             if stamp != self._stamp:
-                self._text = self._build(count_tokens)
+                self._pool = self._build(count_tokens)
                 self._stamp = stamp
-            return self._text
+            return self._pool
 
-    def _build(self, count_tokens: Callable[[str], int]) -> str:
+    def text(self, count_tokens: Callable[[str], int]) -> str:
+        """The pool's first terms within the budget: a hint for any utterance."""
+        return SEPARATOR.join(fit(self.pool(count_tokens), count_tokens, self._budget))
+
+    def near(self, heard: str, count_tokens: Callable[[str], int]) -> str:
+        """A hint for one utterance: the terms spelt like what its first decode heard, within the budget."""
+        pool = self.pool(count_tokens)
+        chosen = fit(closest(heard, pool), count_tokens, self._budget - 1) if pool and heard else []
+        return SEPARATOR.join(chosen) + "." if chosen else ""  # a bare word primes Whisper less than a sentence
+
+    def _build(self, count_tokens: Callable[[str], int]) -> list[str]:
         sources: list[Iterable[str]] = []
         for path in self._files:
             try:
@@ -138,6 +176,6 @@ class Hints:
                 _LOGGER.warning("vocabulary file %s unreadable (%s): ignored", path, err.strerror or err)
                 continue
             sources.append(terms if path == self._phrases_file else unfamiliar(terms, count_tokens))
-        chosen = fit(itertools.chain(*sources), count_tokens, self._budget)
-        _LOGGER.info("vocabulary hint (%d phrases): %s", len(chosen), SEPARATOR.join(chosen)[:200])
-        return SEPARATOR.join(chosen)
+        chosen = fit(itertools.chain(*sources), count_tokens, MAX_POOL_TOKENS)
+        _LOGGER.info("vocabulary (%d phrases): %s", len(chosen), SEPARATOR.join(chosen)[:200])
+        return chosen

@@ -1,11 +1,14 @@
 """faster-whisper behind a bounded queue, transcribing straight from memory (no temp WAV files).
 
-Voice commands are a few seconds long, but Whisper pads every input to a 30 s window, and the encoder's
-cost grows with the window, not with the speech. An utterance that fits is therefore decoded in one
-step with the window cut down to `--window` seconds (at least the audio plus a margin): on tiny.en and
-2 cores the encoder drops from ~0.5 s to ~0.07 s. A result that looks degenerate (the sentence said
-twice, which is how Whisper fails on a cut window) falls back to faster-whisper's full transcription, as does anything
-longer than one window.
+Voice commands are a few seconds long, but Whisper pads every input to a 30 s window, and both the
+encoder's cost and the decoder's first step (its keys and values over every encoded frame) grow with
+the window, not with the speech. An utterance that fits is therefore decoded in one step over a window
+cut to the audio plus `--window-margin` seconds of silence (or at least `--window` seconds).
+
+On a cut window without timestamps, Whisper often says the sentence again in the silence after it.
+The decode therefore runs with timestamps, starts at the audio's first timestamp, and may place no
+timestamp past the audio's end (a repeat would need one). A result that still looks degenerate falls
+back to faster-whisper's full transcription, as does anything longer than one window.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from faster_whisper import WhisperModel
 from faster_whisper.tokenizer import Tokenizer
 from faster_whisper.transcribe import get_compression_ratio, get_suppressed_tokens
 
-from wyoming_xnai.asr.hints import Hints, hint_words, resembles_any, with_hinted_words
+from wyoming_xnai.asr.hints import Hints, hint_words, with_hinted_words
 from wyoming_xnai.audio.format import RATE as SAMPLE_RATE
 from wyoming_xnai.models import WhisperModelRef
 from wyoming_xnai.settings import AsrSettings
@@ -34,7 +37,9 @@ ENGLISH_ONLY_VOCAB = 51864
 HOP = 160  # samples per mel frame
 FULL_WINDOW = 30.0
 LEAD = 0.2  # seconds of silence before the audio: Whisper often drops a first word that starts at sample 0
-MARGIN = 1.0  # seconds of padding after the audio, so the last word is not at the window's edge
+LATE = 0.3  # seconds after the audio's end where a timestamp may still fall
+TIMESTAMP_STEP = 0.02  # seconds per Whisper timestamp token
+LAST_TIMESTAMP = 1500  # <|30.00|>
 # faster-whisper's own thresholds for "this decode went wrong" and "nobody spoke"
 MAX_COMPRESSION_RATIO = 2.4
 NO_SPEECH_PROB = 0.6
@@ -127,7 +132,7 @@ class Transcriber:
         audio = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768.0
         if language is None and self.languages == ["en"]:
             language = "en"
-        fits = len(audio) <= (FULL_WINDOW - LEAD - MARGIN) * SAMPLE_RATE
+        fits = len(audio) <= (FULL_WINDOW - LEAD - self._settings.asr_window_margin) * SAMPLE_RATE
         # Language detection needs Whisper's full window (on a cut one it is often confidently wrong)
         if fits and language is not None and self._settings.asr_window < FULL_WINDOW:
             heard = self.one_window(audio, language, wanted)
@@ -140,10 +145,6 @@ class Transcriber:
     def count_tokens(self, text: str) -> int:
         assert self._model is not None
         return len(self._model.hf_tokenizer.encode(text, add_special_tokens=False).ids)
-
-    def hint(self) -> str:
-        """The vocabulary hint, re-read when its files change."""
-        return self.hints.text(self.count_tokens)
 
     def full(
         self, audio: np.ndarray, language: str | None, on_segment: Callable[[str], None], wanted: Callable[[], bool]
@@ -176,32 +177,32 @@ class Transcriber:
     def one_window(self, audio: np.ndarray, language: str, wanted: Callable[[], bool] = _always) -> Heard | None:
         """One decode over a window cut to the audio; None when the result is not to be trusted.
 
-        With a vocabulary hint, a second decode with the hint runs only when the first heard something
-        like a hinted word, and it may only put hinted words in place of what the first heard: a
-        hint prompt alone also changes words it has nothing to do with ("call the" -> "Claude").
+        With a vocabulary, a second decode runs with the hint of the terms spelt like what the first
+        one heard, and it may only put hinted words in place of words spelt like them: a hint prompt
+        alone also changes words it has nothing to do with ("call the" -> "Claude").
         """
         encoded, audio_seconds = self._encode(audio)
         _check(wanted)
         tokenizer = self._tokenizer(language)
         plain = self._decode(encoded, tokenizer, audio_seconds, "")
-        hint = self.hint()
-        if plain is None or not plain.text or not hint:
+        if plain is None or not plain.text:
             return plain
-        terms = hint_words(hint, self.count_tokens)
-        if not resembles_any(plain.text, terms):
+        hint = self.hints.near(plain.text, self.count_tokens)
+        if not hint:
             return plain
         _check(wanted)
         hinted = self._decode(encoded, tokenizer, audio_seconds, hint)
         if hinted is None or not hinted.text:
             return plain
-        merged = with_hinted_words(plain.text, hinted.text, terms)
+        merged = with_hinted_words(plain.text, hinted.text, hint_words(hint, self.count_tokens))
         return plain if merged == plain.text else replace(hinted, text=merged)
 
     def _encode(self, audio: np.ndarray) -> tuple[ctranslate2.StorageView, float]:
         model = self._model
         assert model is not None, "load() first"
         audio_seconds = len(audio) / SAMPLE_RATE
-        seconds = min(FULL_WINDOW, max(self._settings.asr_window, LEAD + audio_seconds + MARGIN))
+        fitted = LEAD + audio_seconds + self._settings.asr_window_margin
+        seconds = min(FULL_WINDOW, max(self._settings.asr_window, fitted))
         frames = int(seconds * SAMPLE_RATE / HOP)
         padded = np.zeros(frames * HOP, dtype=np.float32)
         lead = int(LEAD * SAMPLE_RATE)
@@ -223,15 +224,15 @@ class Transcriber:
             return_scores=True,
             return_no_speech_prob=True,
             suppress_blank=True,
-            suppress_tokens=get_suppressed_tokens(tokenizer, (-1,)),
+            suppress_tokens=suppressed_tokens(tokenizer, LEAD + audio_seconds + LATE),
         )[0]
-        tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
-        text = tokenizer.decode(tokens).strip()
-        avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
+        generated = result.sequences_ids[0]
+        text = tokenizer.decode([t for t in generated if t < tokenizer.eot]).strip()
+        avg_logprob = result.scores[0] * len(generated) / (len(generated) + 1)
         language = tokenizer.language_code
         if result.no_speech_prob > NO_SPEECH_PROB and avg_logprob < LOW_LOGPROB:
             return Heard("", language, avg_logprob, result.no_speech_prob)  # faster-whisper drops such a segment too
-        cut_off = len(result.sequences_ids[0]) >= max_length - len(prompt)
+        cut_off = len(generated) >= max_length - len(prompt)
         ratio = get_compression_ratio(text) if text else None
         if not text or cut_off or (ratio or 0) > MAX_COMPRESSION_RATIO or repeats_itself(text):
             _LOGGER.debug("short-window decode looks degenerate (%r): full transcription instead", text[:80])
@@ -246,13 +247,24 @@ class Transcriber:
         )
 
     def _prompt(self, tokenizer: Tokenizer, hint: str) -> list[int]:
-        """Start-of-transcript, language and task, no timestamps; before it, as faster-whisper does,
+        """Start-of-transcript, language, task and the audio's first timestamp; before it, as faster-whisper does,
         the vocabulary hint and `--initial-prompt` (at most half the decoder's context)."""
         before = " ".join(t for t in (hint, (self._settings.asr_initial_prompt or "").strip()) if t)
         prompt: list[int] = []
         if before:
             prompt = [tokenizer.sot_prev, *tokenizer.encode(" " + before)[-223:]]
-        return [*prompt, *tokenizer.sot_sequence, tokenizer.no_timestamps]
+        return [*prompt, *tokenizer.sot_sequence, _timestamp(tokenizer, LEAD)]
+
+
+def _timestamp(tokenizer: Tokenizer, seconds: float) -> int:
+    return tokenizer.timestamp_begin + min(LAST_TIMESTAMP, round(seconds / TIMESTAMP_STEP))
+
+
+def suppressed_tokens(tokenizer: Tokenizer, end: float) -> list[int]:
+    """faster-whisper's suppressed symbols, and every timestamp after `end`: with timestamps past
+    the audio allowed, Whisper on a cut window may start the sentence again in the silence after it."""
+    first_late = _timestamp(tokenizer, end) + 1
+    return [*get_suppressed_tokens(tokenizer, (-1,)), *range(first_late, tokenizer.timestamp_begin + LAST_TIMESTAMP + 1)]
 
 
 def _check(wanted: Callable[[], bool]) -> None:

@@ -38,10 +38,14 @@ class AsrSettings(ServerSettings):
         40, ge=0, le=200, description="Token budget of the vocabulary hint (0 = none; long hints make Whisper echo them)"
     )
     asr_window: float = Field(
-        10.0,
-        ge=1.0,
+        5.0,
+        ge=0.0,
         le=30.0,
-        description="Seconds of encoder window for short utterances (30 = Whisper's full window; shorter is faster)",
+        description="Least seconds of encoder window for short utterances, which is otherwise fitted to the audio "
+        "and --window-margin (30 = Whisper's full window; shorter is faster)",
+    )
+    asr_window_margin: float = Field(
+        1.0, ge=0.5, le=10.0, description="Seconds of silence after the audio in a window fitted to it"
     )
     asr_max_concurrent: int = Field(1, ge=1, description="Transcriptions that may run at the same time")
     asr_max_queue: int = Field(16, ge=0, description="Utterances that may wait for a transcription slot")
