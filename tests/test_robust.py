@@ -1,7 +1,7 @@
 """No client on the LAN can take a service away from the others (issue 14), through real servers.
 
 Every limit is configured short here (a second or two) so each is reached quickly; the defaults are in
-settings.py and the README. Each test names the finding it checks.
+wyoming_xnai/settings/ and the README. Each test names the finding it checks.
 """
 
 from __future__ import annotations
