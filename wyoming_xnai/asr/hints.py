@@ -69,8 +69,13 @@ def hint_words(hint: str, count_tokens: Callable[[str], int]) -> set[str]:
     return {_key(w) for w in unfamiliar(words, count_tokens)}
 
 
+def _comparable(a: str, b: str) -> bool:
+    """Whether two spellings are near enough in length to be one word misheard (b: the hinted one)."""
+    return abs(len(a) - len(b)) <= max(3, len(b) // 2)
+
+
 def _similarity(a: str, b: str) -> float:
-    if abs(len(a) - len(b)) > max(3, len(b) // 2):
+    if not _comparable(a, b):
         return 0.0
     return difflib.SequenceMatcher(a=a, b=b, autojunk=False).ratio()
 
@@ -81,13 +86,13 @@ def closest(text: str, terms: Iterable[str], at_least: float = CLOSE) -> list[st
     heard = set(spans)
     scored = []
     for term in terms:
-        key = re.sub(r"[^\w'-]", "", term.replace(" ", "")).lower()
+        key = _key(term.replace(" ", ""))
         if not key or key in heard:
             continue
         matcher = difflib.SequenceMatcher(b=key, autojunk=False)
         best = 0.0
         for span in spans:
-            if abs(len(span) - len(key)) > max(3, len(key) // 2):
+            if not _comparable(span, key):
                 continue
             matcher.set_seq1(span)
             bound = max(best, at_least)  # ratio() only where its cheap upper bounds allow a better match
@@ -152,10 +157,6 @@ class Hints:
                 self._pool = self._build(count_tokens)
                 self._stamp = stamp
             return self._pool
-
-    def text(self, count_tokens: Callable[[str], int]) -> str:
-        """The pool's first terms within the budget: a hint for any utterance."""
-        return SEPARATOR.join(fit(self.pool(count_tokens), count_tokens, self._budget))
 
     def near(self, heard: str, count_tokens: Callable[[str], int]) -> str:
         """A hint for one utterance: the terms spelt like what its first decode heard, within the budget."""
