@@ -20,7 +20,12 @@ def strip_wake_phrase(text: str, phrase: str) -> str | None:
     want, words = _words(phrase), text.split()
     if _words(" ".join(words[: len(want)])) != want:
         return None
-    return " ".join(words[len(want) :]).strip(" ,.")
+    return _after(words, len(want))
+
+
+def _after(words: list[str], count: int) -> str:
+    """The request: the words after the first `count`, without the marks that set it off."""
+    return " ".join(words[count:]).strip(" ,.")
 
 
 def _sound_key(text: str) -> str:
@@ -64,5 +69,5 @@ def strip_wake_tail(text: str, phrase: str) -> str:
     for count in range(1, min(len(_words(phrase)), len(words)) + 1):
         last = words[count - 1]
         if last[-1] in ",.!?;:" and _is_wake_tail(" ".join(words[:count]), phrase_key):
-            return " ".join(words[count:]).strip(" ,.")
+            return _after(words, count)
     return text
