@@ -149,7 +149,7 @@ async def time_server(uri: str, pcm: bytes) -> tuple[float, str]:
 
 
 def servers(default: str, models: str) -> dict[str, Server]:
-    common = ["--compute-type", "int8", "--cpu-threads", "2", "--language", "en", "--models-dir", models]
+    common = ["--compute-type", "int8", "--cpu-threads", "1", "--language", "en", "--models-dir", models]
     out = {name: Server.xnai("asr", *flags, *common) for name, flags in OURS.items()}
     vocab = Server.xnai("asr", *OURS[default], "--document-vocabulary", *common)
     texts = [document_text(found) for found in find_documents(DOCS)[0]]
@@ -161,7 +161,7 @@ def servers(default: str, models: str) -> dict[str, Server]:
     reference = [sys.executable, "-m", "wyoming_faster_whisper", "--uri", "{uri}", "--model", path,
                  "--stt-library", "faster-whisper", "--local-files-only", "--data-dir", "{workdir}"]  # fmt: skip
     out["wyoming-faster-whisper defaults"] = Server(reference, "wfw-defaults")
-    matched = ["--beam-size", beam, "--compute-type", "int8", "--cpu-threads", "2", "--language", "en"]
+    matched = ["--beam-size", beam, "--compute-type", "int8", "--cpu-threads", "1", "--language", "en"]
     out["wyoming-faster-whisper matched"] = Server([*reference, *matched], "wfw-matched")
     return out
 
