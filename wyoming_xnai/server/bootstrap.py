@@ -57,6 +57,7 @@ async def serve(services: Sequence[Service], settings: ServerSettings) -> None:
                     await background.start(metrics.serve)
                 for service in services:
                     background.start_soon(service.load_in_background)
+                    background.start_soon(service.background)
                 if settings.zeroconf is not None:
                     advertiser = await _advertise(services, listeners, settings)
                 await _wait_for_signal()
