@@ -57,8 +57,10 @@ def asr_without_endpointing(module_servers) -> ServerProcess:
 @pytest.fixture(scope="module")
 def asr_patient(module_servers) -> ServerProcess:
     """Endpointing whose longest pause (4 s) no loaded machine's early decode takes: a turn that ends
-    before it ended on complete words."""
-    return module_servers("asr", "--vad-endpointing", "4", "--vad-no-speech-seconds", "3")
+    before it ended on complete words. Its complete questions are offered for preparing to a handle that
+    is not there (nothing listens on the port): that must change nothing."""
+    nobody = f"tcp://{LOOPBACK}:{free_port()}"
+    return module_servers("asr", "--vad-endpointing", "4", "--vad-no-speech-seconds", "3", "--prepare-uri", nobody)
 
 
 async def describe(uri: str) -> Info:

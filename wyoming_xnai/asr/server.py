@@ -3,7 +3,8 @@
 One utterance is transcribe? -> audio-start? -> audio-chunk* -> audio-stop -> exactly one transcript
 (WYOMING_PROTOCOL.md 4.2). With endpointing (the default) the transcript goes out as soon as the
 speaker's turn is over (turn.py), and the rest of that utterance's audio is dropped: Home Assistant
-stops streaming at the first `transcript`.
+stops streaming at the first `transcript`. With `--prepare-uri`, an early decode that reads as a complete
+sentence is also offered to handle (`xnai-prepare`), which prepares the answer while the turn ends.
 """
 
 from __future__ import annotations

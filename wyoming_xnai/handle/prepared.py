@@ -31,8 +31,9 @@ _LOGGER = logging.getLogger(__name__)
 T = TypeVar("T")
 KEEP = 8  # finished preparations kept (one per room speaking at once is plenty)
 KEEP_SECONDS = 15.0  # Home Assistant's transcript follows the offer by well under a second
-# An offer this soon after the real request for the same text came too late (that request computes it)
-LATE_SECONDS = 5.0
+# An offer this soon after the real request for the same text came too late (that request computes it): the
+# ASR sends it as its early decode ends, before the transcript, within 1 s at most (asr/server.py)
+LATE_SECONDS = 2.0
 
 
 def usable(question: str, history: Sequence[Turn], context: Mapping[str, Any]) -> bool:
