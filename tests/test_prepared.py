@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import anyio
 import pytest
 
-from wyoming_xnai.handle.prepared import KEEP_SECONDS, Preparer, usable
+from wyoming_xnai.handle.prepared import KEEP_SECONDS, UNCLAIMED, Preparer, usable
 from wyoming_xnai.handle.prompt import Turn
 
 pytestmark = pytest.mark.anyio
@@ -165,3 +165,17 @@ async def test_only_an_exact_request_gets_the_prepared_answer(running) -> None:
     assert work.started == [question for question, _, _ in cases]
     assert usable("What is their phone number?", [], {"conversation_id": "x"})  # no earlier turn: stands alone
     assert usable("Where is the spare key?", BOILER, {})  # not a follow-up: history plays no part
+
+
+async def test_offers_stop_while_no_real_request_could_use_them(running) -> None:
+    """An ASR whose transcripts go elsewhere costs a few answers, not one per utterance."""
+    preparer, work, _ = running
+    questions = [f"Question number {i}?" for i in range(UNCLAIMED + 1)]
+    for question in questions:
+        work.release(question)
+    assert all(preparer.offer(question) for question in questions[:UNCLAIMED])
+    assert not preparer.offer(questions[-1])
+    assert await preparer.answer_for("What is their number?", BOILER, {}) is None  # could use none: no change
+    assert not preparer.offer(questions[-1])
+    assert await preparer.answer_for("Where is the spare key?", [], {}) is None  # could have used one
+    assert preparer.offer(questions[-1])

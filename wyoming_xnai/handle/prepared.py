@@ -11,7 +11,8 @@ preparation is computed without one). Everything else is computed as usual.
 
 Bounded whoever offers: one preparation at a time and one waiting (a newer offer replaces the waiting
 one and cancels the running one), a few finished ones kept for seconds, each used once. An offer that
-comes after its real request (a race the real request won) is refused, so nothing is computed twice.
+comes after its real request (a race the real request won) is refused, so nothing is computed twice, and
+offers stop after a few that no real request could use, until one comes that could.
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ KEEP_SECONDS = 15.0  # Home Assistant's transcript follows the offer by well und
 # An offer this soon after the real request for the same text came too late (that request computes it): the
 # ASR sends it as its early decode ends, before the transcript, within 1 s at most (asr/server.py)
 LATE_SECONDS = 2.0
+# Offers taken in a row without a real request that could use one: then offers wait for such a request.
+# The ASR's transcripts may go elsewhere (Home Assistant's own agent, a satellite that sends its ASR
+# confidence): answering them ahead would only take the CPU from the services that do answer.
+UNCLAIMED = 4
 
 
 def usable(question: str, history: Sequence[Turn], context: Mapping[str, Any]) -> bool:
@@ -78,11 +83,15 @@ class Preparer(Generic[T]):
         self._running: Preparation[T] | None = None
         self._next: Preparation[T] | None = None
         self._wake = anyio.Event()
+        self._unclaimed = 0  # offers taken since the last real request that could use one
 
     def offer(self, text: str) -> bool:
         """Prepare `text` next (newest wins); False when it is already prepared or being prepared, was just
-        asked for real, or when the one waiting to run has a real request waiting for it."""
+        asked for real, when the one waiting to run has a real request waiting for it, or when the last
+        offers went unclaimed (see UNCLAIMED)."""
         if not text or self._asked.get(text) or self._finished.get(text) is not None or self._find(text) is not None:
+            return False
+        if self._unclaimed >= UNCLAIMED:
             return False
         if self._next is not None:
             if self._next.waiting:
@@ -91,6 +100,7 @@ class Preparer(Generic[T]):
         if self._running is not None and not self._running.waiting:
             self._running.cancel()
         self._next = Preparation(text)
+        self._unclaimed += 1
         self._wake.set()
         return True
 
@@ -102,6 +112,7 @@ class Preparer(Generic[T]):
         if not usable(question, history, context):
             self.forget()
             return None
+        self._unclaimed = 0
         kept = self._finished.pop(question)
         if kept is not None:
             return kept

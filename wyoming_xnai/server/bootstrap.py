@@ -1,6 +1,7 @@
-"""The one way every service starts: bind, answer describe at once, load models in the background,
-advertise, expose metrics, and stop cleanly on SIGTERM/SIGINT (open requests get `--shutdown-grace`
-seconds to finish, then an error event, before their connections close)."""
+"""The one way every service starts: bind, answer describe at once, load models in the background, run
+each service's own background work (`Service.background`), advertise, expose metrics, and stop cleanly
+on SIGTERM/SIGINT (open requests get `--shutdown-grace` seconds to finish, then an error event, before
+their connections close)."""
 
 from __future__ import annotations
 
