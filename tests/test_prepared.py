@@ -8,8 +8,11 @@ from collections.abc import AsyncIterator
 import anyio
 import pytest
 
+from wyoming_xnai.handle.chain import NO_ANSWER, Answer
 from wyoming_xnai.handle.prepared import KEEP_SECONDS, UNCLAIMED, Preparer, usable
 from wyoming_xnai.handle.prompt import Turn
+from wyoming_xnai.handle.replies import DONT_KNOW, Outcome
+from wyoming_xnai.handle.server import worth_keeping
 
 pytestmark = pytest.mark.anyio
 BOILER = [Turn("Which company services the boiler?", "Hartwell Heating services the boiler.")]
@@ -179,3 +182,13 @@ async def test_offers_stop_while_no_real_request_could_use_them(running) -> None
     assert not preparer.offer(questions[-1])
     assert await preparer.answer_for("Where is the spare key?", [], {}) is None  # could have used one
     assert preparer.offer(questions[-1])
+
+
+def test_a_prepared_answer_is_kept_only_when_no_stage_failed() -> None:
+    """A stage that failed or a busy LLM may go otherwise a moment later: the real request computes anew."""
+    assert worth_keeping(Answer("It is under the flower pot.", "rag"))
+    assert worth_keeping(Answer(DONT_KNOW, "template", problems={"llm": NO_ANSWER}, outcome=Outcome.NOT_IN_NOTES))
+    assert not worth_keeping(Answer("The note says...", "template", problems={"llm": "took longer than 20 s"},
+                                    outcome=Outcome.DEGRADED))  # fmt: skip
+    assert not worth_keeping(Answer("Sorry, I am busy.", "busy", outcome=Outcome.BUSY))
+    assert not worth_keeping(Answer("Thursday.", "llm", problems={"retrieval": "circuit breaker open"}))

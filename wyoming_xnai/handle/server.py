@@ -25,7 +25,7 @@ from wyoming.handle import Handled, HandledChunk, HandledStart, HandledStop
 from wyoming.info import Attribution, HandleModel, HandleProgram, Info
 
 from wyoming_xnai.client.prepare import PREPARE
-from wyoming_xnai.handle.chain import Answer, Answerer
+from wyoming_xnai.handle.chain import NO_ANSWER, Answer, Answerer
 from wyoming_xnai.handle.memory import conversation_key
 from wyoming_xnai.handle.prepared import Preparer
 from wyoming_xnai.handle.replies import Outcome
@@ -40,6 +40,13 @@ MAX_PENDING = 2  # questions one connection may have in flight (Home Assistant s
 # Prepared answers that a fresh computation might better: a stage failed, or the LLM was busy then.
 NOT_KEPT = frozenset({Outcome.BUSY, Outcome.DEGRADED})
 LLAMA = Attribution(name="llama.cpp via llama-cpp-python", url="https://github.com/abetlen/llama-cpp-python")
+
+
+def worth_keeping(answer: Answer) -> bool:
+    """A prepared answer the real request would compute again alike: no stage failed on the way (the LLM
+    giving no answer that the notes bear out is its answer to this question, not a failure)."""
+    failed = {stage: why for stage, why in answer.problems.items() if (stage, why) != ("llm", NO_ANSWER)}
+    return not failed and answer.outcome not in NOT_KEPT
 
 
 @dataclass(frozen=True)
@@ -95,7 +102,7 @@ class HandleService(Service):
 
         with anyio.move_on_after(self.settings.handle_answer_timeout):
             answer = await self.answerer.answer(question, None, keep, None)
-            if answer.problems or answer.outcome in NOT_KEPT:
+            if not worth_keeping(answer):
                 _LOGGER.debug("prepared answer not kept: %s (%s)", answer.outcome, ", ".join(answer.problems))
                 return None
             _LOGGER.debug("answer prepared: %s by stage %s", answer.outcome, answer.stage)
