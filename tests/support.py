@@ -219,6 +219,38 @@ async def transcribe(
         return await read_until(client, "transcript-stop")
 
 
+async def speak_live(uri: str, pcm: bytes, speech_ends: float) -> tuple[str, float]:
+    """Streams `pcm` in real time in 10 ms chunks as Home Assistant does, reading meanwhile; returns
+    the transcript and how many seconds of audio after `speech_ends` had been sent when it came."""
+    import anyio
+    from wyoming.asr import Transcribe
+    from wyoming.audio import AudioChunk, AudioStart, AudioStop
+    from wyoming.client import AsyncClient
+
+    chunk = 320
+    sent = 0
+    async with AsyncClient.from_uri(uri) as client:
+        await client.write_event(Transcribe(language="en").event())
+        await client.write_event(AudioStart(rate=16000, width=2, channels=1).event())
+        async with anyio.create_task_group() as tg:
+
+            async def upload() -> None:
+                nonlocal sent
+                start = anyio.current_time()
+                for i in range(0, len(pcm), chunk):
+                    await anyio.sleep_until(start + i / 32000)  # a microphone delivers audio in real time
+                    await client.write_event(
+                        AudioChunk(rate=16000, width=2, channels=1, audio=pcm[i : i + chunk]).event()
+                    )
+                    sent = i + chunk
+                await client.write_event(AudioStop().event())
+
+            tg.start_soon(upload)
+            events = await read_until(client, "transcript")
+            tg.cancel_scope.cancel()
+    return transcript_text(events), sent / 32000 - speech_ends
+
+
 def transcript_text(events: list) -> str:
     texts = [e.data["text"] for e in events if e.type == "transcript"]
     assert len(texts) == 1, f"expected exactly one transcript, got {[e.type for e in events]}"

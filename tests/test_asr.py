@@ -12,7 +12,7 @@ import pytest
 import tokenizers
 from faster_whisper.tokenizer import Tokenizer
 from wyoming.asr import Transcribe
-from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.audio import AudioChunk, AudioStart
 from wyoming.client import AsyncClient
 from wyoming.info import Describe, Info
 
@@ -24,6 +24,7 @@ from tests.support import (
     noise,
     read_until,
     silence,
+    speak_live,
     speech,
     transcribe,
     transcript_text,
@@ -56,8 +57,10 @@ def asr_without_endpointing(module_servers) -> ServerProcess:
 @pytest.fixture(scope="module")
 def asr_patient(module_servers) -> ServerProcess:
     """Endpointing whose longest pause (4 s) no loaded machine's early decode takes: a turn that ends
-    before it ended on complete words."""
-    return module_servers("asr", "--vad-endpointing", "4", "--vad-no-speech-seconds", "3")
+    before it ended on complete words. Its complete questions are offered for preparing to a handle that
+    is not there (nothing listens on the port): that must change nothing."""
+    nobody = f"tcp://{LOOPBACK}:{free_port()}"
+    return module_servers("asr", "--vad-endpointing", "4", "--vad-no-speech-seconds", "3", "--prepare-uri", nobody)
 
 
 async def describe(uri: str) -> Info:
@@ -177,33 +180,6 @@ async def test_endpointing_answers_without_audio_stop(asr: ServerProcess) -> Non
 async def test_endpointing_gives_up_on_silence(asr_patient: ServerProcess) -> None:
     events = await transcribe(asr_patient.uri, silence(4.0), audio_stop=False)
     assert transcript_text(events) == ""
-
-
-async def speak_live(uri: str, pcm: bytes, speech_ends: float) -> tuple[str, float]:
-    """Streams `pcm` in real time in 10 ms chunks as Home Assistant does, reading meanwhile; returns
-    the transcript and how many seconds of audio after `speech_ends` had been sent when it came."""
-    chunk = 320
-    sent = 0
-    async with AsyncClient.from_uri(uri) as client:
-        await client.write_event(Transcribe(language="en").event())
-        await client.write_event(AudioStart(rate=16000, width=2, channels=1).event())
-        async with anyio.create_task_group() as tg:
-
-            async def upload() -> None:
-                nonlocal sent
-                start = anyio.current_time()
-                for i in range(0, len(pcm), chunk):
-                    await anyio.sleep_until(start + i / 32000)  # a microphone delivers audio in real time
-                    await client.write_event(
-                        AudioChunk(rate=16000, width=2, channels=1, audio=pcm[i : i + chunk]).event()
-                    )
-                    sent = i + chunk
-                await client.write_event(AudioStop().event())
-
-            tg.start_soon(upload)
-            events = await read_until(client, "transcript")
-            tg.cancel_scope.cancel()
-    return transcript_text(events), sent / 32000 - speech_ends
 
 
 def trimmed(pcm: bytes) -> bytes:

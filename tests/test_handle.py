@@ -18,11 +18,13 @@ import anyio
 import pytest
 from wyoming.asr import Transcript
 from wyoming.client import AsyncClient
+from wyoming.event import Event
 from wyoming.info import Describe, Info
 
 from bench.support import Collector
 from tests.docs_facts import DOCS, FACTS
 from tests.support import LOOPBACK, ServerProcess, free_port, read_until, server_env
+from wyoming_xnai.client.prepare import PREPARE, prepare_event
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(600)]
 
@@ -244,6 +246,61 @@ async def test_a_garbled_question_is_asked_again(handle: ServerProcess) -> None:
         assert outcome(events) == "ask_again" and "say it again" in handled_text(events), garbled
     events = await ask(handle.uri, "Wo ist der Ersatzschlüssel?")
     assert outcome(events) == "unsupported_language" and "English" in handled_text(events)
+
+
+# --- answers prepared during the pause (xnai-prepare, as our ASR sends it) ------------------------------
+
+
+async def prepare(handle: ServerProcess, metrics_port: int, question: str) -> None:
+    """Offer the question as the ASR does (write, close at once); returns once handle has taken it."""
+    taken = metric(metrics_port, "xnai_requests_total", service="handle", kind="prepare")
+    async with AsyncClient.from_uri(handle.uri) as client:
+        await client.write_event(prepare_event(question, "en"))
+    await wait_for(lambda: metric(metrics_port, "xnai_requests_total", service="handle", kind="prepare") > taken,
+                   what="the preparation to be taken")  # fmt: skip
+
+
+def prepared(events: list) -> bool:
+    return next(e.data.get("context", {}).get("xnai_prepared", False) for e in events if e.type == "handled")
+
+
+async def test_a_prepared_answer_is_the_one_computed_without_preparing(handle: ServerProcess, metrics_port) -> None:
+    """The prepared answer is replayed through the same events. (llama.cpp's reuse of the previous prompt can
+    reword some answers between two computations of one question, prepared or not: this one's wording holds.)"""
+    fact = FACTS[8]
+    question = fact.question
+    used = metric(metrics_port, "xnai_requests_total", service="handle", kind="prepared")
+    await prepare(handle, metrics_port, question)
+    with_preparing = await ask(handle.uri, question, "prepared-1")  # a new connection, as Home Assistant's
+    assert prepared(with_preparing)
+    assert metric(metrics_port, "xnai_requests_total", service="handle", kind="prepared") == used + 1
+    computed = await ask(handle.uri, question, "prepared-2")  # a preparation is used once: this one computes
+    assert not prepared(computed)
+    assert handled_text(with_preparing) == handled_text(computed) and fact.keyword in handled_text(computed)
+    assert outcome(with_preparing) == outcome(computed) == "answered"
+    # the same streaming events, the chunks of the same sentences
+    assert [(e.type, e.data.get("text")) for e in with_preparing] == [(e.type, e.data.get("text")) for e in computed]
+
+
+async def test_a_follow_up_never_gets_an_answer_prepared_without_its_conversation(
+    handle: ServerProcess, metrics_port: int
+) -> None:
+    assert "hartwell" in handled_text(await ask(handle.uri, "Which company services the boiler?", "prepared-3")).lower()
+    await prepare(handle, metrics_port, "What is their phone number?")
+    events = await ask(handle.uri, "What is their phone number?", "prepared-3")
+    assert not prepared(events) and "0142" in handled_text(events)
+
+
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [({"text": 5}, "bad-request"), ({"text": " "}, "bad-request"), ({"text": "Why?", "language": 1}, "bad-request"),
+     ({"text": "x" * 5000}, "text-too-long")],
+)  # fmt: skip
+async def test_a_bad_prepare_event_gets_a_clear_error(handle: ServerProcess, data: dict, code: str) -> None:
+    async with AsyncClient.from_uri(handle.uri) as client:
+        await client.write_event(Event(PREPARE, data))
+        events = await read_until(client, "never", timeout=30)
+    assert events[-1].type == "error" and events[-1].data["code"] == code
 
 
 # --- faults -----------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from wyoming.client import AsyncClient
 from wyoming.tts import Synthesize
 
 from bench.support import Collector
+from tests.docs_facts import SPOKEN
 from tests.support import (
     LOOPBACK,
     ServerProcess,
@@ -22,6 +23,8 @@ from tests.support import (
     free_port,
     read_until,
     server_env,
+    silence,
+    speak_live,
     speech,
     transcribe,
     transcript_text,
@@ -159,6 +162,38 @@ async def rss_settles(serve: AllInOne, before: int, timeout: float = 30) -> None
     while serve.rss_bytes() > before + 64 * 2**20:
         assert anyio.current_time() < deadline, f"RSS {before / 2**20:.0f} -> {serve.rss_bytes() / 2**20:.0f} MiB"
         await anyio.sleep(0.1)
+
+
+def handle_requests(serve: AllInOne, kind: str) -> float:
+    families = text_string_to_metric_families(serve.metrics())
+    return sum(
+        s.value
+        for family in families
+        for s in family.samples
+        if s.name == "xnai_requests_total" and s.labels == {"service": "handle", "kind": kind}
+    )
+
+
+async def test_a_spoken_question_is_answered_from_the_answer_prepared_during_the_pause(serve: AllInOne) -> None:
+    """Issue 15: as through Home Assistant, the ASR ends the turn itself and the transcript goes to handle on
+    a new connection; meanwhile the ASR has offered handle the question it heard complete in the pause
+    (`xnai serve` wires that up by itself), and the answer is the prepared one."""
+    fact = SPOKEN[0]
+    offered, used = handle_requests(serve, "prepare"), handle_requests(serve, "prepared")
+    pcm = speech(fact.question)
+    text, _ = await speak_live(serve.uri("asr"), pcm + silence(3.0), len(pcm) / 32000)
+    assert {"company", "boiler"} <= words(text), text
+    deadline = anyio.current_time() + 60
+    while handle_requests(serve, "prepare") <= offered:  # Home Assistant's pipeline takes a moment too
+        assert anyio.current_time() < deadline, "handle got no preparation"
+        await anyio.sleep(0.02)
+    async with AsyncClient.from_uri(serve.uri("handle")) as client:
+        context = {"conversation_id": "prepared-spoken"}
+        await client.write_event(Transcript(text=text, language="en", context=context).event())
+        handled = (await read_until(client, "handled", timeout=300))[-1]
+    assert handled.type == "handled" and fact.keyword.lower() in handled.data["text"].lower(), handled
+    assert handled.data["context"]["xnai_prepared"] is True and handled.data["context"]["xnai_outcome"] == "answered"
+    assert handle_requests(serve, "prepared") == used + 1
 
 
 async def test_spans_reach_the_collector_at_shutdown(serve: AllInOne) -> None:

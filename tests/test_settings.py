@@ -113,3 +113,17 @@ def test_a_variable_reaches_its_section(monkeypatch: pytest.MonkeyPatch) -> None
     assert {s.data_dir for s in (every.serve, every.asr, every.tts, every.handle, every.wake)} == {Path("/data")}
     assert every.handle.handle_top_k == 2 and every.handle.handle_embed_threads == 2
     assert every.asr.asr_beam_size == 3
+
+
+def test_serve_points_its_asr_at_its_own_handle_unless_told_otherwise() -> None:
+    from wyoming_xnai.serve import wired
+
+    def prepare_uri(**given: object) -> str | None:
+        return wired(Settings.load(given)).asr.asr_prepare_uri
+
+    assert prepare_uri() == "tcp://127.0.0.1:10600"  # handle listens on every address: reached on loopback
+    assert prepare_uri(handle_uri="tcp://[::]:10601") == "tcp://[::1]:10601"
+    assert prepare_uri(serve_prepare=False) is None
+    assert prepare_uri(asr_prepare_uri="unix:///run/xnai/handle.sock") == "unix:///run/xnai/handle.sock"
+    assert prepare_uri(serve_services=["asr", "tts"]) is None  # no handle of its own to prepare
+    assert AsrSettings().asr_prepare_uri is None  # `xnai asr` alone: off unless given

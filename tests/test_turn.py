@@ -148,3 +148,19 @@ async def test_a_relaxed_speaker_gets_longer_pauses() -> None:
     utterance.start_early().heard = Heard("Turn on the kitchen lights.", "en", -0.2)
     assert feed(utterance, silence(2.0))[0] == "complete"
     assert 1.05 <= utterance.vad.silence < 1.1  # 1.5 x 0.7 s
+
+
+@pytest.mark.anyio  # an early decode carries a cancel scope: made inside an event loop
+async def test_complete_words_are_known_before_the_short_pause_is_over() -> None:
+    """What the ASR offers handle to prepare (--prepare-uri): complete words that are still all that was said,
+    before the turn ends on them."""
+    utterance = Utterance(settings(), "default")
+    feed(utterance, speech("turn on the kitchen lights") + silence(0.3))
+    utterance.start_early().heard = Heard("Turn on the kitchen lights.", "en", -0.2)
+    assert utterance.reads_complete() and not utterance.finished()
+    feed(utterance, speech("in the hall") + silence(0.1))
+    assert not utterance.reads_complete()  # the speaker went on: that decode is not the question any more
+    unfinished = Utterance(settings(), "default")
+    feed(unfinished, speech("set a timer for") + silence(0.3))
+    unfinished.start_early().heard = Heard("Set a timer for", "en", -0.2)
+    assert not unfinished.reads_complete()

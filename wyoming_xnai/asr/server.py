@@ -3,7 +3,8 @@
 One utterance is transcribe? -> audio-start? -> audio-chunk* -> audio-stop -> exactly one transcript
 (WYOMING_PROTOCOL.md 4.2). With endpointing (the default) the transcript goes out as soon as the
 speaker's turn is over (turn.py), and the rest of that utterance's audio is dropped: Home Assistant
-stops streaming at the first `transcript`.
+stops streaming at the first `transcript`. With `--prepare-uri`, an early decode that reads as a complete
+sentence is also offered to handle (`xnai-prepare`), which prepares the answer while the turn ends.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from wyoming.info import AsrModel, AsrProgram, Attribution, Info
 from wyoming_xnai.asr.audio import BYTES_PER_SECOND, BadAudio
 from wyoming_xnai.asr.transcriber import Heard, NoLongerWanted, Transcriber, whisper_language
 from wyoming_xnai.asr.turn import EarlyDecode, Utterance
+from wyoming_xnai.client.connection import SERVICE_ERRORS
+from wyoming_xnai.client.prepare import offer_preparation
 from wyoming_xnai.errors import UserError
 from wyoming_xnai.models import whisper_model
 from wyoming_xnai.server.bootstrap import run
@@ -35,6 +38,7 @@ from wyoming_xnai.server.tracing import tracer
 from wyoming_xnai.settings import AsrSettings
 
 _LOGGER = logging.getLogger(__name__)
+PREPARE_TIMEOUT = 1.0  # seconds to hand a question to handle for preparing (loopback or the LAN: milliseconds)
 WHISPER = Attribution(name="OpenAI Whisper via faster-whisper", url="https://github.com/SYSTRAN/faster-whisper")
 
 
@@ -198,11 +202,28 @@ class AsrHandler(ServiceHandler[AsrService]):
         if early.heard is not None:
             _LOGGER.debug("early decode of %.1f s: %r (%s)", len(early.pcm) / BYTES_PER_SECOND, early.heard.text,
                           "current" if utterance.wants(early) else "outdated")  # fmt: skip
+            if self.svc.settings.asr_prepare_uri and utterance is self.utterance and utterance.reads_complete():
+                self.tasks.start_soon(self._offer_preparation, self.svc.settings.asr_prepare_uri, early.heard)
         if utterance is self.utterance and not utterance.answered and utterance.finished():
             try:
                 await self._answer(utterance, "complete")
             except ConnectionError:
                 _LOGGER.debug("asr: client went away before its transcript")
+
+    async def _offer_preparation(self, uri: str, heard: Heard) -> None:
+        """Tell handle the question that is most likely coming, so that it prepares the answer while the turn
+        ends. Shielded for its short deadline: Home Assistant may close this connection at the transcript,
+        before the offer is out. A failure only costs the head start."""
+        with anyio.move_on_after(PREPARE_TIMEOUT, shield=True) as deadline:
+            try:
+                await offer_preparation(uri, heard.text, heard.language or self.language, PREPARE_TIMEOUT)
+            except SERVICE_ERRORS as err:
+                _LOGGER.debug("could not offer the question to %s for preparing: %s", uri, err or type(err).__name__)
+                return
+        if deadline.cancelled_caught:
+            _LOGGER.debug("could not offer the question to %s for preparing within %g s", uri, PREPARE_TIMEOUT)
+        else:
+            REQUESTS.labels("asr", "prepare-offered").inc()
 
     async def _transcribe(self, pcm: bytes, reason: str, on_start: Callable[[], Awaitable[None]] | None = None,
                           on_segment: Callable[[str], Awaitable[None]] | None = None,

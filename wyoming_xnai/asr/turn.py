@@ -91,10 +91,14 @@ class Utterance:
         if early is not None and not early.running and not self.wants(early):
             early.scope.cancel()
 
-    def finished(self) -> bool:
-        """The words so far are complete and the pause after them is long enough for complete words."""
+    def reads_complete(self) -> bool:
+        """The current early decode heard a complete sentence: the turn ends once the pause is long enough."""
         early = self.current_early()
         if not self.endpointing or early is None or early.heard is None:
             return False
         heard = early.heard
-        return self.vad.silence >= self.complete_after and is_complete(heard.text, heard.language, heard.avg_logprob)
+        return is_complete(heard.text, heard.language, heard.avg_logprob)
+
+    def finished(self) -> bool:
+        """The words so far are complete and the pause after them is long enough for complete words."""
+        return self.vad.silence >= self.complete_after and self.reads_complete()

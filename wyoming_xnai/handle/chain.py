@@ -205,11 +205,15 @@ class Answerer:
             answer.problems = problems
             span.set_attribute("handle.stage", answer.stage)
             span.set_attribute("handle.outcome", str(answer.outcome))
+        self.remember(conversation_id, question, answer)
+        if answer.outcome == Outcome.ANSWERED and answer.stage in ("rag", "llm") and not follow_up:
+            self.cache.put(question, answer.text, answer.sources, query_vec)
+        return self._finish(answer, started)
+
+    def remember(self, conversation_id: str | None, question: str, answer: Answer) -> None:
+        """Keep the turn for the conversation's follow-ups, if it answered something a follow-up can lean on."""
         if answer.outcome == Outcome.ANSWERED and answer.stage in ("rag", "llm", "cache"):
             self.memory.add(conversation_id, question, answer.text)
-            if answer.stage != "cache" and not follow_up:
-                self.cache.put(question, answer.text, answer.sources, query_vec)
-        return self._finish(answer, started)
 
     async def _decide(
         self,

@@ -40,6 +40,12 @@ class ExpiringLru(Generic[V]):
         self._items.move_to_end(key)
         return entry[1]
 
+    def pop(self, key: str) -> V | None:
+        """The entry, taken out; None if there is none or it expired."""
+        value = self.get(key)
+        self._items.pop(key, None)
+        return value
+
     def fresh(self) -> Iterator[V]:
         """Every entry that has not expired, in the order of their use (which reading them leaves alone)."""
         now = self._clock()

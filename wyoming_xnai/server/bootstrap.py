@@ -1,6 +1,7 @@
-"""The one way every service starts: bind, answer describe at once, load models in the background,
-advertise, expose metrics, and stop cleanly on SIGTERM/SIGINT (open requests get `--shutdown-grace`
-seconds to finish, then an error event, before their connections close)."""
+"""The one way every service starts: bind, answer describe at once, load models in the background, run
+each service's own background work (`Service.background`), advertise, expose metrics, and stop cleanly
+on SIGTERM/SIGINT (open requests get `--shutdown-grace` seconds to finish, then an error event, before
+their connections close)."""
 
 from __future__ import annotations
 
@@ -57,6 +58,7 @@ async def serve(services: Sequence[Service], settings: ServerSettings) -> None:
                     await background.start(metrics.serve)
                 for service in services:
                     background.start_soon(service.load_in_background)
+                    background.start_soon(service.background)
                 if settings.zeroconf is not None:
                     advertiser = await _advertise(services, listeners, settings)
                 await _wait_for_signal()

@@ -77,6 +77,11 @@ class Service(ABC):
     def handler(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> Connection:
         """A new handler for one connection."""
 
+    async def background(self) -> None:
+        """Work of the service itself, not of one connection, for as long as it runs (none by default);
+        bootstrap runs it beside the listeners and cancels it at shutdown."""
+        return
+
     async def serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Serve one accepted connection to its end."""
         connection = self.handler(reader, writer)

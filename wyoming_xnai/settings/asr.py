@@ -79,3 +79,8 @@ class AsrSettings(ServerSettings):
         description="Transcribe the speech so far after this pause, while the model is idle; the result is the "
         "transcript if nobody speaks again (0 = off)",
     )
+    asr_prepare_uri: str | None = Field(
+        None,
+        description="Handle service to tell, during the pause, a question whose early decode reads as complete, so "
+        "it prepares the answer before the transcript arrives (e.g. tcp://127.0.0.1:10600; `xnai serve` sets its own)",
+    )

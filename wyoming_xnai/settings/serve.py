@@ -17,3 +17,8 @@ class ServeSettings(ServerSettings):
     serve_services: list[Literal["asr", "tts", "handle", "wake"]] = Field(
         default_factory=lambda: ["asr", "tts", "handle", "wake"], description="Services `xnai serve` runs"
     )
+    serve_prepare: bool = Field(
+        True,
+        description="With asr and handle both running: the ASR offers its own handle complete questions during the "
+        "pause, so answers are prepared before the transcript arrives (an explicit --asr-prepare-uri wins)",
+    )
