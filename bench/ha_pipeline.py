@@ -223,7 +223,7 @@ def main() -> int:
     parser.add_argument("--voice", choices=["piper", "espeak-ng"], default="piper", help="Who speaks the questions")
     parser.add_argument("--model", default="base", help="Whisper model both ASR servers use (ours: its default)")
     parser.add_argument("--ref-endpointing", type=float, default=0.8, help="wyoming-faster-whisper --vad-endpointing")
-    parser.add_argument("--ref-asr-flags", default="--beam-size 5 --compute-type int8 --cpu-threads 1",
+    parser.add_argument("--ref-asr-flags", default="--beam-size 5 --compute-type int8 --cpu-threads 2",
                         help="wyoming-faster-whisper flags (default: matched to our ASR's defaults)")  # fmt: skip
     parser.add_argument("--xnai-flags", default="", help="Extra flags for `xnai serve`")
     parser.add_argument("--baseline", choices=["reference", "no-prepare"], default="reference",
