@@ -50,6 +50,18 @@ def test_a_value_with_the_wrong_qualifier_is_not_said() -> None:
     assert said == ["The tyre pressure is 2.4 bar at the front and 2.6 bar at the back."]  # the whole note
 
 
+def test_an_answer_from_another_clause_than_the_one_asked_about_is_not_said() -> None:
+    pets = Note("The cat is allergic to chicken, so she only eats the duck and rabbit food.", "pets.html", 1.0, 0.7)
+    question = "What is the cat allergic to?"
+    assert not supported("It is a duck.", question, pets)  # "duck" is in the note, but not what it is allergic to
+    assert supported("She is allergic to chicken.", question, pets)
+    assert supported("Chicken, so she eats the duck food.", question, pets)  # the asked clause's word is said too
+    assert supported("She eats the duck and rabbit food.", "What food does the cat eat?", pets)
+    g = Grounding(question, pets)
+    said, _ = stream(g, ["It", " is", " a", " duck", "."])
+    assert said == ["The cat is allergic to chicken, so she only eats the duck and rabbit food."]  # the note
+
+
 def test_words_from_another_note_are_not_said() -> None:
     question = "Which company services the boiler?"
     assert not supported("Hartwell Heating services it every May at Pellow Motors.", question, BOILER)

@@ -13,7 +13,8 @@ A sentence holds up (`supported`) against the supporting note when
   has facts, at least one of them (else it says less than the note: "It is the password for my home.");
 - and where the question asks for a number or a time and the note holds several in different clauses
   ("front 2.3 bar, rear 2.2 bar"), a value said alone is the one whose own words the question uses: a
-  number paired with the wrong qualifier fails.
+  number paired with the wrong qualifier fails; likewise, where the question is about one clause of the
+  note, an answer made only of another clause's words fails ("duck" for what the cat is allergic to).
 
 A sentence that fails is not said; if nothing holds up, the note is said plainly instead (its clause that
 answers), which is always true. Without a note (small talk, general knowledge) the answer must not recite
@@ -57,6 +58,25 @@ def _values(text: str) -> list[str]:
     ]
 
 
+def _own_words(clauses: list[str], lead_in: set[str]) -> list[set[str]]:
+    """Each clause's content words that no other clause (nor the note's lead-in) has: what it alone says."""
+    own = []
+    for i, clause in enumerate(clauses):
+        others = set().union(*(content_words(c) for j, c in enumerate(clauses) if j != i))
+        own.append({w for w in content_words(clause) if not has_digit(w)} - others - lead_in)
+    return own
+
+
+def _asked_clause(question: str, own: list[set[str]]) -> int | None:
+    """The clause the question's own words point to; None when they point to none or to several."""
+    asked = content_words(question)
+    scores = [len(asked & words) for words in own]
+    best = max(scores)
+    if best == 0 or scores.count(best) > 1:
+        return None
+    return scores.index(best)
+
+
 def _right_qualifier(sentence: str, question: str, note: str) -> bool:
     """A value said without the note's other values is the one the question asks for."""
     values = set(_values(note))
@@ -71,17 +91,27 @@ def _right_qualifier(sentence: str, question: str, note: str) -> bool:
     holding = [c for c in clauses if set(_values(c)) & values]
     if len(holding) < 2:
         return True  # one clause holds every value ("every Thursday at 7"): nothing to mix up
-    own = []
-    for i, clause in enumerate(clauses):
-        others = set().union(*(content_words(c) for j, c in enumerate(clauses) if j != i))
-        own.append({w for w in content_words(clause) if not has_digit(w)} - others - lead_in)
-    asked = content_words(question)
-    scores = [len(asked & words) for words in own]
-    best = max(scores)
-    if best == 0 or scores.count(best) > 1:
+    chosen = _asked_clause(question, _own_words(clauses, lead_in))
+    if chosen is None:
         return False  # the question does not say which value: the answer must not pick one
-    chosen = set(_values(clauses[scores.index(best)]))
-    return said <= chosen
+    return said <= set(_values(clauses[chosen]))
+
+
+def _from_asked_clause(sentence: str, question: str, note: str) -> bool:
+    """When the question is about one clause of the note, the answer's own words come from that clause:
+    to "what is the cat allergic to?", "It is duck." from "The cat is allergic to chicken, so she only eats
+    the duck food" fails; an answer that also says the asked clause's words, or a question that points to
+    no one clause, passes."""
+    clauses = [c for c in _CLAUSE_CUT.split(note) if c.strip()]
+    if len(clauses) < 2:
+        return True
+    own = _own_words(clauses, set())
+    chosen = _asked_clause(question, own)
+    if chosen is None:
+        return True
+    said = content_words(sentence) - content_words(question)
+    elsewhere = set().union(*(words for i, words in enumerate(own) if i != chosen))
+    return not said & elsewhere or bool(said & own[chosen])
 
 
 def supported(sentence: str, question: str, note: Note) -> bool:
@@ -100,7 +130,8 @@ def supported(sentence: str, question: str, note: Note) -> bool:
     if _fact_keys(note.text) and not _fact_keys(sentence) & _fact_keys(note.text):
         return False  # the note's facts are what it says: an answer without any of them says less
     if answer_type(question) not in ("number", "time", "phone"):
-        return True  # the values said come with what was asked for ("Hartwell Heating, phone 555 0142")
+        # the values said come with what was asked for ("Hartwell Heating, phone 555 0142")
+        return _from_asked_clause(sentence, question, note.text)
     return _right_qualifier(sentence, question, note.text)
 
 

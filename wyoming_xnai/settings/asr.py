@@ -74,7 +74,7 @@ class AsrSettings(ServerSettings):
         8.0, gt=0, description="With endpointing: give up (empty transcript) if nobody speaks for this long"
     )
     asr_early_decode: float = Field(
-        0.25,
+        0.15,
         ge=0,
         description="Transcribe the speech so far after this pause, while the model is idle; the result is the "
         "transcript if nobody speaks again (0 = off)",
