@@ -100,16 +100,17 @@ def _right_qualifier(sentence: str, question: str, note: str) -> bool:
 def _from_asked_clause(sentence: str, question: str, note: str) -> bool:
     """When the question is about one clause of the note, the answer's own words come from that clause:
     to "what is the cat allergic to?", "It is duck." from "The cat is allergic to chicken, so she only eats
-    the duck food" fails; an answer that also says the asked clause's words, or a question that points to
-    no one clause, passes."""
+    the duck food" fails; an answer that also says the asked clause's words, or a question whose words are in
+    more than one clause, passes."""
     clauses = [c for c in _CLAUSE_CUT.split(note) if c.strip()]
     if len(clauses) < 2:
         return True
     own = _own_words(clauses, set())
     chosen = _asked_clause(question, own)
-    if chosen is None:
-        return True
-    said = content_words(sentence) - content_words(question)
+    asked = content_words(question)
+    if chosen is None or any(asked & words for i, words in enumerate(own) if i != chosen):
+        return True  # the question touches several clauses ("what batteries go in the remote?"): no one is asked
+    said = content_words(sentence) - asked
     elsewhere = set().union(*(words for i, words in enumerate(own) if i != chosen))
     return not said & elsewhere or bool(said & own[chosen])
 
