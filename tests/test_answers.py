@@ -58,7 +58,7 @@ def test_an_answer_from_another_clause_than_the_one_asked_about_is_not_said() ->
     assert supported("Chicken, so she eats the duck food.", question, pets)  # the asked clause's word is said too
     assert supported("She eats the duck and rabbit food.", "What food does the cat eat?", pets)
     reel = Note("The garden hose reel is behind the shed, and it needs a new washer.", "garden.md", 1.0, 0.7)
-    assert supported("It needs a new washer.", "What does the garden hose reel need?", reel)  # both clauses asked
+    assert supported("It needs a new washer.", "What washer does the garden hose reel need?", reel)  # asks both
     g = Grounding(question, pets)
     said, _ = stream(g, ["It", " is", " a", " duck", "."])
     assert said == ["The cat is allergic to chicken, so she only eats the duck and rabbit food."]  # the note
