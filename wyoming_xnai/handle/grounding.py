@@ -58,6 +58,10 @@ def _values(text: str) -> list[str]:
     ]
 
 
+def _clauses(note: str) -> list[str]:
+    return [c for c in _CLAUSE_CUT.split(note) if c.strip()]
+
+
 def _own_words(clauses: list[str], lead_in: set[str]) -> list[set[str]]:
     """Each clause's content words that no other clause (nor the note's lead-in) has: what it alone says."""
     own = []
@@ -87,7 +91,7 @@ def _right_qualifier(sentence: str, question: str, note: str) -> bool:
     # front and 2.6 bar at the back"): they qualify none in particular
     starts = [m.start() for m in TOKEN.finditer(note) if fact_key(m.group()) in values]
     lead_in = content_words(note[: starts[0]]) if starts else set()
-    clauses = [c for c in _CLAUSE_CUT.split(note) if c.strip()]
+    clauses = _clauses(note)
     holding = [c for c in clauses if set(_values(c)) & values]
     if len(holding) < 2:
         return True  # one clause holds every value ("every Thursday at 7"): nothing to mix up
@@ -102,14 +106,12 @@ def _from_asked_clause(sentence: str, question: str, note: str) -> bool:
     to "what is the cat allergic to?", "It is duck." from "The cat is allergic to chicken, so she only eats
     the duck food" fails; an answer that also says the asked clause's words, or a question whose words are in
     more than one clause, passes."""
-    clauses = [c for c in _CLAUSE_CUT.split(note) if c.strip()]
-    if len(clauses) < 2:
-        return True
-    own = _own_words(clauses, set())
-    chosen = _asked_clause(question, own)
+    own = _own_words(_clauses(note), set())
     asked = content_words(question)
-    if chosen is None or any(asked & words for i, words in enumerate(own) if i != chosen):
-        return True  # the question touches several clauses ("what batteries go in the remote?"): no one is asked
+    touched = [i for i, words in enumerate(own) if asked & words]
+    if len(touched) != 1:
+        return True  # no clause, or several ("what batteries go in the remote?"), is the one asked about
+    chosen = touched[0]
     said = content_words(sentence) - asked
     elsewhere = set().union(*(words for i, words in enumerate(own) if i != chosen))
     return not said & elsewhere or bool(said & own[chosen])
