@@ -12,6 +12,7 @@ import logging
 import signal
 import time
 from collections.abc import AsyncIterator, Callable
+from contextlib import suppress
 
 import anyio
 from anyio.abc import TaskGroup
@@ -132,7 +133,8 @@ class Satellite:
 
 
 async def pump_mic(settings: SatelliteSettings, send: MemoryObjectSendStream[Frame]) -> None:
-    """Mic frames into a bounded buffer; the mic is never blocked by a slow loop (frames are dropped)."""
+    """Mic frames into a bounded buffer; the mic is never blocked by a slow loop (frames are dropped).
+    It ends when the mic does, or when the pipeline has stopped reading (`--once` is done)."""
     dropped = 0
     async with send:
         try:
@@ -145,6 +147,8 @@ async def pump_mic(settings: SatelliteSettings, send: MemoryObjectSendStream[Fra
                         _LOGGER.debug("mic: dropped %d frames while busy", dropped)
         except MicFailed as err:
             _LOGGER.error("%s", err)
+        except anyio.BrokenResourceError:
+            return
 
 
 def build_satellite(settings: SatelliteSettings, on_turn: Callable[[Turn], None] | None = None) -> Satellite:
@@ -175,8 +179,9 @@ async def run_satellite(
 
 async def _pump_frames(frames: AsyncIterator[bytes], send: MemoryObjectSendStream[Frame]) -> None:
     async with send:
-        async for frame in frames:
-            await send.send((time.monotonic(), frame))
+        with suppress(anyio.BrokenResourceError):  # the pipeline stopped reading (`--once` is done)
+            async for frame in frames:
+                await send.send((time.monotonic(), frame))
 
 
 async def _stop_on_signal(scope: anyio.CancelScope) -> None:
