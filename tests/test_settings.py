@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from wyoming_xnai.cli import COMMANDS, build_parser, load_settings, setting_fields
+from wyoming_xnai.cli import COMMANDS, build_parser, load_settings, main, setting_fields
 from wyoming_xnai.settings import (
     AsrSettings,
     EmbedSettings,
@@ -113,6 +113,41 @@ def test_a_variable_reaches_its_section(monkeypatch: pytest.MonkeyPatch) -> None
     assert {s.data_dir for s in (every.serve, every.asr, every.tts, every.handle, every.wake)} == {Path("/data")}
     assert every.handle.handle_top_k == 2 and every.handle.handle_embed_threads == 2
     assert every.asr.asr_beam_size == 3
+
+
+# One setting of each shared kind of value (settings/fields.py), and one bound of a field's own on top of its kind.
+OUT_OF_BOUNDS = [
+    (["asr"], {"XNAI_ASR_MAX_QUEUE": "-1"}, "asr_max_queue: Input should be greater than or equal to 0"),
+    (["tts", "--max-concurrent", "0"], {}, "tts_max_concurrent: Input should be greater than or equal to 1"),
+    (["handle"], {"XNAI_HANDLE_ANSWER_TIMEOUT": "0"}, "handle_answer_timeout: Input should be greater than 0"),
+    (["wake", "--idle-timeout", "-5"], {}, "idle_timeout: Input should be greater than 0"),
+    (["asr", "--vad-endpointing", "-0.1"], {}, "asr_vad_endpointing: Input should be greater than or equal to 0"),
+    (["asr"], {"XNAI_ASR_WINDOW": "31"}, "asr_window: Input should be less than or equal to 30"),
+    (["satellite"], {"XNAI_SATELLITE_SPECULATE": "-1"}, "satellite_speculate: Input should be greater than or equal"),
+]
+
+
+@pytest.mark.parametrize(("argv", "env", "message"), OUT_OF_BOUNDS)
+def test_a_value_out_of_its_bounds_is_refused_in_one_line_naming_the_setting(
+    argv: list[str], env: dict[str, str], message: str, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SystemExit) as refused:
+        main(argv)  # refused before the command runs: no server starts
+    assert refused.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("xnai: invalid setting: ") and message in err and len(err.splitlines()) == 1
+
+
+def test_the_bound_itself_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XNAI_ASR_MAX_QUEUE", "0")  # no waiting: busy at once when every slot runs
+    asr = load_settings(build_parser().parse_args(["asr", "--max-concurrent", "1", "--vad-endpointing", "0"]))
+    assert isinstance(asr, AsrSettings)
+    assert (asr.asr_max_queue, asr.asr_max_concurrent, asr.asr_vad_endpointing) == (0, 1, 0.0)
+    handle = load_settings(build_parser().parse_args(["handle", "--answer-timeout", "0.01"]))
+    assert isinstance(handle, HandleSettings) and handle.handle_answer_timeout == 0.01
 
 
 def test_serve_points_its_asr_at_its_own_handle_unless_told_otherwise() -> None:

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from wyoming_xnai.settings.fields import AtLeastOne, Count, Seconds, deadline, queue, timeout
 from wyoming_xnai.settings.ingest import EmbedSettings
 from wyoming_xnai.settings.server import ServerSettings
 
@@ -22,31 +23,29 @@ class HandleSettings(ServerSettings, EmbedSettings):
         description="How to prompt the LLM: its own chat template (instruction-tuned GGUFs), a plain completion "
         "prompt (base models), or auto: chat when the GGUF carries a template",
     )
-    handle_threads: int = Field(2, ge=1, description="LLM threads")
-    handle_threads_after_first: int = Field(
-        1, ge=0, description="LLM threads once the first words are out, leaving a core to TTS (0 = no change)"
+    handle_threads: AtLeastOne = Field(2, description="LLM threads")
+    handle_threads_after_first: Count = Field(
+        1, description="LLM threads once the first words are out, leaving a core to TTS (0 = no change)"
     )
     handle_context_size: int = Field(2048, ge=256, description="LLM context size in tokens")
-    handle_max_tokens: int = Field(64, ge=1, description="Longest answer in tokens")
+    handle_max_tokens: AtLeastOne = Field(64, description="Longest answer in tokens")
     handle_mlock: bool = Field(False, description="Lock the LLM in RAM")
     handle_f16_kv: bool = Field(True, description="Keep the KV cache in f16")
-    handle_top_k: int = Field(4, ge=1, description="Passages retrieved per question")
-    handle_llm_timeout: float = Field(20.0, gt=0, description="Seconds an LLM stage may take before falling back")
-    handle_max_queue: int = Field(8, ge=0, description="Requests that may wait for the LLM")
-    handle_max_text_chars: int = Field(2000, ge=1, description="Longest transcript accepted")
-    handle_answer_timeout: float = Field(
-        60.0, gt=0, description="Seconds from a question to its answer, the wait for the LLM included"
-    )
-    handle_retrieval_timeout: float = Field(5.0, gt=0, description="Seconds retrieval may take before falling back")
+    handle_top_k: AtLeastOne = Field(4, description="Passages retrieved per question")
+    handle_llm_timeout: Seconds = timeout(20.0, "an LLM stage", "before falling back")
+    handle_max_queue: Count = queue(8, "Requests", "the LLM")
+    handle_max_text_chars: AtLeastOne = Field(2000, description="Longest transcript accepted")
+    handle_answer_timeout: Seconds = deadline(60.0, "a question", "its answer", "the wait for the LLM")
+    handle_retrieval_timeout: Seconds = timeout(5.0, "retrieval", "before falling back")
     handle_closest_note: bool = Field(
         False,
         description="When the notes do not answer, also say the closest note (marked as not the answer)",
     )
-    handle_breaker_failures: int = Field(3, ge=1, description="Failures in a row that open a stage's circuit breaker")
-    handle_breaker_reset: float = Field(30.0, gt=0, description="Seconds an open breaker waits before a retry")
-    handle_memory_turns: int = Field(3, ge=0, description="Turns remembered per conversation_id")
-    handle_memory_seconds: float = Field(300.0, gt=0, description="A conversation is forgotten after this idle time")
-    handle_cache_size: int = Field(256, ge=0, description="Earlier answers kept for when the LLM is down")
+    handle_breaker_failures: AtLeastOne = Field(3, description="Failures in a row that open a stage's circuit breaker")
+    handle_breaker_reset: Seconds = Field(30.0, description="Seconds an open breaker waits before a retry")
+    handle_memory_turns: Count = Field(3, description="Turns remembered per conversation_id")
+    handle_memory_seconds: Seconds = Field(300.0, description="A conversation is forgotten after this idle time")
+    handle_cache_size: Count = Field(256, description="Earlier answers kept for when the LLM is down")
     handle_cache_similarity: float = Field(
         0.9, ge=0, le=1, description="Cosine similarity from which an earlier question counts as the same"
     )

@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from wyoming_xnai.settings.fields import AtLeastOne, Count
 from wyoming_xnai.settings.section import Section
 from wyoming_xnai.settings.server import PathSettings
 
@@ -21,8 +22,8 @@ class EmbedSettings(Section):
     handle_embedder: Literal["onnx", "sentence-transformers"] = Field(
         "onnx", description="Embedding backend (sentence-transformers needs the extra)"
     )
-    handle_embed_threads: int = Field(
-        1, ge=0, description="onnxruntime threads per query embedding (0 = all cores; ingest uses all)"
+    handle_embed_threads: Count = Field(
+        1, description="onnxruntime threads per query embedding (0 = all cores; ingest uses all)"
     )
 
 
@@ -32,7 +33,7 @@ class IngestSettings(EmbedSettings, PathSettings):
     prefix = "handle"
 
     handle_chunk_words: int = Field(80, ge=10, le=180, description="Ingest: words per passage (MiniLM reads ~180)")
-    handle_chunk_overlap: int = Field(20, ge=0, description="Ingest: words repeated from the previous passage")
-    handle_hnsw_threshold: int = Field(
-        20_000, ge=1, description="Ingest: passages from which FAISS HNSW replaces exact search"
+    handle_chunk_overlap: Count = Field(20, description="Ingest: words repeated from the previous passage")
+    handle_hnsw_threshold: AtLeastOne = Field(
+        20_000, description="Ingest: passages from which FAISS HNSW replaces exact search"
     )

@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from wyoming_xnai.settings.fields import AtLeastOne, Seconds, SecondsOrZero, timeout
 from wyoming_xnai.settings.section import MiB, Section
 
 
@@ -54,10 +55,10 @@ class MetricsSettings(Section):
         "127.0.0.1", description="Bind address of the /metrics and /healthz endpoint (0.0.0.0 opens it to the LAN)"
     )
     metrics_port: int | None = Field(None, description="Port of the /metrics and /healthz endpoint (off if unset)")
-    metrics_max_connections: int = Field(
-        8, ge=1, description="Open connections the metrics endpoint accepts; more are closed at once"
+    metrics_max_connections: AtLeastOne = Field(
+        8, description="Open connections the metrics endpoint accepts; more are closed at once"
     )
-    metrics_timeout: float = Field(5.0, gt=0, description="Seconds one metrics request may take, reading to writing")
+    metrics_timeout: Seconds = Field(5.0, description="Seconds one metrics request may take, reading to writing")
 
 
 class ServerSettings(MetricsSettings, PathSettings, LogSettings):
@@ -72,21 +73,19 @@ class ServerSettings(MetricsSettings, PathSettings, LogSettings):
     max_payload_bytes: int = Field(
         4 * MiB, description="Largest data block or payload one event may carry; bigger frames are refused"
     )
-    max_connections: int = Field(
-        64, ge=1, description="Open connections one service accepts; more get a busy error (bounds memory)"
+    max_connections: AtLeastOne = Field(
+        64, description="Open connections one service accepts; more get a busy error (bounds memory)"
     )
-    max_connections_per_peer: int = Field(
-        16, ge=1, description="Open connections one client address may hold on one service; more get a busy error"
+    max_connections_per_peer: AtLeastOne = Field(
+        16, description="Open connections one client address may hold on one service; more get a busy error"
     )
-    idle_timeout: float = Field(
-        60.0, gt=0, description="Seconds a connection may take to send its next request event before it is closed"
+    idle_timeout: Seconds = timeout(60.0, "a connection", "to send its next request event before it is closed")
+    max_connection_seconds: Seconds = Field(
+        300.0, description="Longest life of one ASR, TTS or handle connection (each carries one request)"
     )
-    max_connection_seconds: float = Field(
-        300.0, gt=0, description="Longest life of one ASR, TTS or handle connection (each carries one request)"
+    write_timeout: Seconds = Field(
+        30.0, description="Seconds a client may leave what the server sends unread before it is dropped"
     )
-    write_timeout: float = Field(
-        30.0, gt=0, description="Seconds a client may leave what the server sends unread before it is dropped"
-    )
-    shutdown_grace: float = Field(
-        5.0, ge=0, description="On SIGTERM, seconds in-flight requests get to finish before they end with an error"
+    shutdown_grace: SecondsOrZero = Field(
+        5.0, description="On SIGTERM, seconds in-flight requests get to finish before they end with an error"
     )

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import Field
 
+from wyoming_xnai.settings.fields import AtLeastOne, Count, Seconds, SecondsOrZero, queue, slots, timeout
 from wyoming_xnai.settings.server import ServerSettings
 
 
@@ -23,14 +24,14 @@ class TtsSettings(ServerSettings):
     tts_length_scale: float | None = Field(None, gt=0, description="Speaking rate (bigger is slower)")
     tts_noise_scale: float | None = Field(None, ge=0, description="Generator noise")
     tts_noise_w_scale: float | None = Field(None, ge=0, description="Phoneme width noise")
-    tts_sentence_silence: float = Field(0.2, ge=0, description="Seconds of silence between sentences")
-    tts_clause_silence: float = Field(0.05, ge=0, description="Seconds of silence where a sentence was cut at a clause")
-    tts_max_text_chars: int = Field(20_000, ge=1, description="Longest text accepted for one request")
-    tts_max_concurrent: int = Field(1, ge=1, description="Syntheses that may run at the same time")
-    tts_max_queue: int = Field(16, ge=0, description="Requests that may wait for a synthesis slot")
-    tts_stream_timeout: float = Field(
-        120.0, gt=0, description="Seconds a streamed text (synthesize-start to synthesize-stop) may take to arrive"
+    tts_sentence_silence: SecondsOrZero = Field(0.2, description="Seconds of silence between sentences")
+    tts_clause_silence: SecondsOrZero = Field(
+        0.05, description="Seconds of silence where a sentence was cut at a clause"
     )
-    tts_cpu_threads: int = Field(
-        0, ge=0, description="onnxruntime threads per synthesis (0 = library default: one per core, as Piper)"
+    tts_max_text_chars: AtLeastOne = Field(20_000, description="Longest text accepted for one request")
+    tts_max_concurrent: AtLeastOne = slots(1, "Syntheses")
+    tts_max_queue: Count = queue(16, "Requests", "a synthesis slot")
+    tts_stream_timeout: Seconds = timeout(120.0, "a streamed text (synthesize-start to synthesize-stop)", "to arrive")
+    tts_cpu_threads: Count = Field(
+        0, description="onnxruntime threads per synthesis (0 = library default: one per core, as Piper)"
     )

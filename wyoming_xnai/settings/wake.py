@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from wyoming_xnai.settings.fields import SecondsOrZero
 from wyoming_xnai.settings.server import ServerSettings
 
 
@@ -17,6 +18,6 @@ class WakeSettings(ServerSettings):
         default_factory=list,
         description="Wake-word models offered: built-in ids or microWakeWord .json paths (default: all built in)",
     )
-    wake_refractory: float = Field(
-        2.0, ge=0, description="Seconds of audio after a detection before the same word counts again"
+    wake_refractory: SecondsOrZero = Field(
+        2.0, description="Seconds of audio after a detection before the same word counts again"
     )
