@@ -48,6 +48,42 @@ async def test_guard_passes_a_well_formed_event_with_data_and_payload() -> None:
     assert await read_guarded(b"") is None  # a clean end of stream
 
 
+async def test_events_encoded_in_one_buffer_read_back_as_the_library_writes_them() -> None:
+    """`write_events` sends many events as one buffer: the bytes are the library's own framing."""
+    from wyoming.audio import AudioChunk, AudioStop
+    from wyoming.event import Event, async_write_event
+
+    from wyoming_xnai.server.encode import encode, encode_all
+
+    events = [
+        AudioChunk(rate=22050, width=2, channels=1, audio=b"\x01\x02" * 8).event(),
+        AudioStop().event(),
+        Event("transcript", {"text": "Grüße"}),
+        Event("bare", {}, b"pay"),
+    ]
+    for event in events:
+        written = bytearray()
+
+        class Sink:
+            def writelines(self, parts) -> None:
+                written.extend(b"".join(parts))
+
+            def write(self, part: bytes) -> None:
+                written.extend(part)
+
+            async def drain(self) -> None:
+                return None
+
+        await async_write_event(event, Sink())  # type: ignore[arg-type]
+        assert encode(event) == bytes(written)
+    reader = asyncio.StreamReader()
+    reader.feed_data(encode_all(events))
+    reader.feed_eof()
+    back = [await async_read_event(reader) for _ in events]
+    assert [(e.type, e.data, e.payload) for e in back] == [(e.type, e.data, e.payload or None) for e in events]
+    assert await async_read_event(reader) is None
+
+
 async def test_guard_refuses_bad_frames_with_a_code_each() -> None:
     assert await refused(b'{"type": "audio-chunk", "payload_length": 1025}\n') == "payload-too-large"
     assert await refused(b'{"type": "x", "data_length": -1}\n') == "malformed-header"

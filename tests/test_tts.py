@@ -502,3 +502,23 @@ def test_long_sentences_are_spoken_in_bounded_runs() -> None:
     assert [p for part in parts for p in [*part, " "]][:-1] == sentence  # nothing lost
     assert split_phonemes(["x"] * 450, 200) == [["x"] * 200, ["x"] * 200, ["x"] * 50]  # one huge "word"
     assert split_phonemes(word, 200) == [word]
+    clause = [*sentence[:149], ",", *sentence[149:]]  # a comma after the 30th word, in the second half
+    first, *rest = split_phonemes(clause, 200)
+    assert first[-1] == "," and len(first) == 150 and all(len(part) <= 200 for part in rest)
+
+
+def test_every_piper_run_fits_the_warm_arena() -> None:
+    """The real voice's runs never outgrow the arena that ordinary sentences keep, so none pays for fresh
+    memory: a long sentence comes back as several runs, each within PIPER_USUAL_IDS ids."""
+    from wyoming_xnai.settings import TtsSettings
+    from wyoming_xnai.tts.synth import PIPER_USUAL_IDS, VoiceBank
+
+    bank = VoiceBank(TtsSettings())
+    voice = bank.load(bank.default).voice
+    text = (
+        "When the pressure of the boiler drops below one bar in the winter after the heating has been on all "
+        "day, open the filling loop under the boiler slowly until the gauge reads one and a half bar again"
+    )
+    runs = voice.phonemize(text)
+    assert len(runs) == 2 and max(len(voice.phonemes_to_ids(run)) for run in runs) <= PIPER_USUAL_IDS
+    assert runs[0][-1] == ","  # cut after "all day," rather than between two words

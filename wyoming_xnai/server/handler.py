@@ -20,15 +20,17 @@ import contextlib
 import json
 import logging
 import math
+from collections.abc import Iterable
 from typing import Any, ClassVar, Generic, NamedTuple, TypeVar
 
 import anyio
 from anyio.abc import TaskGroup
 from wyoming.error import Error
-from wyoming.event import Event, async_read_event, async_write_event
+from wyoming.event import Event, async_read_event
 from wyoming.info import Describe
 from wyoming.server import AsyncEventHandler
 
+from wyoming_xnai.server.encode import encode_all
 from wyoming_xnai.server.listen import peer_host
 from wyoming_xnai.server.memory import heap
 from wyoming_xnai.server.metrics import CONNECTIONS, ERRORS
@@ -169,10 +171,15 @@ class ServiceHandler(AsyncEventHandler, Generic[S]):
     async def write_event(self, event: Event) -> None:
         """Send one event. A client that leaves it unread for --write-timeout is dropped (ClientStalled),
         and what was buffered for it is freed at once."""
+        await self.write_events((event,))
+
+    async def write_events(self, events: Iterable[Event]) -> None:
+        """Send events in one write (a piece's audio chunks), with the same --write-timeout rule."""
         if self.writer.transport.is_closing():
             raise ConnectionResetError("the connection is closed")
+        self.writer.write(encode_all(events))
         with anyio.move_on_after(self.settings.write_timeout) as scope:
-            await async_write_event(event, self.writer)
+            await self.writer.drain()
         if scope.cancelled_caught:
             self.writer.transport.abort()
             raise ClientStalled(f"the client read nothing for {self.settings.write_timeout:g} s")

@@ -350,10 +350,13 @@ class TtsHandler(ServiceHandler[TtsService]):
         return audio
 
     async def _write_pcm(self, pcm: bytes, rate: int) -> None:
-        chunk_bytes = SAMPLES_PER_CHUNK * WIDTH * CHANNELS
-        for i in range(0, len(pcm), chunk_bytes):
-            chunk = AudioChunk(rate=rate, width=WIDTH, channels=CHANNELS, audio=pcm[i : i + chunk_bytes])
-            await self.write_event(chunk.event())
+        """A piece's audio in chunks of SAMPLES_PER_CHUNK, sent in one write."""
+        size = SAMPLES_PER_CHUNK * WIDTH * CHANNELS
+        chunks = (
+            AudioChunk(rate=rate, width=WIDTH, channels=CHANNELS, audio=pcm[i : i + size])
+            for i in range(0, len(pcm), size)
+        )
+        await self.write_events(chunk.event() for chunk in chunks)
 
     def _pause_after(self, piece: Piece, rate: int) -> bytes:
         """The silence before the next piece: a sentence's pause, or a shorter one where a clause was cut."""
