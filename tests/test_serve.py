@@ -34,6 +34,13 @@ from tests.support import (
 pytestmark = pytest.mark.anyio
 DOCS = Path(__file__).parent / "data" / "docs"
 RSS_LIMIT_BYTES = 1200 * 1024 * 1024
+LONG_ANSWER = (
+    "When the pressure of the boiler drops below one bar in the winter after the heating has been on all day, open "
+    "the filling loop under the boiler slowly until the gauge reads one and a half bar again, then close it tight. "
+    "If the pressure falls again within a week, there may be a small leak somewhere in the radiators or the pipes "
+    "under the kitchen floor, and it is best to ring the heating engineer before it gets any worse than that. "
+    "The engineer who services the boiler every year is happy to come out on a weekday morning for a small fee."
+)
 MARKUP = '<div class="note"><p><b>Bins</b> go out on <i>Thursday</i>; <a href="https://example.com/x?y=1">see</a></p></div>\n'
 
 
@@ -146,7 +153,12 @@ async def test_one_request_on_each_service_then_metrics_traces_and_rss(serve: Al
 async def test_large_requests_give_their_memory_back(serve: AllInOne) -> None:
     """Issue 14, finding 7: a markup-heavy text (pieces of 300 characters that Piper spoke in one run)
     left ~500 MiB resident for good, over the 1.2 GB bound (bench/memory.py adds a 20,000-character text
-    and a 10-minute utterance; too slow for CI)."""
+    and a 10-minute utterance; too slow for CI). An ordinary long answer comes first: Piper keeps the arena
+    that runs of its usual size need (runs are capped at PIPER_USUAL_IDS), and a markup-heavy text may not
+    grow what a service in use holds."""
+    async with AsyncClient.from_uri(serve.uri("tts")) as client:
+        await client.write_event(Synthesize(text=LONG_ANSWER).event())
+        await read_until(client, "audio-stop", timeout=120)
     before = serve.rss_bytes()
     async with AsyncClient.from_uri(serve.uri("tts")) as client:
         await client.write_event(Synthesize(text=(MARKUP * 40)[:4000]).event())
