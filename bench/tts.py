@@ -7,7 +7,7 @@ drifts hit both alike. wyoming-piper loads its voice on the first request: both 
 requests that are not counted. Medians are reported; ratio = xnai / wyoming-piper (lower is better).
 
 After each request the bench waits until that server has stopped using CPU: onnxruntime's idle threads
-spin after a run (wyoming-piper's for ~45 ms, ours for 20 us), and on a 2-core box a server still
+spin after a run (wyoming-piper's for ~45 ms, ours for 0.3 ms), and on a 2-core box a server still
 spinning would slow the other server's next turn, which a real deployment does not have.
 """
 

@@ -39,7 +39,7 @@ PIPER_USUAL_IDS = 256
 # else at a word. Piper pays nothing per extra run, and a comma-ended run keeps the comma's intonation.
 MAX_RUN_PHONEMES = (PIPER_USUAL_IDS - 3) // 2
 CLAUSE_MARKS = frozenset(",;:")
-SPIN_MICROSECONDS = 20  # how long an idle onnxruntime worker spins before it sleeps
+SPIN_MICROSECONDS = 300  # how long an idle onnxruntime worker spins before it sleeps
 
 
 class UnknownVoice(Exception):
@@ -206,10 +206,10 @@ class VoiceBank:
         if self.settings.tts_cpu_threads:
             options.intra_op_num_threads = self.settings.tts_cpu_threads
             options.inter_op_num_threads = 1
-        # Worker threads wait for the next op spinning, but only briefly. Not spinning at all costs a
-        # thread wake-up per parallel op (~10 % of a short sentence on an idle 2-core box); spinning as
-        # long as onnxruntime likes steals the core from the LLM, ASR or the op's own main thread on a
-        # busy one (+20 % there). 20 us keeps the first and loses nothing to the second (bench.tts).
+        # Worker threads wait for the next op spinning, but only across the gaps inside a run. A 20 us
+        # spin sleeps in most of them and pays a wake-up per parallel op (~10 % of a sentence on 2 cores);
+        # 300 us is as fast as onnxruntime's own spinning, which goes on for tens of ms after the run
+        # ends and takes that core from the LLM writing the rest of the answer (bench.tts, bench.e2e).
         options.add_session_config_entry("session.intra_op.spin_duration_us", str(SPIN_MICROSECONDS))
         session = onnxruntime.InferenceSession(
             str(info.ref.model), sess_options=options, providers=["CPUExecutionProvider"]
