@@ -48,6 +48,22 @@ async def test_guard_passes_a_well_formed_event_with_data_and_payload() -> None:
     assert await read_guarded(b"") is None  # a clean end of stream
 
 
+class Sink:
+    """A StreamWriter's write side that keeps what it is given."""
+
+    def __init__(self) -> None:
+        self.written = bytearray()
+
+    def writelines(self, parts) -> None:
+        self.written.extend(b"".join(parts))
+
+    def write(self, part: bytes) -> None:
+        self.written.extend(part)
+
+    async def drain(self) -> None:
+        return None
+
+
 async def test_events_encoded_in_one_buffer_read_back_as_the_library_writes_them() -> None:
     """`write_events` sends many events as one buffer: the bytes are the library's own framing."""
     from wyoming.audio import AudioChunk, AudioStop
@@ -62,20 +78,9 @@ async def test_events_encoded_in_one_buffer_read_back_as_the_library_writes_them
         Event("bare", {}, b"pay"),
     ]
     for event in events:
-        written = bytearray()
-
-        class Sink:
-            def writelines(self, parts) -> None:
-                written.extend(b"".join(parts))
-
-            def write(self, part: bytes) -> None:
-                written.extend(part)
-
-            async def drain(self) -> None:
-                return None
-
-        await async_write_event(event, Sink())  # type: ignore[arg-type]
-        assert encode(event) == bytes(written)
+        sink = Sink()
+        await async_write_event(event, sink)  # type: ignore[arg-type]
+        assert encode(event) == bytes(sink.written)
     reader = asyncio.StreamReader()
     reader.feed_data(encode_all(events))
     reader.feed_eof()
