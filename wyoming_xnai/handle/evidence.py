@@ -21,6 +21,7 @@ prints them and the curve of facts found against invented answers.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -29,6 +30,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from wyoming_xnai.handle.notes import Note
+from wyoming_xnai.handle.slots import Slot, fills, slot
 from wyoming_xnai.handle.vocabulary import rank
 from wyoming_xnai.text.words import (
     NUMBER_WORDS,
@@ -160,6 +162,8 @@ class Evidence:
     margin: float = 0.0  # similarity above the best other candidate (0 when it is the only one)
     first: bool = False  # the best-ranked candidate
     margin_section: float = 0.0  # similarity above the best candidate of another section (0 when none)
+    conflicts: int = 0  # question words the note has only from a heading that lists it among others it names
+    slotted: bool = False  # the question's slot is filled and every word of it but verbs is here (`fills_slot`)
 
     @property
     def share(self) -> float:
@@ -190,7 +194,14 @@ class Evidence:
     @property
     def supports(self) -> bool:
         """The decision (see the module docstring)."""
-        return self.type_ok and self.missing_names == 0 and self.matched > 0 and self.probability >= THRESHOLD
+        if not self.type_ok or self.missing_names or self.conflicts or not self.matched:
+            return False
+        return self.slotted or self.probability >= THRESHOLD
+
+    @property
+    def by_slot(self) -> bool:
+        """Supported by the typed-slot rule alone (the fitted model is unsure)."""
+        return self.supports and self.probability < THRESHOLD
 
     def rank(self) -> tuple:
         return (not self.supports, -self.probability)
@@ -201,11 +212,12 @@ _SUBJECTS = frozenset("i we you they he she".split())
 _PARTICLES = frozenset("out up back off".split())
 
 
-def question_verbs(question: str) -> set[str]:
+def question_verbs(question: str, strict: bool = False) -> set[str]:
     """Stems of the question's verbs, by their place in an English question: after "who" ("who feeds"),
     after a subject pronoun ("do I pay", "am I supposed"), after "to" ("to test"), after "do/does/did"
     and a name ("does Pete charge"), else the last word of a question with "do/does/did" ("when does the
-    dog walker come")."""
+    dog walker come"). `strict`: only the places that are sure (not the last word, which is often a noun:
+    "when do they pick up the recycling", nor the word after a possessive: "does Isla's piano lesson")."""
     written = tokens(question)
     words = [w.lower() for w in written]
     verbs = set()
@@ -215,8 +227,9 @@ def question_verbs(question: str) -> set[str]:
             verbs.add(word)
     for i, word in enumerate(words[:-2]):
         if word in ("do", "does", "did") and written[i + 1][:1].isupper() and written[i + 1].lower() not in _SUBJECTS:
-            verbs.add(words[i + 2])
-    if any(w in ("do", "does", "did") for w in words[:-1]):
+            if not (strict and words[i + 1].endswith("'s")):
+                verbs.add(words[i + 2])
+    if not strict and any(w in ("do", "does", "did") for w in words[:-1]):
         tail = [w for w in words if not is_stopword(w) or w in _PARTICLES]
         while tail and tail[-1] in _PARTICLES:
             tail.pop()
@@ -252,6 +265,10 @@ def weigh(question: str, note: Note, lexicon: Lexicon) -> Evidence:
     missing_verbs = [t for t in rest if t in verbs]
     common = [t for t in rest if t not in verbs and _common(t, question)]
     specific = len(rest) - len(missing_verbs) - len(common)
+    kind = answer_type(question)
+    asked = slot(question, kind)
+    type_ok = has_type(note.text, kind) and fills(note.text, asked, question)
+    conflicts = heading_conflicts(question, note)
     return Evidence(
         note,
         len(terms),
@@ -262,8 +279,63 @@ def weigh(question: str, note: Note, lexicon: Lexicon) -> Evidence:
         specific,
         len(missing_verbs),
         _synonym(question, rest, f"{note.text} {note.context}", lexicon.vectors),
-        has_type(note.text, answer_type(question)),
+        type_ok,
+        conflicts=len(conflicts),
+        slotted=type_ok and fills_slot(question, asked, note, conflicts),
     )
+
+
+def fills_slot(question: str, asked: Slot, note: Note, conflicts: set[str]) -> bool:
+    """The typed-slot rule: the question asks for a kind of value (a day, an amount, a phone number, a
+    name ...), and every word it says about *what* (all but its verbs, which askers paraphrase, and the
+    slot's frame words, which the value's unit stands for) is in the note or its headings, one at least
+    in the note itself (not as a unit). A near miss asks about an attribute or a thing the note does not name
+    ("wattage", "the study"); then it fails."""
+    if asked.kind is None:
+        return False
+    verbs = question_verbs(question, strict=True)
+    terms = [t for t in key_terms(question) if t not in asked.frames]
+    subject = [t for t in terms if t not in verbs]
+    here = content_words(f"{note.text} {note.context}")
+    return any(near(t, _things(note.text)) for t in terms) and all(near(t, here) and t not in conflicts for t in subject)
+
+
+def _things(text: str) -> set[str]:
+    """The note's content words but the units of its numbers ("1 hour 20 minutes"): a question that shares
+    only units with a note ("how many minutes are there in an hour?") is not about what the note is about."""
+    words = tokens(text)
+    return {stem(w) for i, w in enumerate(words) if not is_stopword(w) and not (i and has_digit(words[i - 1]))}
+
+
+def heading_conflicts(question: str, note: Note) -> set[str]:
+    """Question words the note has only from a heading that lists several things ("WATER, GAS, ELECTRIC")
+    while the note, or the rest of its context, puts another of them where the question puts this one
+    ("gas meter" asked, "Electric meter ..." written): the note is about the other thing."""
+    parts = note.context.split(" > ")
+    pairs = _pairs(question)
+    out = set()
+    for i, part in enumerate(parts):
+        members = [content_words(m) for m in _LIST_SPLIT.split(part)]
+        if len(members) < 2 or len(part.split()) > 6:
+            continue
+        rest = " ".join([note.text, *parts[:i], *parts[i + 1 :]])
+        written = _pairs(rest)
+        for term, head in pairs:
+            if near(term, content_words(rest)) or not any(near(term, m) for m in members):
+                continue
+            others = set().union(*(m for m in members if not near(term, m)))
+            if any(h == head and near(w, others) for w, h in written):
+                out.add(term)
+    return out
+
+
+def _pairs(text: str) -> list[tuple[str, str]]:
+    """Adjacent content words as stems ("gas meter" -> ("gas", "meter")): a thing and what it qualifies."""
+    words = [stem(w) for w in tokens(text) if not is_stopword(w) and not has_digit(w)]
+    return list(itertools.pairwise(words))
+
+
+_LIST_SPLIT = re.compile(r",\s*|\s+(?:and|&)\s+|\s*/\s*", re.I)
 
 
 def _synonym(question: str, missing: list[str], text: str, vectors: WordVectors | None) -> float:

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from wyoming_xnai.handle.evidence import answer_type, has_type
 from wyoming_xnai.handle.notes import Note
 from wyoming_xnai.handle.prompt import EXAMPLE_TEXTS, SentenceSplitter, finish_sentence, remainder
+from wyoming_xnai.handle.slots import fills, slot
 from wyoming_xnai.text.cleaning import one_line_for_speech
 from wyoming_xnai.text.words import (
     DAYS,
@@ -166,13 +167,19 @@ def states_a_value(sentence: str, question: str) -> bool:
 
 
 def best_clause(note: str, question: str) -> str:
-    """The part of a long note that answers: "X is under the sink; turn it clockwise" -> "X is under the sink."."""
+    """The part of a long note that answers: "X is under the sink; turn it clockwise" -> "X is under the sink.";
+    to "how much do we pay the babysitter?", "Notes £12 an hour." of "Chloe Winter: babysitting; Notes £12 an hour"."""
     clauses = [c for c in re.split(r";\s+", one_line_for_speech(note)) if c]
     if len(clauses) <= 1:
         return finish_sentence(note)
     asked = {stem(w) for w in content_words(question)}
-    best = max(clauses, key=lambda c: (len(asked & content_words(c)), -clauses.index(c)))
-    return finish_sentence(best)
+    kind = answer_type(question)
+    wanted = slot(question, kind)
+
+    def fit(c: str) -> tuple:  # the clause that holds the kind asked for, then the most words of the question
+        return (has_type(c, kind) and fills(c, wanted, question), len(asked & content_words(c)), -clauses.index(c))
+
+    return finish_sentence(max(clauses, key=fit))
 
 
 @dataclass
