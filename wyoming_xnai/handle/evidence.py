@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from wyoming_xnai.handle.notes import Note
-from wyoming_xnai.handle.slots import Slot, fills, slot
+from wyoming_xnai.handle.slots import PHONE, Slot, fills, slot
 from wyoming_xnai.handle.vocabulary import rank
 from wyoming_xnai.text.words import (
     NUMBER_WORDS,
@@ -98,7 +98,6 @@ _NUMBER = any_phrase(
 _PLACE = re.compile(r"^\s*where\b|\bwhere(?:'s| is| are| do| does| did| can| should| will)\b", re.I)
 _PHONE_ASKED = any_phrase("phone", "telephone", "mobile", "landline", "ring", "call")
 _EMAIL_ASKED = any_phrase("e-?mail")
-_PHONE = re.compile(r"\+?\(?\d[\d\s().-]{5,}\d")
 
 
 def answer_type(question: str) -> str | None:
@@ -125,7 +124,7 @@ def has_type(text: str, kind: str | None) -> bool:
     if kind == "email":
         return "@" in text
     if kind == "phone":
-        return any(sum(ch.isdigit() for ch in m.group()) >= 6 for m in _PHONE.finditer(text))
+        return any(sum(ch.isdigit() for ch in m.group()) >= 6 for m in PHONE.finditer(text))
     words = tokens(text)
     lower = {w.lower() for w in words}
     if kind == "person":

@@ -9,6 +9,7 @@ frame (the note need not have them) and what span the note must hold:
 - temperature: "temperature", "how warm / cold / hot" -> degrees (°C, °F, "degrees");
 - an end time: "when / what time does it finish / end / close" -> a time marked as an end ("to 6:15",
   "until 6 pm", "finishes at 3:15"): a time said with "at" is when something starts, not when it ends;
+- a phone number: 6 digits or more not labelled as another number ("account FW 229 118 03" is not one);
 - a person or company ("who"): a name the question does not say itself and not after a place word
   ("at Fenwick Leisure Centre" is where, not who);
 - otherwise the coarse kinds of `evidence.answer_type` (a phone number, a day or time, a number ...).
@@ -31,6 +32,13 @@ _END_ASKED = any_phrase("finish", "finishes", "end", "ends", "close", "closes", 
 # an end: a time after "to", "until", "till", "-" ("5:30 to 6:15 pm"), or a verb of ending next to a time
 _END = re.compile(
     r"(?:\b(?:to|until|till|til)\s+|[-–]\s*)(?:\d|noon|midnight)|\b(?:finish|end|close|stop)\w*\b\D{0,12}\d", re.I
+)
+PHONE = re.compile(r"\+?\(?\d[\d\s().-]{5,}\d")
+# a long number labelled as another kind of number is not a phone number ("account FW 229 118 03")
+_OTHER_NUMBER = re.compile(
+    r"\b(?:account|acct|policy|reference|ref|serial|membership|member|registration|customer|microchip|chip|"
+    r"booking|order|invoice|licence|license|passport|sort code|model)\W+(?:\w+\W+){0,2}$",
+    re.I,
 )
 _PLACE_BEFORE = frozenset("at in on near from into inside behind under above beside outside".split())
 FRAMES = {
@@ -76,7 +84,15 @@ def fills(text: str, asked: Slot, question: str) -> bool:
         return bool(_END.search(text))
     if asked.kind == "person":
         return bool(new_names(text, question))
+    if asked.kind == "phone":
+        return any(is_phone(m, text) for m in PHONE.finditer(text))
     return True
+
+
+def is_phone(found: re.Match[str], text: str) -> bool:
+    """A run of 6 digits or more that no label before it calls another kind of number."""
+    digits = sum(ch.isdigit() for ch in found.group())
+    return digits >= 6 and not _OTHER_NUMBER.search(text[max(0, found.start() - 40) : found.start()])
 
 
 def new_names(text: str, question: str) -> list[str]:
