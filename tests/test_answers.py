@@ -197,3 +197,11 @@ def test_the_note_said_plainly_is_its_clause_that_fills_the_slot() -> None:
     note = "Chloe Winter: babysitting; Phone 07700 900 731; Notes £12 an hour, home by 11 pm"
     assert best_clause(note, "how much do we pay the babysitter?") == "Notes £12 an hour, home by 11 pm."
     assert best_clause(note, "what's the babysitter's phone number?") == "Phone 07700 900 731."
+
+
+def test_a_place_answer_names_the_notes_place_down_to_its_last_word() -> None:
+    key = Note("The bleed key is in the jar on the kitchen windowsill.", "heating.md", 1.0, 0.6)
+    assert not supported("It is in the kitchen.", "where's the radiator key?", key)  # true, but less than the note
+    assert supported("It is in the jar on the kitchen windowsill.", "where's the radiator key?", key)
+    stopcock = Note("Stopcock: under the kitchen sink, behind the bleach.", "house.txt", 1.0, 0.6)
+    assert supported("It is under the sink.", "where is the stopcock?", stopcock)

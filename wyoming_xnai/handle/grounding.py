@@ -11,6 +11,7 @@ A sentence holds up (`supported`) against the supporting note when
 - every other content word comes from the note, its headings, or the question;
 - it holds the kind of thing asked for (a time for "when", a number for "how much") and, when the note
   has facts, at least one of them (else it says less than the note: "It is the password for my home.");
+  a place answer names the note's first place ("in the jar", not only "in the kitchen");
 - and where the question asks for a number or a time and the note holds several in different clauses
   ("front 2.3 bar, rear 2.2 bar"), a value said alone is the one whose own words the question uses: a
   number paired with the wrong qualifier fails; likewise, where the question is about one clause of the
@@ -118,6 +119,22 @@ def _from_asked_clause(sentence: str, question: str, note: str) -> bool:
     return not said & elsewhere or bool(said & own[chosen])
 
 
+_PLACE_PHRASE = re.compile(
+    r"\b(?:in|on|under|behind|inside|above|below|beside|near|next to|by|at)\s+(?:the|a|an|our|my|his|her|their)?\s*"
+    r"((?:[A-Za-z'-]+\s+){0,3}?[A-Za-z'-]+)(?=\s+(?:in|on|under|behind|by|at|next|near|of|with|and|to)\b|[,.;:()]|$)",
+    re.I,
+)
+
+
+def _says_the_place(sentence: str, note: str) -> bool:
+    """A place answer names the note's first place, down to its last word ("in the jar", "under the kitchen
+    sink"): "in the kitchen" for "in the jar on the kitchen windowsill" says less than the note."""
+    first = _PLACE_PHRASE.search(note)
+    if first is None:
+        return True
+    return stem(first.group(1).split()[-1]) in content_words(sentence)
+
+
 def supported(sentence: str, question: str, note: Note) -> bool:
     """Does the sentence say something, and only what this one note says (see the module docstring)?"""
     asked = content_words(question)
@@ -133,6 +150,8 @@ def supported(sentence: str, question: str, note: Note) -> bool:
         return False  # "It is in the toilet." to "when is the next worming tablet?"
     if _fact_keys(note.text) and not _fact_keys(sentence) & _fact_keys(note.text):
         return False  # the note's facts are what it says: an answer without any of them says less
+    if answer_type(question) == "place" and not _says_the_place(sentence, note.text):
+        return False  # "It is in the kitchen." for "in the jar on the kitchen windowsill"
     if answer_type(question) not in ("number", "time", "phone"):
         # the values said come with what was asked for ("Hartwell Heating, phone 555 0142")
         return _from_asked_clause(sentence, question, note.text)
