@@ -11,7 +11,7 @@ A sentence holds up (`supported`) against the supporting note when
 - every other content word comes from the note, its headings, or the question;
 - it holds the kind of thing asked for (a time for "when", a number for "how much") and, when the note
   has facts, at least one of them (else it says less than the note: "It is the password for my home.");
-  a place answer names the note's first place ("in the jar", not only "in the kitchen");
+  a place answer names one of the note's places ("in the jar", not only "in the kitchen");
 - and where the question asks for a number or a time and the note holds several in different clauses
   ("front 2.3 bar, rear 2.2 bar"), a value said alone is the one whose own words the question uses: a
   number paired with the wrong qualifier fails; likewise, where the question is about one clause of the
@@ -127,12 +127,10 @@ _PLACE_PHRASE = re.compile(
 
 
 def _says_the_place(sentence: str, note: str) -> bool:
-    """A place answer names the note's first place, down to its last word ("in the jar", "under the kitchen
+    """A place answer names one of the note's places down to its last word ("in the jar", "under the kitchen
     sink"): "in the kitchen" for "in the jar on the kitchen windowsill" says less than the note."""
-    first = _PLACE_PHRASE.search(note)
-    if first is None:
-        return True
-    return stem(first.group(1).split()[-1]) in content_words(sentence)
+    places = {stem(m.group(1).split()[-1]) for m in _PLACE_PHRASE.finditer(note)}
+    return not places or bool(places & content_words(sentence))
 
 
 def supported(sentence: str, question: str, note: Note) -> bool:
