@@ -205,3 +205,14 @@ def test_a_place_answer_names_the_notes_place_down_to_its_last_word() -> None:
     assert supported("It is in the jar on the kitchen windowsill.", "where's the radiator key?", key)
     stopcock = Note("Stopcock: under the kitchen sink, behind the bleach.", "house.txt", 1.0, 0.6)
     assert supported("It is under the sink.", "where is the stopcock?", stopcock)
+
+
+def test_a_question_of_no_kind_needs_all_its_words_and_a_new_fact_and_the_likeliest_note() -> None:
+    lex = Lexicon(frozenset(), frozenset())
+    spare = Note("Mrs. Eileen Doughty, next door: she keeps a spare front door key.", "contacts.html", 1.0, 0.5, "Contacts > Neighbours")
+    assert assess("which neighbour has a spare key?", [spare], lex)[0].supports
+    assert not assess("which neighbour has a spare bike?", [spare], lex)[0].supports  # a word it lacks
+    diesel = Note("It is a DIESEL: never put petrol in it.", "cars.pdf", 1.0, 0.68, "Tom's car")
+    adblue = Note("AdBlue is topped up every 6,000 miles; the filler is next to the fuel cap.", "cars.pdf", 1.0, 0.5, "Tom's car")
+    chosen = assess("what fuel goes in Tom's car?", [diesel, adblue], lex)[0]
+    assert chosen.note is not adblue or not chosen.supports  # it names every word, but the other note is likelier

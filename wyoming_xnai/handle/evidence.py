@@ -38,6 +38,7 @@ from wyoming_xnai.text.words import (
     TIME_WORDS,
     any_phrase,
     content_words,
+    fact_key,
     facts,
     has_digit,
     is_stopword,
@@ -293,12 +294,14 @@ def fills_slot(question: str, asked: Slot, note: Note, conflicts: set[str]) -> b
     name ...), and every word it says about *what* (all but its verbs, which askers paraphrase, and the
     slot's frame words, which the value's unit stands for) is in the note or its headings, one at least
     in the note itself (not as a unit). A near miss asks about an attribute or a thing the note does not name
-    ("wattage", "the study"); then it fails."""
-    if asked.kind is None:
-        return False
-    verbs = question_verbs(question, strict=True)
+    ("wattage", "the study"); then it fails. A question that names no kind ("what's the excess on the home
+    insurance?", "which neighbour has a spare key?") needs all its words, verbs too, and a fact of the note
+    it does not say itself (a number, a code, a name)."""
+    verbs = question_verbs(question, strict=True) if asked.kind else set()
     terms = [t for t in key_terms(question) if t not in asked.frames]
     subject = [t for t in terms if t not in verbs]
+    if asked.kind is None and not {fact_key(f) for f in facts(note.text)} - {fact_key(f) for f in facts(question)}:
+        return False
     here = content_words(f"{note.text} {note.context}")
     return any(near(t, _things(note.text)) for t in terms) and all(near(t, here) and t not in conflicts for t in subject)
 
@@ -365,6 +368,11 @@ def assess(question: str, notes: Sequence[Note], lexicon: Lexicon) -> list[Evide
         )
         for i, e in enumerate(weighed)
     ]
+    # the slot rule overrides the model's threshold, not its ranking: a note that fills the slot counts only
+    # when no other note that could answer is likelier ("AdBlue ... next to the fuel cap" for "what fuel")
+    eligible = [e.probability for e in placed if e.type_ok and not e.missing_names and not e.conflicts and e.matched]
+    likeliest = max(eligible, default=0.0)
+    placed = [replace(e, slotted=e.slotted and e.probability >= likeliest) for e in placed]
     return sorted(placed, key=Evidence.rank)
 
 
