@@ -17,6 +17,12 @@ rag/outline.py), and one supports an answer only when
 
 The weights and the threshold are fitted on the dev evaluation set by `bench/answerability.py`, which
 prints them and the curve of facts found against invented answers.
+
+The model is unsure of questions asked in other words than the notes, so a note also supports an answer
+by the typed-slot rule (`fills_slot`): it holds a span of the kind asked for (`slots.py`: an amount for
+"cost", degrees for "how cold", an end time for "finish", a name that is not a place for "who" ...) and
+every word of the question but its verbs and frame words; no likelier note competes; and no word of the
+question comes only from a heading that lists the note's own thing among others (`heading_conflicts`).
 """
 
 from __future__ import annotations
