@@ -158,3 +158,61 @@ def test_the_decision_weighs_paraphrase_and_missing_attribute() -> None:
     assert weigh(question, warranty, lex).synonym > weigh(question, bulbs, lex).synonym  # "warranty" is nearer
     assert weigh("how long is the boiler warranty?", warranty, lex).synonym == 1.0  # nothing missing
     assert not assess("what wattage are the spare light bulbs?", [bulbs], lex)[0].supports
+
+
+def test_the_typed_slot_rule_and_its_guards() -> None:
+    """A note that fills the slot asked for and names every word of the question but its verbs supports
+    it; an attribute or a thing the note does not name, a heading's other member, a name that is a place
+    or the question's own, a start time for an end, or only units in common, do not."""
+    from wyoming_xnai.handle.evidence import weigh
+    from wyoming_xnai.handle.slots import new_names, slot
+
+    lex = Lexicon(frozenset(), frozenset())
+    recycling = Note("Blue bin (recycling): every other Thursday.", "house.txt", 1.0, 0.5, "BINS")
+    assert weigh("when do they pick up the recycling?", recycling, lex).slotted  # "pick up" is paraphrased
+    subscription = Note("The subscription is renewed each March, £48 a year.", "house.txt", 1.0, 0.5, "BINS > Brown bin (garden waste)")
+    assert weigh("how much does the garden waste bin cost us a year?", subscription, lex).slotted  # £ stands for "cost"
+    assert not weigh("how much does the garden waste bin weigh?", subscription, lex).slotted  # no weight in it
+    bulbs = Note("Spare light bulbs: 4 in the crate.", "house.txt", 1.0, 0.5, "LIGHTS")
+    assert not weigh("how many watts are the spare light bulbs?", bulbs, lex).slotted  # an attribute it lacks
+    serial = Note("Meter serial E17K 04482.", "house.txt", 1.0, 0.5, "WATER, GAS, ELECTRIC > Electric meter: in the garage.")
+    gas = weigh("what's the serial number of the gas meter?", serial, lex)
+    assert gas.conflicts and not gas.supports  # the heading lists gas, the note is about the electric meter
+    swimming = Note("Swimming (Isla): Mondays 5:30 to 6:15 pm at Fenwick Leisure Centre.", "kids.md", 1.0, 0.5)
+    assert not weigh("who teaches Isla swimming?", swimming, lex).type_ok  # a place and the question's own name
+    assert new_names("The vet is Dr. Hannah Pryce at Oakhill Vets.", "who's the dog's vet?") == ["Dr Hannah Pryce"]
+    piano = Note("Piano (Isla): Thursdays at 4:15 with Mrs. Ostrowska.", "kids.md", 1.0, 0.5)
+    assert not weigh("what time does Isla's piano lesson finish?", piano, lex).type_ok  # 4:15 is when it starts
+    assert weigh("what time does Isla's swimming finish?", swimming, lex).type_ok  # "to 6:15 pm"
+    roast = Note("Roast at 190 °C fan for 1 hour 20 minutes.", "recipes.md", 1.0, 0.5, "Recipes > Roast chicken")
+    assert weigh("what temperature do I roast the chicken at?", roast, lex).slotted
+    assert not weigh("how many minutes are there in an hour?", roast, lex).slotted  # only units in common
+    assert slot("how cold should the freezer be?", None).fine == "temperature"
+    assert slot("how much does Pete charge for the hedges?", "number").fine == "money"
+
+
+def test_the_note_said_plainly_is_its_clause_that_fills_the_slot() -> None:
+    from wyoming_xnai.handle.grounding import best_clause
+
+    note = "Chloe Winter: babysitting; Phone 07700 900 731; Notes £12 an hour, home by 11 pm"
+    assert best_clause(note, "how much do we pay the babysitter?") == "Notes £12 an hour, home by 11 pm."
+    assert best_clause(note, "what's the babysitter's phone number?") == "Phone 07700 900 731."
+
+
+def test_a_place_answer_names_the_notes_place_down_to_its_last_word() -> None:
+    key = Note("The bleed key is in the jar on the kitchen windowsill.", "heating.md", 1.0, 0.6)
+    assert not supported("It is in the kitchen.", "where's the radiator key?", key)  # true, but less than the note
+    assert supported("It is in the jar on the kitchen windowsill.", "where's the radiator key?", key)
+    stopcock = Note("Stopcock: under the kitchen sink, behind the bleach.", "house.txt", 1.0, 0.6)
+    assert supported("It is under the sink.", "where is the stopcock?", stopcock)
+
+
+def test_a_question_of_no_kind_needs_all_its_words_and_a_new_fact_and_the_likeliest_note() -> None:
+    lex = Lexicon(frozenset(), frozenset())
+    spare = Note("Mrs. Eileen Doughty, next door: she keeps a spare front door key.", "contacts.html", 1.0, 0.5, "Contacts > Neighbours")
+    assert assess("which neighbour has a spare key?", [spare], lex)[0].supports
+    assert not assess("which neighbour has a spare bike?", [spare], lex)[0].supports  # a word it lacks
+    diesel = Note("It is a DIESEL: never put petrol in it.", "cars.pdf", 1.0, 0.68, "Tom's car")
+    adblue = Note("AdBlue is topped up every 6,000 miles; the filler is next to the fuel cap.", "cars.pdf", 1.0, 0.5, "Tom's car")
+    chosen = assess("what fuel goes in Tom's car?", [diesel, adblue], lex)[0]
+    assert chosen.note is not adblue or not chosen.supports  # it names every word, but the other note is likelier

@@ -599,6 +599,23 @@ def test_a_label_carries_to_the_other_sentences_of_its_block() -> None:
     assert got["Installed 2021 by the previous owner of the flat."] == "Sauna heater"
 
 
+def test_a_paragraph_of_whole_lines_is_a_list_each_line_its_own_topic() -> None:
+    text = (
+        "METERS\nGas meter: in the box by the door. The key hangs in the garage.\n"
+        "Electric meter and fuse box (consumer unit): under the stairs. Meter serial AB12 3456.\n"
+        "To reset it, lift the switch. Excess £250.\n"
+    )
+    got = _units(text)
+    assert got["The key hangs in the garage."] == "METERS > Gas meter"
+    assert got["Meter serial AB12 3456."] == "METERS > Electric meter and fuse box (consumer unit): under the stairs."
+    assert got["To reset it, lift the switch."].startswith("METERS > Electric meter")  # an elliptic line leans on the one before
+    wrapped = _units("GARDEN\nThe water butt by the shed next to the compost bins holds\n200 litres. Use it first.\n")
+    assert wrapped["Use it first."] == "GARDEN > The water butt by the shed next to the compost bins holds 200 litres."  # one paragraph
+    from wyoming_xnai.rag.outline import notes, units
+
+    assert "Excess £250." in [u.text for u in notes(units(text))]  # a label and its value is a note
+
+
 def test_table_rows_pair_each_cell_with_its_column_header() -> None:
     text = "## Lights\n\nEvening plan:\n\n| Room | On | Off |\n|---|---|---|\n| Porch | 18:00 | 23:30 |\n| Hall | 19:00 | 22:00 |\n"
     got = _units(text)

@@ -243,6 +243,9 @@ class Answerer:
             return _judged(replies.ASK_AGAIN, Outcome.ASK_AGAIN), query_vec
         evidence = await anyio.to_thread.run_sync(assess, question, notes or [], lexicon) if lexicon else []
         if evidence and evidence[0].supports:
+            if evidence[0].unsure and await self._implausible(question, problems):
+                # a misheard question can share a note's words by chance: unless the support is sure, ask again
+                return _judged(replies.ASK_AGAIN, Outcome.ASK_AGAIN), query_vec
             return await self._answered(question, evidence[0].note, history, problems, say, query_vec)
         if no_index:
             return _judged(replies.NO_DOCUMENTS, Outcome.NO_DOCUMENTS), query_vec

@@ -11,6 +11,7 @@ A sentence holds up (`supported`) against the supporting note when
 - every other content word comes from the note, its headings, or the question;
 - it holds the kind of thing asked for (a time for "when", a number for "how much") and, when the note
   has facts, at least one of them (else it says less than the note: "It is the password for my home.");
+  a place answer names one of the note's places ("in the jar", not only "in the kitchen");
 - and where the question asks for a number or a time and the note holds several in different clauses
   ("front 2.3 bar, rear 2.2 bar"), a value said alone is the one whose own words the question uses: a
   number paired with the wrong qualifier fails; likewise, where the question is about one clause of the
@@ -29,6 +30,7 @@ from dataclasses import dataclass, field
 from wyoming_xnai.handle.evidence import answer_type, has_type
 from wyoming_xnai.handle.notes import Note
 from wyoming_xnai.handle.prompt import EXAMPLE_TEXTS, SentenceSplitter, finish_sentence, remainder
+from wyoming_xnai.handle.slots import fills, slot
 from wyoming_xnai.text.cleaning import one_line_for_speech
 from wyoming_xnai.text.words import (
     DAYS,
@@ -117,6 +119,20 @@ def _from_asked_clause(sentence: str, question: str, note: str) -> bool:
     return not said & elsewhere or bool(said & own[chosen])
 
 
+_PLACE_PHRASE = re.compile(
+    r"\b(?:in|on|under|behind|inside|above|below|beside|near|next to|by|at)\s+(?:the|a|an|our|my|his|her|their)?\s*"
+    r"((?:[A-Za-z'-]+\s+){0,3}?[A-Za-z'-]+)(?=\s+(?:in|on|under|behind|by|at|next|near|of|with|and|to)\b|[,.;:()]|$)",
+    re.I,
+)
+
+
+def _says_the_place(sentence: str, note: str) -> bool:
+    """A place answer names one of the note's places down to its last word ("in the jar", "under the kitchen
+    sink"): "in the kitchen" for "in the jar on the kitchen windowsill" says less than the note."""
+    places = {stem(m.group(1).split()[-1]) for m in _PLACE_PHRASE.finditer(note)}
+    return not places or bool(places & content_words(sentence))
+
+
 def supported(sentence: str, question: str, note: Note) -> bool:
     """Does the sentence say something, and only what this one note says (see the module docstring)?"""
     asked = content_words(question)
@@ -132,6 +148,8 @@ def supported(sentence: str, question: str, note: Note) -> bool:
         return False  # "It is in the toilet." to "when is the next worming tablet?"
     if _fact_keys(note.text) and not _fact_keys(sentence) & _fact_keys(note.text):
         return False  # the note's facts are what it says: an answer without any of them says less
+    if answer_type(question) == "place" and not _says_the_place(sentence, note.text):
+        return False  # "It is in the kitchen." for "in the jar on the kitchen windowsill"
     if answer_type(question) not in ("number", "time", "phone"):
         # the values said come with what was asked for ("Hartwell Heating, phone 555 0142")
         return _from_asked_clause(sentence, question, note.text)
@@ -166,13 +184,19 @@ def states_a_value(sentence: str, question: str) -> bool:
 
 
 def best_clause(note: str, question: str) -> str:
-    """The part of a long note that answers: "X is under the sink; turn it clockwise" -> "X is under the sink."."""
+    """The part of a long note that answers: "X is under the sink; turn it clockwise" -> "X is under the sink.";
+    to "how much do we pay the babysitter?", "Notes £12 an hour." of "Chloe Winter: babysitting; Notes £12 an hour"."""
     clauses = [c for c in re.split(r";\s+", one_line_for_speech(note)) if c]
     if len(clauses) <= 1:
         return finish_sentence(note)
     asked = {stem(w) for w in content_words(question)}
-    best = max(clauses, key=lambda c: (len(asked & content_words(c)), -clauses.index(c)))
-    return finish_sentence(best)
+    kind = answer_type(question)
+    wanted = slot(question, kind)
+
+    def fit(c: str) -> tuple:  # the clause that holds the kind asked for, then the most words of the question
+        return (has_type(c, kind) and fills(c, wanted, question), len(asked & content_words(c)), -clauses.index(c))
+
+    return finish_sentence(max(clauses, key=fit))
 
 
 @dataclass

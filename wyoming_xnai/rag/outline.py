@@ -34,6 +34,7 @@ _EMPHASIS = re.compile(r"(\*\*|__)(.+?)\1")
 # The gas meter ..."): each part can answer a question alone. A colon keeps its label with what follows.
 _NOTE_BREAK = re.compile(r"(?<=;)\s+(?=[\"'(\[]?[A-Z0-9])")
 _SPACES = re.compile(r"\s+")
+_WHOLE_LINE = re.compile(r"[.!?]['\")\]]*$")
 _ENDS_SENTENCE = re.compile(r"[.!?:;,]['\")\]]*$")
 # Words that refer back: a sentence holding one needs the one before it ("Turn it clockwise").
 _REFERRING = frozenset("it its they them their theirs he him his she her hers this these those both".split())
@@ -86,14 +87,16 @@ def units(text: str) -> list[Unit]:
             parent = items[-1][1] if items else lead
         else:
             items, lead = [], ""
-        sentences = _sentences(" ".join(block.lines))
+        sentences, starts = _paragraph(block.lines)
         topic = (_label(sentences[0]) or sentences[0]) if sentences else ""
-        previous = parent
+        previous, opened = parent, 0  # opened: the sentence that gave the topic
         for i, sentence in enumerate(sentences):
             if i == 0:
                 before = [parent] if block.kind == "item" or _elliptic(sentence) else []
+            elif i in starts and not _elliptic(sentence):  # a line of its own, about its own thing
+                before, topic, opened = [], _label(sentence) or sentence, i
             else:
-                before = [topic, previous] if _elliptic(sentence) and i > 1 else [topic]
+                before = [topic, previous] if _elliptic(sentence) and i > opened + 1 else [topic]
             out.append(Unit(sentence, _join([*heads, *before])))
             previous = sentence
         if block.kind == "item":
@@ -104,15 +107,21 @@ def units(text: str) -> list[Unit]:
 
 
 def notes(units_: list[Unit]) -> list[Unit]:
-    """The units that can be notes for an answer: three words or more, each text once."""
+    """The units that can be notes for an answer: three words or more (two for a label and its value), each
+    text once."""
     seen: set[str] = set()
     out = []
     for unit in units_:
         key = unit.text.lower()
-        if key not in seen and len(unit.text.split()) >= MIN_NOTE_WORDS:
+        if key not in seen and (len(unit.text.split()) >= MIN_NOTE_WORDS or _value(unit.text)):
             seen.add(key)
             out.append(unit)
     return out
+
+
+def _value(text: str) -> bool:
+    """A label and its value in two words ("Excess £250."): short, but it answers a question."""
+    return len(text.split()) == 2 and any(ch.isdigit() for ch in text)
 
 
 def with_context(unit: Unit) -> str:
@@ -236,6 +245,20 @@ def _blocks(text: str) -> list[_Block]:
         i += 1
     close()
     return out
+
+
+def _paragraph(lines: list[str]) -> tuple[list[str], set[int]]:
+    """The paragraph's sentences, and which of them start a line of their own: when every line is whole
+    sentences starting with a capital ("Black bin: Tuesday.", "Brown bin: Fridays. The subscription is
+    £48."), each line is about its own thing (a list written without bullets), not text wrapped over lines."""
+    if len(lines) < 2 or not all(_WHOLE_LINE.search(line) and line[:1].isupper() for line in lines):
+        return _sentences(" ".join(lines)), set()
+    sentences: list[str] = []
+    starts = set()
+    for line in lines:
+        starts.add(len(sentences))
+        sentences += _sentences(line)
+    return sentences, starts
 
 
 def _next_text(lines: list[str], i: int) -> str:
