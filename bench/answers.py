@@ -1,6 +1,6 @@
 """Answer quality on the evaluation sets: facts found, invented answers, honest abstentions, asking again, latency.
 
-    uv run python -m bench.answers [--set dev|holdout|all] [--quick] [--repeat N] [--out FILE] [--jsonl FILE]
+    uv run python -m bench.answers [--set dev|holdout|fresh|all] [--quick] [--repeat N] [--out FILE] [--jsonl FILE]
                                    [--python PATH] [--cwd DIR] [--handle-flags "..."]
                                    [--versus PATH] [--versus-flags "..."] [--check] [--rejudge JSONL]
 
@@ -321,7 +321,7 @@ def check(name: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--set", choices=["dev", "holdout", "all"], default="dev", help="Which evaluation set")
+    parser.add_argument("--set", choices=["dev", "holdout", "fresh", "all"], default="dev", help="Which evaluation set")
     parser.add_argument("--repeat", type=int, default=1, help="Rounds over the questions")
     parser.add_argument("--quick", action="store_true", help=f"Every {QUICK_STEP}th question only (a smoke run)")
     parser.add_argument("--out", type=Path, help="Also write the whole report to this file")
@@ -335,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="Only check the sets against their notes")
     parser.add_argument("--rejudge", type=Path, metavar="JSONL", help="Only rebuild the reports from a --jsonl file")
     args = parser.parse_args(argv)
-    names = ["dev", "holdout"] if args.set == "all" else [args.set]
+    names = ["dev", "holdout", "fresh"] if args.set == "all" else [args.set]
     if args.check:
         return max(check(name) for name in names)
     if args.rejudge:

@@ -7,7 +7,7 @@ import numpy as np
 
 from wyoming_xnai.handle.answer_cache import AnswerCache
 from wyoming_xnai.handle.evidence import Lexicon, answer_type, assess
-from wyoming_xnai.handle.grounding import Grounding, recites_prompt, supported
+from wyoming_xnai.handle.grounding import Grounding, _keeps_whole_amounts, recites_prompt, supported
 from wyoming_xnai.handle.notes import Note
 from wyoming_xnai.handle.question import fragment, misheard, other_language, small_talk
 
@@ -64,6 +64,17 @@ def test_an_answer_from_another_clause_than_the_one_asked_about_is_not_said() ->
     assert said == ["The cat is allergic to chicken, so she only eats the duck and rabbit food."]  # the note
 
 
+def test_an_amount_given_in_parts_is_said_whole() -> None:
+    """"15 minutes" for "3 hours 15 minutes" is another amount: only the whole one holds up."""
+    dishwasher = Note("Dishwasher: salt every month; the eco programme takes 3 hours 15 minutes.", "k.md", 1.0, 0.7)
+    question = "How long does the eco wash take?"
+    assert not supported("15 minutes.", question, dishwasher)
+    assert supported("The eco programme takes 3 hours 15 minutes.", question, dishwasher)
+    walk = Note("The walk to the lake takes 1 hour and 20 minutes; it is 5 km each way.", "walks.txt", 1.0, 0.7)
+    assert not supported("It takes 20 minutes.", "How long is the walk to the lake?", walk)
+    assert _keeps_whole_amounts("It is 5 km each way.", walk.text)  # not part of the walk's time
+
+
 def test_words_from_another_note_are_not_said() -> None:
     question = "Which company services the boiler?"
     assert not supported("Hartwell Heating services it every May at Pellow Motors.", question, BOILER)
@@ -113,6 +124,10 @@ def test_question_checks() -> None:
     assert misheard("Where is the spare key?", {"avg_logprob": -1.4})  # the ASR itself was unsure
     assert small_talk("Hello, how are you?") and small_talk("thank you, that's all") and not small_talk("Where?")
     assert fragment("and um") and not fragment("the bins")
+    assert answer_type("what's the number for ordering heating oil?") == "phone"  # a number to ring
+    assert answer_type("what is the plumber's number?") == "phone"
+    assert answer_type("what's the policy number for the car insurance?") == "number"  # its kind is said
+    assert answer_type("what is the number of hens?") == "number"  # a count
 
 
 def test_answer_cache_exact_similar_bounded_and_expiring() -> None:

@@ -7,7 +7,7 @@ import pytest
 from bench.answers import SETS, check, has_fact, load_set, outcome_of, states_number_or_code
 
 
-@pytest.mark.parametrize("name", ["dev", "holdout"])
+@pytest.mark.parametrize("name", ["dev", "holdout", "fresh"])
 def test_every_answerable_question_is_answered_by_its_note(name: str) -> None:
     assert check(name) == 0
     _, questions = load_set(name)
@@ -17,7 +17,7 @@ def test_every_answerable_question_is_answered_by_its_note(name: str) -> None:
 
 
 def test_sets_cover_every_document_format() -> None:
-    for name in ("dev", "holdout"):
+    for name in ("dev", "holdout", "fresh"):
         suffixes = {path.suffix for path in (SETS / name / "docs").iterdir()}
         assert {".txt", ".md", ".html", ".pdf"} <= suffixes, name
 

@@ -104,6 +104,9 @@ _NUMBER = any_phrase(
 )  # fmt: skip
 _PLACE = re.compile(r"^\s*where\b|\bwhere(?:'s| is| are| do| does| did| can| should| will)\b", re.I)
 _PHONE_ASKED = any_phrase("phone", "telephone", "mobile", "landline", "ring", "call")
+# "the number for ordering oil", "the plumber's number": a number to ring, not an amount or a count ("the
+# number of hens") nor another kind of number ("the policy number for the car" puts its kind before it)
+_NUMBER_TO_RING = re.compile(r"\b(?:the|a|your|our)\s+number\s+for\b|\b\w+(?:'s|s')\s+number\b", re.I)
 _EMAIL_ASKED = any_phrase("e-?mail")
 
 
@@ -111,7 +114,7 @@ def answer_type(question: str) -> str | None:
     """What the question asks for: "email", "phone", "person", "time", "number", "place", or None."""
     if _EMAIL_ASKED.search(question):
         return "email"
-    if _PHONE_ASKED.search(question) and not _PERSON.search(question):
+    if (_PHONE_ASKED.search(question) or _NUMBER_TO_RING.search(question)) and not _PERSON.search(question):
         return "phone"
     if _PERSON.search(question):
         return "person"

@@ -7,7 +7,8 @@ say: whole sentences once they end, a first clause early when it already holds u
 A sentence holds up (`supported`) against the supporting note when
 
 - it says something the question did not (not just the question back);
-- every fact in it (numbers with their codes, number words, days, months, names) is in the note itself;
+- every fact in it (numbers with their codes, number words, days, months, names) is in the note itself,
+  and an amount the note gives in parts ("3 hours 15 minutes") is said whole, not one part of it;
 - every other content word comes from the note, its headings, or the question;
 - it holds the kind of thing asked for (a time for "when", a number for "how much") and, when the note
   has facts, at least one of them (else it says less than the note: "It is the password for my home.");
@@ -126,6 +127,27 @@ _PLACE_PHRASE = re.compile(
 )
 
 
+# An amount in two or more parts: "3 hours 15 minutes", "1 hour and 20 minutes", "5 ft 10 in", "2 kg 300 g".
+_UNIT = (
+    r"(?:hours?|hrs?|minutes?|mins?|seconds?|secs?|days?|weeks?|months?|years?|kg|g|grams?|kilos?|lbs?|pounds?|"
+    r"oz|ounces?|st|stone|ft|feet|foot|in|inch(?:es)?|m|cm|mm|metres?|meters?|l|litres?|liters?|ml)"
+)
+_PART = rf"\d+(?:[.,]\d+)?\s?{_UNIT}\b"
+_COMPOUND = re.compile(rf"{_PART}(?:\s+(?:and\s+)?{_PART})+", re.I)
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
+
+
+def _keeps_whole_amounts(sentence: str, note: str) -> bool:
+    """A part of an amount the note gives in parts comes with the rest of it: "15 minutes" for "3 hours 15
+    minutes" is another, wrong amount."""
+    said = {fact_key(n) for n in _NUMBER.findall(sentence)}
+    for compound in _COMPOUND.finditer(note):
+        parts = {fact_key(n) for n in _NUMBER.findall(compound.group())}
+        if said & parts and not parts <= said:
+            return False
+    return True
+
+
 def _says_the_place(sentence: str, note: str) -> bool:
     """A place answer names one of the note's places down to its last word ("in the jar", "under the kitchen
     sink"): "in the kitchen" for "in the jar on the kitchen windowsill" says less than the note."""
@@ -146,6 +168,8 @@ def supported(sentence: str, question: str, note: Note) -> bool:
         return False
     if not has_type(sentence, answer_type(question)):
         return False  # "It is in the toilet." to "when is the next worming tablet?"
+    if not _keeps_whole_amounts(sentence, note.text):
+        return False  # "15 minutes." for "3 hours 15 minutes"
     if _fact_keys(note.text) and not _fact_keys(sentence) & _fact_keys(note.text):
         return False  # the note's facts are what it says: an answer without any of them says less
     if answer_type(question) == "place" and not _says_the_place(sentence, note.text):

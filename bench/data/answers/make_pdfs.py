@@ -160,6 +160,48 @@ DOCUMENTS: dict[str, tuple[str, list[Section]]] = {
             ]),
         ],
     ),
+    "fresh/docs/machinery.pdf": (
+        "Vehicles and machinery - Ballyvane",
+        [
+            ("Declan's jeep", [
+                "Mitsubishi Pajero, 2014, registration 141-G-2290. Diesel. Tyre pressures 2.4 bar front and rear, "
+                "2.8 bar on the rear when towing the trailer. The NCT is due every two years, next in October 2026.",
+            ]),
+            ("Niamh's car", [
+                "White Kia Niro EV, registration 231-G-7725. Charged on the wall charger by the back door, "
+                "overnight on the night rate (11 pm to 8 am). Tyre pressures 2.5 bar front, 2.3 bar rear.",
+            ]),
+            ("Tractor and quad", [
+                "Massey Ferguson 135 tractor: only Declan drives it. Engine oil 15W-40, grease the front axle "
+                "every 50 hours. The quad (Honda TRX) is for the hill fields; helmets hang in the barn.",
+                "The log splitter and the chainsaw are locked in the workshop; the padlock code is 3-1-9-0.",
+            ]),
+            ("Insurance and tax", [
+                "Both cars are insured with FBD, policy number FB-208-33671, renewing every 1 May. The jeep's motor "
+                "tax is 280 euro a year; the Kia's is 120 euro. Breakdown cover with the AA, 1800 66 77 88.",
+                "Local mechanic: Tommy Naughton, Moycullen, 091 555 973 (he also does the trailer lights).",
+            ]),
+        ],
+    ),
+    "fresh/docs/contacts_and_money.pdf": (
+        "Contacts and money",
+        [
+            ("Neighbours and helpers", [
+                "The Walshes next door (Brian and Úna), 087 330 4418, have a spare key to the farmhouse. "
+                "Seán the relief milker is not ours any more - we sold the cows in 2021.",
+                "Vet for the dog (Bran, a collie) and the hens: Corrib Vets, Moycullen, 091 556 200. "
+                "Bran's worm tablet is every 3 months; he eats two scoops of dry food, morning and evening.",
+                "The electrician is Ger Furey, 086 410 2287. The plumber is Jimmy Lydon, 087 905 1164.",
+            ]),
+            ("Bills", [
+                "Electricity: Energia, account 8830-1127, paid by direct debit every two months. "
+                "Broadband: Starlink, 75 euro a month, on Niamh's credit card.",
+                "Household insurance: Allianz, policy HH-55190, excess 350 euro, renews in January. "
+                "The local property tax is 405 euro a year, paid in one go in November.",
+                "Declan's farm accountant is Maura Concannon, 091 563 004; farm accounts are due in June.",
+            ]),
+        ],
+    ),
 }
 
 
