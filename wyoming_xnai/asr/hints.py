@@ -25,8 +25,11 @@ from wyoming_xnai.vocabulary import read_terms
 _LOGGER = logging.getLogger(__name__)
 SEPARATOR = ", "
 MAX_POOL_TOKENS = 4000  # the terms an utterance's hint is chosen from (a few hundred names)
-CLOSE = 0.6  # letters in common (difflib ratio) from which heard words may be a term misheard: it joins the hint
-SIMILAR = 0.5  # ... from which the hinted decode's term may replace heard words
+# Letters in common (difflib ratio) from which one to three heard words may be a term misheard: the term
+# joins the hint, and the hinted decode's term may replace those words. One bound for both: a mishearing
+# that the replacement would accept must also start the hinted decode ("Ash to earn" for "Achterberg": 0.53).
+CLOSE = 0.5
+SIMILAR = CLOSE
 
 
 def unfamiliar(terms: Iterable[str], count_tokens: Callable[[str], int]) -> Iterator[str]:
