@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from wyoming_xnai.handle import replies
 from wyoming_xnai.handle.answer_cache import AnswerCache
 from wyoming_xnai.handle.evidence import Lexicon, answer_type, assess
 from wyoming_xnai.handle.grounding import Grounding, _keeps_whole_amounts, recites_prompt, supported
 from wyoming_xnai.handle.notes import Note
-from wyoming_xnai.handle.question import fragment, misheard, other_language, small_talk
+from wyoming_xnai.handle.question import fragment, misheard, other_language, small_talk, social_reply
 
 TYRES = Note("The tyre pressure is 2.4 bar at the front and 2.6 bar at the back.", "car.pdf", 1.0, 0.7, "Car")
 BOILER = Note("The boiler service company is Hartwell Heating, phone 555 0142.", "appliances.md", 1.0, 0.7)
@@ -124,6 +125,10 @@ def test_question_checks() -> None:
     assert misheard("Where is the spare key?", {"avg_logprob": -1.4})  # the ASR itself was unsure
     assert small_talk("Hello, how are you?") and small_talk("thank you, that's all") and not small_talk("Where?")
     assert fragment("and um") and not fragment("the bins")
+    assert social_reply("thank you, that's all") == replies.WELCOME and social_reply("Goodbye for now") == replies.GOODBYE
+    assert social_reply("Hello, how are you?") == replies.HOW_I_AM and social_reply("good morning") == replies.GREETING
+    assert social_reply("thanks, and where is the key?") is None  # a question after the thanks is answered
+    assert social_reply("hi, what is the wifi password?") is None and social_reply("Where?") is None
     assert answer_type("what's the number for ordering heating oil?") == "phone"  # a number to ring
     assert answer_type("what is the plumber's number?") == "phone"
     assert answer_type("what's the policy number for the car insurance?") == "number"  # its kind is said

@@ -234,6 +234,8 @@ class Answerer:
         notes, query_vec, lexicon = retrieved if retrieved else (None, None, None)
         no_index = "retrieval" in problems and problems["retrieval"].startswith("no index")
         if asked.small_talk(question) or (not follow_up and asked.fragment(question)):
+            if social := asked.social_reply(question):
+                return _judged(social, Outcome.ANSWERED), query_vec
             if asked.asks_capabilities(question):
                 return _judged(replies.NO_DOCUMENTS if no_index else replies.CAPABILITIES, Outcome.ANSWERED), query_vec
             if asked.fragment(question) and not asked.small_talk(question):

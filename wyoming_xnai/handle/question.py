@@ -8,10 +8,12 @@ Home Assistant sends text only, so these work from the text; when the caller sen
 from __future__ import annotations
 
 import itertools
+import re
 import threading
 import unicodedata
 from functools import cache
 
+from wyoming_xnai.handle import replies
 from wyoming_xnai.handle.evidence import Lexicon
 from wyoming_xnai.handle.vocabulary import english_words
 from wyoming_xnai.text.words import STOPWORDS, any_phrase, content_words, facts, stem, tokens
@@ -95,6 +97,27 @@ def misheard(question: str, asr: dict | None = None, lexicon: Lexicon | None = N
 
 def small_talk(question: str) -> bool:
     return bool(_SMALL_TALK.search(question))
+
+
+# Greetings, thanks and goodbyes said on their own get a fixed, polite reply: the small LLM has nothing to add,
+# and what it adds ("Sorry, I do not know" to "thank you") is worse than nothing. Anything more goes on.
+_SOCIAL = [
+    (re.compile(r"^\W*(?:thank you|thanks|thank|cheers)\b", re.I), replies.WELCOME),
+    (re.compile(r"^\W*(?:goodbye|bye|good night)\b", re.I), replies.GOODBYE),
+    (re.compile(r"^\W*(?:(?:hi|hello|hey)\W+)?how are you\b", re.I), replies.HOW_I_AM),
+    (re.compile(r"^\W*(?:hello|hi|hey|good (?:morning|afternoon|evening))\b", re.I), replies.GREETING),
+]
+_SOCIAL_FILLER = frozenset("a lot so much very that's that is all for now it bye there xnai again doing today".split())
+
+
+def social_reply(question: str) -> str | None:
+    """The fixed reply to a greeting, thanks or goodbye said on its own ("thank you, that's all"), else None."""
+    for pattern, reply in _SOCIAL:
+        found = pattern.match(question)
+        if found:
+            rest = re.findall(r"[\w']+", question[found.end() :].lower())
+            return reply if all(w in _SOCIAL_FILLER for w in rest) else None
+    return None
 
 
 def asks_capabilities(question: str) -> bool:

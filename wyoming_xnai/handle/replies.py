@@ -34,3 +34,7 @@ CAPABILITIES = (
 )
 BUSY = "Sorry, I am busy answering other questions. Please ask me again in a moment."
 DONT_KNOW = "Sorry, I do not know the answer to that."
+WELCOME = "You're welcome."
+GOODBYE = "Goodbye!"
+GREETING = "Hello! Ask me anything about your household notes."
+HOW_I_AM = "I'm fine, thank you. What would you like to know?"
