@@ -120,6 +120,8 @@ def test_question_checks() -> None:
     assert other_language("Where is the spare key?") is None and other_language("Hello") is None
     assert other_language("Where is the key?", {"language": "fr"}) == "fr"  # the ASR heard French
     assert misheard("🐶🔑❓") and misheard("?edoc mrala eht si tahw") and misheard("the the what what is")
+    assert other_language("?gnimmiws eht si nehw") is None and misheard("?gnimmiws eht si nehw")  # English backwards
+    assert other_language("Wo ist der Schlüssel für die Garage?") == "de"  # not reversed: still foreign
     assert not misheard("Where is the spare house key?")
     assert not misheard("where is Rory's EpiPen?", lexicon=Lexicon(frozenset({"rory", "epipen"}), frozenset()))
     assert misheard("Where is the spare key?", {"avg_logprob": -1.4})  # the ASR itself was unsure

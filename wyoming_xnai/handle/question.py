@@ -71,9 +71,21 @@ def other_language(question: str, asr: dict | None = None) -> str | None:
         return spoken
     if _script_share(question) < 0.5:
         return "non-latin"
+    if _reversed_english(question):
+        return None  # "?gnimmiws eht si nehw" is English garbled, not a foreign language: ask again
     with _langid_lock:
         language, probability = _identifier().classify(question)
     return language if language != "en" and probability >= OTHER_LANGUAGE else None
+
+
+def _english_share(text: str) -> float:
+    words = [w.lower() for w in tokens(text) if w.isalpha()]
+    return sum(w in english_words() or w in STOPWORDS for w in words) / len(words) if words else 0.0
+
+
+def _reversed_english(question: str) -> bool:
+    """Text that reads as English backwards (mirrored, or typed right to left), and not forwards."""
+    return _english_share(question[::-1]) >= 1 - UNKNOWN_WORDS > _english_share(question)
 
 
 def misheard(question: str, asr: dict | None = None, lexicon: Lexicon | None = None) -> bool:
