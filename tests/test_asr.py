@@ -100,6 +100,16 @@ async def test_whisper_full_window_gives_the_same_words(start_server) -> None:
     assert words(transcript_text(events)) == PHRASE_WORDS
 
 
+def test_a_decode_may_take_the_timeout_once_per_whisper_window() -> None:
+    """A 2-minute dictation is four windows of Whisper's work: it gets four timeouts, not one."""
+    from wyoming_xnai.asr.server import decode_deadline
+
+    second = 32000  # bytes of 16 kHz 16-bit mono
+    assert decode_deadline(30.0, 3 * second) == 30.0  # a short command: the timeout as set
+    assert decode_deadline(30.0, 120 * second) == 120.0
+    assert decode_deadline(30.0, 45 * second) == 45.0
+
+
 async def test_utterance_longer_than_one_window_is_transcribed_whole(asr_without_endpointing: ServerProcess) -> None:
     pcm = speech(PHRASE) + silence(31) + speech("what is the weather like tomorrow")
     heard = words(transcript_text(await transcribe(asr_without_endpointing.uri, pcm, language="en")))

@@ -23,7 +23,7 @@ from wyoming.event import Event
 from wyoming.info import AsrModel, AsrProgram, Attribution, Info
 
 from wyoming_xnai.asr.audio import BYTES_PER_SECOND, BadAudio
-from wyoming_xnai.asr.transcriber import Heard, NoLongerWanted, Transcriber, whisper_language
+from wyoming_xnai.asr.transcriber import FULL_WINDOW, Heard, NoLongerWanted, Transcriber, whisper_language
 from wyoming_xnai.asr.turn import EarlyDecode, Utterance
 from wyoming_xnai.client.connection import SERVICE_ERRORS
 from wyoming_xnai.client.prepare import offer_preparation
@@ -40,6 +40,11 @@ from wyoming_xnai.settings import AsrSettings
 _LOGGER = logging.getLogger(__name__)
 PREPARE_TIMEOUT = 1.0  # seconds to hand a question to handle for preparing (loopback or the LAN: milliseconds)
 WHISPER = Attribution(name="OpenAI Whisper via faster-whisper", url="https://github.com/SYSTRAN/faster-whisper")
+
+
+def decode_deadline(timeout: float, pcm_bytes: int) -> float:
+    """Seconds a decode of `pcm_bytes` of audio may take: `--timeout` per Whisper window (30 s of audio)."""
+    return timeout * max(1.0, pcm_bytes / BYTES_PER_SECOND / FULL_WINDOW)
 
 
 class AsrService(Service):
@@ -228,9 +233,10 @@ class AsrHandler(ServiceHandler[AsrService]):
     async def _transcribe(self, pcm: bytes, reason: str, on_start: Callable[[], Awaitable[None]] | None = None,
                           on_segment: Callable[[str], Awaitable[None]] | None = None,
                           wanted: Callable[[], bool] = lambda: True) -> Heard:  # fmt: skip
-        """One decode in the service's queue, within `--timeout` (queue wait included)."""
+        """One decode in the service's queue, within `--timeout` per Whisper window of audio (queue wait
+        included): a 2-minute dictation is four windows' work, not a stuck model."""
         await self.svc.wait_ready()
-        with anyio.fail_after(self.svc.settings.asr_timeout):  # a stuck model call keeps its slot, not this client
+        with anyio.fail_after(decode_deadline(self.svc.settings.asr_timeout, len(pcm))):  # a stuck call keeps its slot
             async with self.svc.queue.slot() as slot:
                 if on_start is not None:
                     await on_start()

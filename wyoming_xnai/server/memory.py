@@ -45,6 +45,13 @@ class HeapTrimmer:
             self._running = False
 
 
+    def now(self) -> None:
+        """Trim from the calling (worker) thread, for memory freed after its request's trim ran: a model
+        call abandoned by its client returns later, with the request long closed."""
+        if self._trim is not None:
+            self._trim(0)
+
+
 heap = HeapTrimmer()
 
 

@@ -21,6 +21,7 @@ import anyio
 import anyio.from_thread
 import anyio.lowlevel
 
+from wyoming_xnai.server.memory import heap
 from wyoming_xnai.server.metrics import IN_FLIGHT, QUEUE_DEPTH
 
 _LOGGER = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ class Slot:
                     abandoned = self.abandoned
                 if abandoned:
                     _LOGGER.warning("%s: an abandoned model call returned; its slot is free again", self._queue.service)
+                    heap.now()  # its request's heap trim ran before this call freed its working memory
                     try:
                         anyio.from_thread.run_sync(self._queue._release, self, token=token)
                     except RuntimeError:  # the event loop is gone: nothing left to release

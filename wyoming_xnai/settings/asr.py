@@ -52,7 +52,7 @@ class AsrSettings(ServerSettings):
     asr_max_concurrent: AtLeastOne = slots(1, "Transcriptions")
     asr_max_queue: Count = queue(16, "Utterances", "a transcription slot")
     asr_max_seconds: Seconds = Field(120.0, description="Longest utterance accepted, in seconds of audio")
-    asr_timeout: Seconds = deadline(30.0, "the end of an utterance", "its transcript", "queue wait")
+    asr_timeout: Seconds = deadline(30.0, "the end of an utterance", "its transcript per 30 s of audio", "queue wait")
     asr_stream_timeout: Seconds = timeout(150.0, "one utterance's audio", "to arrive, first chunk to audio-stop")
     asr_vad_endpointing: SecondsOrZero = Field(
         1.2,
