@@ -36,7 +36,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from wyoming_xnai.handle.notes import Note
-from wyoming_xnai.handle.slots import PHONE, Slot, fills, slot
+from wyoming_xnai.handle.slots import PHONE, Slot, fills, phone_length, slot
 from wyoming_xnai.handle.vocabulary import rank
 from wyoming_xnai.text.words import (
     NUMBER_WORDS,
@@ -127,6 +127,12 @@ def answer_type(question: str) -> str | None:
     return None
 
 
+def holds_slot(text: str, asked: Slot, question: str) -> bool:
+    """The text holds the kind of thing the question asks for, down to its finer slot (an amount of money,
+    degrees, an end time, a name it does not say itself, a phone number that is not an account number)."""
+    return has_type(text, asked.kind) and fills(text, asked, question)
+
+
 def has_type(text: str, kind: str | None) -> bool:
     """Does the note text hold something of that kind?"""
     if kind is None:
@@ -134,7 +140,7 @@ def has_type(text: str, kind: str | None) -> bool:
     if kind == "email":
         return "@" in text
     if kind == "phone":
-        return any(sum(ch.isdigit() for ch in m.group()) >= 6 for m in PHONE.finditer(text))
+        return any(phone_length(m) for m in PHONE.finditer(text))
     words = tokens(text)
     lower = {w.lower() for w in words}
     if kind == "person":
@@ -278,9 +284,8 @@ def weigh(question: str, note: Note, lexicon: Lexicon) -> Evidence:
     missing_verbs = [t for t in rest if t in verbs]
     common = [t for t in rest if t not in verbs and _common(t, question)]
     specific = len(rest) - len(missing_verbs) - len(common)
-    kind = answer_type(question)
-    asked = slot(question, kind)
-    type_ok = has_type(note.text, kind) and fills(note.text, asked, question)
+    asked = slot(question, answer_type(question))
+    type_ok = holds_slot(note.text, asked, question)
     conflicts = heading_conflicts(question, note)
     return Evidence(
         note,

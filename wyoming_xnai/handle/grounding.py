@@ -28,10 +28,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from wyoming_xnai.handle.evidence import answer_type, has_type
+from wyoming_xnai.handle.evidence import answer_type, has_type, holds_slot
 from wyoming_xnai.handle.notes import Note
 from wyoming_xnai.handle.prompt import EXAMPLE_TEXTS, SentenceSplitter, finish_sentence, remainder
-from wyoming_xnai.handle.slots import fills, slot
+from wyoming_xnai.handle.slots import slot
 from wyoming_xnai.text.cleaning import one_line_for_speech
 from wyoming_xnai.text.words import (
     DAYS,
@@ -134,15 +134,14 @@ _UNIT = (
 )
 _PART = rf"\d+(?:[.,]\d+)?\s?{_UNIT}\b"
 _COMPOUND = re.compile(rf"{_PART}(?:\s+(?:and\s+)?{_PART})+", re.I)
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 
 
 def _keeps_whole_amounts(sentence: str, note: str) -> bool:
     """A part of an amount the note gives in parts comes with the rest of it: "15 minutes" for "3 hours 15
     minutes" is another, wrong amount."""
-    said = {fact_key(n) for n in _NUMBER.findall(sentence)}
+    said = set(_values(sentence))
     for compound in _COMPOUND.finditer(note):
-        parts = {fact_key(n) for n in _NUMBER.findall(compound.group())}
+        parts = set(_values(compound.group()))
         if said & parts and not parts <= said:
             return False
     return True
@@ -214,11 +213,10 @@ def best_clause(note: str, question: str) -> str:
     if len(clauses) <= 1:
         return finish_sentence(note)
     asked = {stem(w) for w in content_words(question)}
-    kind = answer_type(question)
-    wanted = slot(question, kind)
+    wanted = slot(question, answer_type(question))
 
     def fit(c: str) -> tuple:  # the clause that holds the kind asked for, then the most words of the question
-        return (has_type(c, kind) and fills(c, wanted, question), len(asked & content_words(c)), -clauses.index(c))
+        return (holds_slot(c, wanted, question), len(asked & content_words(c)), -clauses.index(c))
 
     return finish_sentence(max(clauses, key=fit))
 

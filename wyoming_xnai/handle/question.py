@@ -78,14 +78,19 @@ def other_language(question: str, asr: dict | None = None) -> str | None:
     return language if language != "en" and probability >= OTHER_LANGUAGE else None
 
 
-def _english_share(text: str) -> float:
-    words = [w.lower() for w in tokens(text) if w.isalpha()]
-    return sum(w in english_words() or w in STOPWORDS for w in words) / len(words) if words else 0.0
+def _words(text: str) -> list[str]:
+    return [w.lower() for w in tokens(text) if w.isalpha()]
+
+
+def _unknown_share(words: list[str], known: frozenset[str] = frozenset()) -> float:
+    """Share of the words that are neither English nor the documents' own (`known`, stems); 1 for none."""
+    unknown = [w for w in words if w not in english_words() and w not in STOPWORDS and stem(w) not in known]
+    return len(unknown) / len(words) if words else 1.0
 
 
 def _reversed_english(question: str) -> bool:
     """Text that reads as English backwards (mirrored, or typed right to left), and not forwards."""
-    return _english_share(question[::-1]) >= 1 - UNKNOWN_WORDS > _english_share(question)
+    return _unknown_share(_words(question[::-1])) <= UNKNOWN_WORDS < _unknown_share(_words(question))
 
 
 def misheard(question: str, asr: dict | None = None, lexicon: Lexicon | None = None) -> bool:
@@ -97,14 +102,12 @@ def misheard(question: str, asr: dict | None = None, lexicon: Lexicon | None = N
         return True
     if isinstance(no_speech, (int, float)) and no_speech > ASR_MAX_NO_SPEECH:
         return True
-    words = [w.lower() for w in tokens(question) if w.isalpha()]
+    words = _words(question)
     if not words:
         return True
     if any(a == b for a, b in itertools.pairwise(words)):
         return True  # "the the what what is"
-    known = lexicon.words if lexicon else frozenset()
-    unknown = [w for w in words if w not in english_words() and w not in STOPWORDS and stem(w) not in known]
-    return len(unknown) / len(words) >= UNKNOWN_WORDS
+    return _unknown_share(words, lexicon.words if lexicon else frozenset()) >= UNKNOWN_WORDS
 
 
 def small_talk(question: str) -> bool:

@@ -89,10 +89,14 @@ def fills(text: str, asked: Slot, question: str) -> bool:
     return True
 
 
+def phone_length(found: re.Match[str]) -> bool:
+    """A run of digits (a `PHONE` match) long enough for a phone number: 6 digits or more."""
+    return sum(ch.isdigit() for ch in found.group()) >= 6
+
+
 def is_phone(found: re.Match[str], text: str) -> bool:
     """A run of 6 digits or more that no label before it calls another kind of number."""
-    digits = sum(ch.isdigit() for ch in found.group())
-    return digits >= 6 and not _OTHER_NUMBER.search(text[max(0, found.start() - 40) : found.start()])
+    return phone_length(found) and not _OTHER_NUMBER.search(text[max(0, found.start() - 40) : found.start()])
 
 
 def new_names(text: str, question: str) -> list[str]:

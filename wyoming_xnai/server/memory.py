@@ -44,7 +44,6 @@ class HeapTrimmer:
         finally:
             self._running = False
 
-
     def now(self) -> None:
         """Trim from the calling (worker) thread, for memory freed after its request's trim ran: a model
         call abandoned by its client returns later, with the request long closed."""
